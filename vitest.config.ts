@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// Test tiers (ARCHITECTURE.md §7). `npm test` runs them all through scripts/test.sh.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'property', include: ['test/property/**/*.test.ts'], testTimeout: 600_000 } },
+      { test: { name: 'golden', include: ['test/golden/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'adapters',
+          include: ['test/adapters/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
