@@ -1,0 +1,61 @@
+import { Ms2mError } from '../errors.ts';
+
+/**
+ * Typed failures of the kubelet checkpoint API. Each says which container failed and what to do.
+ *
+ * @example
+ * ```ts
+ * try { await kubelet.checkpoint(req); } catch (e) { if (e instanceof CheckpointUnsupportedError) { ... } }
+ * ```
+ */
+export class CheckpointUnsupportedError extends Ms2mError {
+  constructor(target: string, body: string) {
+    super(
+      'CHECKPOINT_UNSUPPORTED',
+      `Kubelet checkpoint endpoint for ${target} answered 404: enable the ContainerCheckpoint feature gate on the kubelet and use a runtime with checkpoint support (CRI-O with enable_criu_support) (${body.trim().slice(0, 200)})`,
+      { details: { target, status: 404 } },
+    );
+  }
+}
+
+/** The runtime or CRIU failed to dump the container (kubelet 500); the runtime's message is kept. */
+export class CheckpointFailedError extends Ms2mError {
+  readonly runtimeMessage: string;
+  constructor(target: string, status: number, runtimeMessage: string) {
+    super(
+      'CHECKPOINT_FAILED',
+      `Checkpoint of ${target} failed in the container runtime (HTTP ${status}): ${runtimeMessage.trim().slice(0, 2000)}; check the CRIU log on the node`,
+      { details: { target, status }, transient: false },
+    );
+    this.runtimeMessage = runtimeMessage;
+  }
+}
+
+/** No answer within the timeout. Retrying may help (the container may be large). */
+export class CheckpointTimeoutError extends Ms2mError {
+  constructor(target: string, timeoutMs: number, cause?: unknown) {
+    super('CHECKPOINT_TIMEOUT', `Checkpoint of ${target} got no answer within ${timeoutMs} ms: raise timeoutSeconds or check the node`, {
+      cause,
+      transient: true,
+      details: { target, timeoutMs },
+    });
+  }
+}
+
+/** The kubelet answered 200 without a checkpoint path. */
+export class EmptyCheckpointError extends Ms2mError {
+  constructor(target: string, body: string) {
+    super('CHECKPOINT_EMPTY', `Checkpoint of ${target} returned no archive path (body ${body.trim().slice(0, 200)}): check the runtime's checkpoint support`, {
+      details: { target },
+    });
+  }
+}
+
+/** 401/403: the operator's credentials may not use `nodes/proxy`. */
+export class CheckpointForbiddenError extends Ms2mError {
+  constructor(target: string, status: number, body: string) {
+    super('CHECKPOINT_FORBIDDEN', `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (${body.trim().slice(0, 200)})`, {
+      details: { target, status },
+    });
+  }
+}
