@@ -1,0 +1,49 @@
+/**
+ * Pure decisions of the chart, kept apart so the chart reads like the phase table and each rule is testable.
+ * Replay rules judge the context *after* the sample was recorded (see recordFact).
+ */
+import type { MigrationContext } from './context.ts';
+import type { EventData } from './events.ts';
+
+/** Why an inspected source cannot be migrated as asked (null when it can). */
+export function rejectionOf(ctx: MigrationContext, d: EventData['SourceInspected']): string | null {
+  const { spec } = ctx;
+  if (!d.targetNodeFound) {
+    return `Node ${spec.targetNode} not found: set spec.targetNode to an existing node`;
+  }
+  if (d.sourceNode === spec.targetNode) {
+    return `Pod ${spec.sourcePod} already runs on node ${spec.targetNode}: choose another spec.targetNode`;
+  }
+  if (spec.migrationStrategy === 'ShadowPod' && d.owner.kind === 'StatefulSet') {
+    return `Pod ${spec.sourcePod} is owned by StatefulSet ${d.owner.name}: ShadowPod needs an identity swap that is not supported yet; use migrationStrategy Sequential`;
+  }
+  if (spec.transferMode === 'Registry' && !spec.checkpointImageRepository) {
+    return 'transferMode Registry needs spec.checkpointImageRepository';
+  }
+  return null;
+}
+
+const since = (at: number, start: number | undefined): number => (start === undefined ? 0 : at - start);
+
+/** The queue is empty by a settled reading. */
+export const isDrained = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.depth === 0;
+
+/** Cutoff mode: replay ran for T_cutoff while messages remain. */
+export function cutoffReached(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+  const cutoff = after.replay.cutoff;
+  if (after.spec.replayMode !== 'Cutoff' || !cutoff) return false;
+  return d.depth > 0 && since(at, after.replay.startedAt) >= cutoff.seconds * 1000;
+}
+
+/** Drain mode: depth has not decreased for `drainStallSeconds`. */
+export function drainStalled(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+  if (after.spec.replayMode !== 'Drain' || d.depth === 0) return false;
+  return since(at, after.replay.lastDecreaseAt) >= after.spec.drainStallSeconds * 1000;
+}
+
+/** Drain mode: replay ran past replayMaxSeconds, the hard limit. */
+export function drainTooLong(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+  return (
+    after.spec.replayMode === 'Drain' && d.depth > 0 && since(at, after.replay.startedAt) >= after.spec.replayMaxSeconds * 1000
+  );
+}

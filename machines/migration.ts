@@ -1,0 +1,317 @@
+/**
+ * The StatefulMigration chart (MS2M). Reads like the phase table of ARCHITECTURE.md §3:
+ *
+ *   Pending -> Checkpointing -> Transferring -> Restoring -> Replaying -> Finalizing -> Completed
+ *   any failure, deadline or cancel -> compensating -> Failed
+ *
+ * Every step invokes an effect by name (`src`); the effects themselves are provided by actors/host.ts with
+ * `machine.provide`, so this file stays pure. An effect never answers through `onDone`: it records a fact in the
+ * log and the host sends that fact here, which is why the chart transitions only on facts from events.ts.
+ * Deadlines and retry waits are `sleepUntil` invocations with the due time in context, never `after` delays.
+ *
+ * Open it in the Stately visualiser: paste this file with its imports, or run `npm run diagram` for Mermaid.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
+import type { Fact, MachineEvent, Step } from './events.ts';
+import { cutoffReached, drainStalled, drainTooLong, isDrained, rejectionOf } from './guards.ts';
+import { recordFact } from './record-fact.ts';
+import { type ActivePhase, retryDelayMs } from './spec.ts';
+import { closePhase, failWith } from './phase-timing.ts';
+
+/** What every effect receives. `key` is stable across retries and crashes: effects must be idempotent on it. */
+export interface StepInput {
+  step: Step;
+  key: string;
+  attempt: number;
+  ctx: MigrationContext;
+}
+/** A timer: record `fact` at `until` (epoch ms). */
+export interface TimerInput {
+  until: number;
+  fact: Fact;
+}
+
+const effect = (step: Step) =>
+  fromPromise<void, StepInput>(async () => {
+    throw new Error(`Effect ${step} runs only inside actors/host.ts, which provides it with machine.provide()`);
+  });
+const sleepUntil = fromPromise<void, TimerInput>(async () => {
+  throw new Error('sleepUntil runs only inside actors/host.ts, which provides it with machine.provide()');
+});
+
+const sample = (event: MachineEvent) => (event.type === 'ReplayDepthSampled' ? event.data : undefined);
+
+export const migrationSetup = setup({
+  types: {} as { context: MigrationContext; events: MachineEvent; input: MigrationInput },
+  actors: {
+    inspectSource: effect('inspectSource'),
+    prepareBroker: effect('prepareBroker'),
+    takeCheckpoint: effect('takeCheckpoint'),
+    transferCheckpoint: effect('transferCheckpoint'),
+    recordReplicas: effect('recordReplicas'),
+    scaleDownSource: effect('scaleDownSource'),
+    awaitSourceGone: effect('awaitSourceGone'),
+    createTargetPod: effect('createTargetPod'),
+    awaitTargetReady: effect('awaitTargetReady'),
+    startReplay: effect('startReplay'),
+    stopSource: effect('stopSource'),
+    monitorReplay: effect('monitorReplay'),
+    endReplay: effect('endReplay'),
+    deleteReplayQueue: effect('deleteReplayQueue'),
+    deleteSourcePod: effect('deleteSourcePod'),
+    handOverTarget: effect('handOverTarget'),
+    awaitSourceReleased: effect('awaitSourceReleased'),
+    releaseTarget: effect('releaseTarget'),
+    restoreReplicas: effect('restoreReplicas'),
+    compensate: effect('compensate'),
+    sleepUntil,
+  },
+  guards: {
+    isStep: ({ event }, p: { step: Step }) =>
+      (event.type === 'StepFailed' || event.type === 'RetryDue') && event.data.step === p.step,
+    canRetry: ({ context, event }, p: { step: Step }) =>
+      event.type === 'StepFailed' &&
+      event.data.step === p.step &&
+      event.data.transient &&
+      event.data.attempt < context.spec.maxAttempts,
+    isPhaseDeadline: ({ context, event }) => event.type === 'DeadlineExceeded' && event.data.phase === context.phase,
+    inspectionRejected: ({ context, event }) =>
+      event.type === 'SourceInspected' && rejectionOf(context, event.data) !== null,
+    isSequential: ({ context }) => context.strategy === 'Sequential',
+    isDrainMode: ({ context }) => context.spec.replayMode === 'Drain',
+    inFinalizing: ({ context }) => context.phase === 'Finalizing',
+    adoptByReplicaSet: ({ context }) =>
+      context.source?.owner.kind === 'ReplicaSet' && context.spec.finalizeDeploymentMode === 'Adopt',
+    patchDeployment: ({ context }) =>
+      context.source?.owner.kind === 'ReplicaSet' && context.spec.finalizeDeploymentMode === 'PatchAffinity',
+    replayFinished: ({ context, event }) => {
+      const d = sample(event);
+      return d !== undefined && context.replay.sourceStopped && isDrained(d);
+    },
+    mustStopSource: ({ context, event }) => {
+      const d = sample(event);
+      if (d === undefined || context.replay.sourceStopped) return false;
+      return isDrained(d) || cutoffReached(recordFact(context, event), d, event.at);
+    },
+    replayStalled: ({ context, event }) => {
+      const d = sample(event);
+      return d !== undefined && drainStalled(recordFact(context, event), d, event.at);
+    },
+    replayTooLong: ({ context, event }) => {
+      const d = sample(event);
+      return d !== undefined && drainTooLong(recordFact(context, event), d, event.at);
+    },
+  },
+  actions: {
+    record: assign(({ context, event }) => recordFact(context, event)),
+    enterPhase: assign(({ context, event }, p: { phase: MigrationContext['phase'] }) => {
+      const at = 'at' in event && typeof event.at === 'number' ? event.at : context.now;
+      if (p.phase === context.phase) return {};
+      return { ...closePhase(context, at), phase: p.phase, phaseStartedAt: at, now: Math.max(context.now, at) };
+    }),
+    // a retry runs as the attempt the RetryDue names; any other entry starts again at 1
+    countAttempt: assign(({ context, event }, p: { step: Step }) => ({
+      attempts: {
+        ...context.attempts,
+        [p.step]: event.type === 'RetryDue' && event.data.step === p.step ? event.data.attempt : 1,
+      },
+    })),
+    scheduleRetry: assign(({ context, event }) => {
+      if (event.type !== 'StepFailed') return {};
+      const { step, attempt, message } = event.data;
+      return {
+        retry: { step, attempt: attempt + 1, at: event.at + retryDelayMs(context.spec, attempt) },
+        message: `Step ${step} failed (attempt ${attempt} of ${context.spec.maxAttempts}), retrying: ${message}`,
+      };
+    }),
+    fail: assign(({ context, event }, p: { reason: NonNullable<MigrationContext['failure']>['reason'] }) =>
+      failWith(recordFact(context, event), event, p.reason),
+    ),
+    ignoreCancel: assign(({ context, event }) => ({
+      cancelRequested: {
+        at: event.at,
+        reason: event.type === 'CancelRequested' ? event.data.reason : 'cancel',
+        ignored: true,
+      },
+      message: 'Cancel ignored: the migration was already finalizing, and finishing is the safe way out',
+    })),
+    finish: assign(({ context, event }) => ({ completionTime: event.at, now: Math.max(context.now, event.at) })),
+  },
+});
+
+type MachineConfig = Parameters<typeof migrationSetup.createMachine>[0];
+/** A state node of this chart; the builders below are checked against it at their boundary. */
+type StateConfig = NonNullable<MachineConfig['states']>[string];
+type Transitions = NonNullable<StateConfig['on']>;
+
+/** A step: run the effect; a transient failure waits (backoff) and runs it again; a final one compensates. */
+function step(name: Step, on: Transitions, failTarget = '#migration.compensating'): StateConfig {
+  const config = {
+    initial: 'run',
+    states: {
+      run: {
+        entry: { type: 'countAttempt', params: { step: name } },
+        invoke: {
+          id: name,
+          src: name,
+          input: ({ context }: { context: MigrationContext }): StepInput => ({
+            step: name,
+            key: effectKey(context.migrationId, name),
+            attempt: context.attempts[name] ?? 1,
+            ctx: context,
+          }),
+        },
+        on: {
+          StepFailed: [
+            { guard: { type: 'canRetry', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' },
+            { guard: { type: 'isStep', params: { step: name } }, target: failTarget, actions: { type: 'fail', params: { reason: 'StepFailed' } } },
+          ],
+        },
+      },
+      wait: {
+        invoke: {
+          id: `${name}.retry`,
+          src: 'sleepUntil',
+          input: ({ context }: { context: MigrationContext }): TimerInput => ({
+            until: context.retry?.at ?? context.now,
+            fact: { type: 'RetryDue', data: { step: name, attempt: context.retry?.attempt ?? 1 } },
+          }),
+        },
+        on: { RetryDue: { guard: { type: 'isStep', params: { step: name } }, target: 'run' } },
+      },
+    },
+    on,
+  };
+  return config as StateConfig;
+}
+
+/** A phase: timing on entry, a deadline timer while in it. */
+function phase(name: ActivePhase, config: Pick<StateConfig, 'initial' | 'states'>): StateConfig {
+  const node = {
+    entry: { type: 'enterPhase', params: { phase: name } },
+    invoke: {
+      id: `${name}.deadline`,
+      src: 'sleepUntil',
+      input: ({ context }: { context: MigrationContext }): TimerInput => ({
+        until: context.phaseStartedAt + context.spec.phaseDeadlines[name] * 1000,
+        fact: { type: 'DeadlineExceeded', data: { phase: name } },
+      }),
+    },
+    on: {
+      DeadlineExceeded: {
+        guard: 'isPhaseDeadline',
+        target: '#migration.compensating',
+        actions: { type: 'fail', params: { reason: 'DeadlineExceeded' } },
+      },
+    },
+    ...config,
+  };
+  return node as StateConfig;
+}
+
+const go = (target: string) => ({ target, actions: 'record' as const });
+
+export const migrationMachine = migrationSetup.createMachine({
+  id: 'migration',
+  context: ({ input }) => initialContext(input),
+  initial: 'active',
+  states: {
+    active: {
+      initial: 'Pending',
+      on: {
+        CancelRequested: [
+          { guard: 'inFinalizing', actions: 'ignoreCancel' },
+          { target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'Cancelled' } } },
+        ],
+      },
+      states: {
+        Pending: phase('Pending', {
+          initial: 'inspectSource',
+          states: {
+            inspectSource: step('inspectSource', {
+              SourceInspected: [
+                { guard: 'inspectionRejected', target: '#migration.Failed', actions: { type: 'fail', params: { reason: 'Rejected' } } },
+                go('#migration.active.Checkpointing'),
+              ],
+            }),
+          },
+        }),
+        Checkpointing: phase('Checkpointing', {
+          initial: 'prepareBroker',
+          states: {
+            // the replay queue is bound BEFORE the checkpoint: no message after the checkpoint can be missed
+            prepareBroker: step('prepareBroker', { ReplayQueueCreated: go('takeCheckpoint') }),
+            takeCheckpoint: step('takeCheckpoint', { CheckpointCreated: go('#migration.active.Transferring') }),
+          },
+        }),
+        Transferring: phase('Transferring', {
+          initial: 'transferCheckpoint',
+          states: {
+            transferCheckpoint: step('transferCheckpoint', {
+              TransferProgressed: { actions: 'record' },
+              TransferCompleted: go('#migration.active.Restoring'),
+            }),
+          },
+        }),
+        Restoring: phase('Restoring', {
+          initial: 'route',
+          states: {
+            route: { always: [{ guard: 'isSequential', target: 'recordReplicas' }, { target: 'createTargetPod' }] },
+            // Sequential: save replicas (write-ahead), scale to 0, wait for the source to go, same name on target
+            recordReplicas: step('recordReplicas', { ReplicasRecorded: go('scaleDownSource') }),
+            scaleDownSource: step('scaleDownSource', { SourceScaledDown: go('awaitSourceGone') }),
+            awaitSourceGone: step('awaitSourceGone', { SourcePodGone: go('createTargetPod') }),
+            createTargetPod: step('createTargetPod', { TargetPodCreated: go('awaitTargetReady') }),
+            awaitTargetReady: step('awaitTargetReady', { TargetPodReady: go('#migration.active.Replaying') }),
+          },
+        }),
+        Replaying: phase('Replaying', {
+          initial: 'startReplay',
+          states: {
+            startReplay: step('startReplay', {
+              ReplayStarted: [{ guard: 'isDrainMode', target: 'stopSource', actions: 'record' }, go('monitoring')],
+            }),
+            // stop the source consumer, THEN unbind the replay queue: every message reaches the target
+            stopSource: step('stopSource', { SourceStopped: go('monitoring') }),
+            monitoring: step('monitorReplay', {
+              ReplayDepthSampled: [
+                { guard: 'replayFinished', ...go('#migration.active.Finalizing') },
+                { guard: 'mustStopSource', ...go('stopSource') },
+                { guard: 'replayStalled', target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'ReplayStalled' } } },
+                { guard: 'replayTooLong', target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'ReplayTimeout' } } },
+                { actions: 'record' },
+              ],
+            }),
+          },
+        }),
+        Finalizing: phase('Finalizing', {
+          initial: 'endReplay',
+          states: {
+            endReplay: step('endReplay', { ReplayEnded: go('deleteReplayQueue') }),
+            deleteReplayQueue: step('deleteReplayQueue', { ReplayQueueDeleted: go('route') }),
+            route: {
+              always: [
+                { guard: 'isSequential', target: 'releaseTarget' },
+                { guard: 'adoptByReplicaSet', target: 'handOverTarget' },
+                { guard: 'patchDeployment', target: 'handOverTarget' },
+                { target: 'deleteSourcePod' },
+              ],
+            },
+            handOverTarget: step('handOverTarget', {
+              TargetHandedOver: [{ guard: 'adoptByReplicaSet', ...go('awaitSourceReleased') }, go('deleteSourcePod')],
+            }),
+            awaitSourceReleased: step('awaitSourceReleased', { SourceReleased: go('#migration.Completed') }),
+            deleteSourcePod: step('deleteSourcePod', { SourcePodDeleted: go('#migration.Completed') }),
+            releaseTarget: step('releaseTarget', { TargetReleased: go('restoreReplicas') }),
+            restoreReplicas: step('restoreReplicas', { StatefulSetRestored: go('#migration.Completed') }),
+          },
+        }),
+      },
+    },
+    // undo what was done (delete the shadow pod, restore replicas, delete the replay queue), leave the source serving
+    compensating: step('compensate', { CompensationCompleted: go('Failed') }, '#migration.Failed'),
+    Completed: { type: 'final', entry: [{ type: 'enterPhase', params: { phase: 'Completed' } }, 'finish'] },
+    Failed: { type: 'final', entry: [{ type: 'enterPhase', params: { phase: 'Failed' } }, 'finish'] },
+  },
+});
