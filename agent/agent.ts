@@ -1,0 +1,139 @@
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Registry } from '../adapters/oci/port.ts';
+import { GcBody, PredumpBody } from './agent.wire.ts';
+import { bearerMatches } from './auth.ts';
+import type { AgentContext, AgentLimits } from './context.ts';
+import { notFound, toAgentError, tooMany, unauthorized } from './errors.ts';
+import { readJson, sendError, sendJson } from './http-io.ts';
+import type { ImageLoader } from './loader.ts';
+import { type PredumpControl, createPredumpControl, detectPredump } from './predump.ts';
+import { receiveCheckpoint } from './receive.ts';
+import { pushCheckpoint, sendCheckpoint } from './send.ts';
+import { createCheckpointStore } from './store.ts';
+import { DEFAULT_TAR_LIMITS } from './tar-safety.ts';
+import { Transfers } from './transfers.ts';
+
+export interface AgentDeps {
+  logger: Logger;
+  /** The agent's own store (archives, temp files, OCI layouts). Nothing is written elsewhere. */
+  storeDir: string;
+  /** The kubelet's checkpoint folder (read only): send/push read archives from here or from the store. */
+  checkpointsDir: string;
+  /** Bearer token every request must carry (also used towards peer agents). */
+  token: string;
+  limits?: Partial<AgentLimits>;
+  registry: Registry;
+  loader: ImageLoader;
+  predump?: PredumpControl;
+  clock?: { now(): number };
+  /** Serve https with this key pair; peers are called with `peerTls`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  peerTls?: https.AgentOptions;
+}
+
+export const DEFAULT_LIMITS: AgentLimits = {
+  maxBodyBytes: 64 * 1024 ** 3,
+  maxConcurrentTransfers: 4,
+  tar: DEFAULT_TAR_LIMITS,
+};
+
+type Handler = (ctx: AgentContext, req: http.IncomingMessage, res: http.ServerResponse, id?: string) => Promise<void>;
+
+const routes: { method: string; path: RegExp; transfer?: boolean; run: Handler }[] = [
+  { method: 'GET', path: /^\/v1\/healthz$/, run: async (c, _q, s) => sendJson(s, 200, { ok: true, transfers: c.transfers.running }) },
+  { method: 'GET', path: /^\/v1\/transfers$/, run: async (c, _q, s) => sendJson(s, 200, { items: c.transfers.list() }) },
+  { method: 'PUT', path: /^\/v1\/checkpoints$/, transfer: true, run: receiveCheckpoint },
+  { method: 'GET', path: /^\/v1\/checkpoints$/, run: async (c, _q, s) => sendJson(s, 200, { items: (await c.store.list()).map(publicEntry) }) },
+  {
+    method: 'GET',
+    path: /^\/v1\/checkpoints\/([^/]+)$/,
+    run: async (c, _q, s, id) => {
+      const e = await c.store.get(id ?? '');
+      if (!e) throw notFound(`Checkpoint ${id}`);
+      sendJson(s, 200, publicEntry(e));
+    },
+  },
+  {
+    method: 'DELETE',
+    path: /^\/v1\/checkpoints\/([^/]+)$/,
+    run: async (c, _q, s, id) => {
+      await c.store.remove(id ?? '');
+      s.writeHead(204).end();
+    },
+  },
+  { method: 'POST', path: /^\/v1\/send$/, transfer: true, run: sendCheckpoint },
+  { method: 'POST', path: /^\/v1\/push$/, transfer: true, run: pushCheckpoint },
+  { method: 'POST', path: /^\/v1\/gc$/, run: async (c, q, s) => sendJson(s, 200, { removed: await c.store.gc((await readJson(q, GcBody)).olderThanMs) }) },
+  { method: 'POST', path: /^\/v1\/predump$/, run: async (c, q, s) => sendJson(s, 200, await c.predump.handle(await readJson(q, PredumpBody))) },
+];
+
+function publicEntry(e: { id: string; container: string; migrationId?: string; bytes: number; sha256: string; createdAt: string; image?: string }) {
+  const { id, container, migrationId, bytes, sha256, createdAt, image } = e;
+  return { id, container, migrationId, bytes, sha256, createdAt, image };
+}
+
+/**
+ * Builds the node agent: an http (or https, with `tls`) server, not yet listening. Bearer auth on every
+ * request (constant-time), a concurrency limit (429 beyond), size and tar checks on uploads.
+ *
+ * @example
+ * ```ts
+ * const server = await createAgent({ logger: pino(), storeDir: '/var/lib/ms2m-agent',
+ *   checkpointsDir: '/var/lib/kubelet/checkpoints', token, registry: ociRegistry(), loader });
+ * server.listen(7443);
+ * ```
+ */
+export async function createAgent(deps: AgentDeps): Promise<http.Server> {
+  const store = createCheckpointStore({ dir: deps.storeDir, now: deps.clock ? () => deps.clock?.now() ?? Date.now() : undefined });
+  await store.init();
+  const limits: AgentLimits = { ...DEFAULT_LIMITS, ...deps.limits, tar: { ...DEFAULT_TAR_LIMITS, ...deps.limits?.tar } };
+  const ownPredump = deps.predump ? undefined : createPredumpControl({ detect: () => detectPredump() });
+  const ctx: AgentContext = {
+    logger: deps.logger,
+    store,
+    loader: deps.loader,
+    registry: deps.registry,
+    predump: deps.predump ?? (ownPredump as PredumpControl),
+    limits,
+    token: deps.token,
+    readableRoots: [deps.checkpointsDir, join(deps.storeDir, 'archives')],
+    transfers: new Transfers(limits.maxConcurrentTransfers),
+    now: () => deps.clock?.now() ?? performance.now(),
+    peerTls: deps.peerTls,
+  };
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    let acquired = false;
+    try {
+      if (!bearerMatches(req, deps.token)) throw unauthorized();
+      const url = new URL(req.url ?? '/', 'http://agent');
+      let id: string | undefined;
+      const route = routes.find((r) => {
+        const m = r.method === req.method ? r.path.exec(url.pathname) : null;
+        if (m) id = m[1];
+        return m !== null;
+      });
+      if (!route) throw notFound(`Route ${req.method} ${url.pathname}`);
+      if (route.transfer) {
+        if (!ctx.transfers.tryAcquire()) throw tooMany(limits.maxConcurrentTransfers);
+        acquired = true;
+      }
+      await route.run(ctx, req, res, id);
+    } catch (err) {
+      const e = toAgentError(err);
+      if (e.status >= 500) deps.logger.error({ err: e.message, code: e.code, url: req.url }, 'Agent request failed');
+      else deps.logger.info({ code: e.code, url: req.url, status: e.status }, 'Agent request rejected');
+      sendError(req, res, e);
+    } finally {
+      if (acquired) ctx.transfers.release();
+    }
+  };
+  const server = deps.tls
+    ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, (q, s) => void handle(q, s))
+    : http.createServer((q, s) => void handle(q, s));
+  server.requestTimeout = 0; // multi-GiB bodies: no whole-request timeout
+  server.on('close', () => (ownPredump as { close?: () => void } | undefined)?.close?.());
+  return server;
+}

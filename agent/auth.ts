@@ -1,0 +1,18 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Constant-time bearer check: both sides are hashed first, so neither content nor length leaks through timing.
+ *
+ * @example
+ * ```ts
+ * const ok = bearerMatches(req, token);
+ * ```
+ */
+export function bearerMatches(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? '';
+  const given = h.startsWith('Bearer ') ? h.slice(7) : '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b) && given.length > 0 && token.length > 0;
+}

@@ -1,0 +1,34 @@
+import type { Logger } from 'pino';
+import type { Registry } from '../adapters/oci/port.ts';
+import type { ImageLoader } from './loader.ts';
+import type { PredumpControl } from './predump.ts';
+import type { CheckpointStore } from './store.ts';
+import type { TarLimits } from './tar-safety.ts';
+import type { Transfers } from './transfers.ts';
+
+export interface AgentLimits {
+  /** Largest checkpoint body accepted (bytes). */
+  maxBodyBytes: number;
+  /** Transfers (receive, send, push) running at once; more answer 429. */
+  maxConcurrentTransfers: number;
+  /** Optional bandwidth cap for outgoing sends (bytes/s). */
+  bytesPerSecond?: number;
+  tar: TarLimits;
+}
+
+/** What the request handlers share. */
+export interface AgentContext {
+  logger: Logger;
+  store: CheckpointStore;
+  loader: ImageLoader;
+  registry: Registry;
+  predump: PredumpControl;
+  limits: AgentLimits;
+  token: string;
+  /** Folders a send/push may read from (the kubelet checkpoints dir and the store's archives). */
+  readableRoots: string[];
+  transfers: Transfers;
+  now: () => number;
+  /** TLS options for calls to peer agents (ca etc.). */
+  peerTls?: import('node:https').AgentOptions;
+}

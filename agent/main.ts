@@ -1,0 +1,56 @@
+// The node agent process: wires real dependencies from environment variables and listens.
+//   MS2M_AGENT_TOKEN or MS2M_AGENT_TOKEN_FILE   bearer token (required)
+//   MS2M_AGENT_STORE (/var/lib/ms2m-agent)      MS2M_AGENT_CHECKPOINTS (/var/lib/kubelet/checkpoints)
+//   MS2M_AGENT_HOST (0.0.0.0)  MS2M_AGENT_PORT (7443; 0 = random, the log line "Agent listening" names it)
+//   MS2M_AGENT_MAX_BODY_BYTES  MS2M_AGENT_MAX_CONCURRENT  MS2M_AGENT_BYTES_PER_SECOND
+//   MS2M_AGENT_TLS_CERT / MS2M_AGENT_TLS_KEY (serve https)  MS2M_AGENT_PEER_CA (CA for peer agents)
+//   MS2M_AGENT_INSECURE_REGISTRY=1 (plain http registries)  MS2M_AGENT_REGISTRY_USER / _PASSWORD
+//   MS2M_AGENT_CONTAINERS_STORAGE=auto|on|off    MS2M_AGENT_GC_MAX_AGE_MS (default 6 h, 0 = off)
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { ociRegistry } from '../adapters/oci/registry.ts';
+import { createAgent } from './agent.ts';
+import { createImageLoader, detectContainersStorage } from './loader.ts';
+import { createCheckpointStore } from './store.ts';
+
+const env = process.env;
+const logger = pino({ name: 'ms2m-agent' });
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+const token = env.MS2M_AGENT_TOKEN ?? (env.MS2M_AGENT_TOKEN_FILE ? readFileSync(env.MS2M_AGENT_TOKEN_FILE, 'utf8').trim() : '');
+if (!token) {
+  logger.fatal('MS2M_AGENT_TOKEN or MS2M_AGENT_TOKEN_FILE is required');
+  process.exit(2);
+}
+const storeDir = env.MS2M_AGENT_STORE ?? '/var/lib/ms2m-agent';
+const cs = env.MS2M_AGENT_CONTAINERS_STORAGE ?? 'auto';
+const containersStorage = cs === 'on' ? true : cs === 'off' ? false : await detectContainersStorage();
+const user = env.MS2M_AGENT_REGISTRY_USER;
+const server = await createAgent({
+  logger,
+  storeDir,
+  checkpointsDir: env.MS2M_AGENT_CHECKPOINTS ?? '/var/lib/kubelet/checkpoints',
+  token,
+  limits: {
+    ...(num(env.MS2M_AGENT_MAX_BODY_BYTES) ? { maxBodyBytes: num(env.MS2M_AGENT_MAX_BODY_BYTES) } : {}),
+    ...(num(env.MS2M_AGENT_MAX_CONCURRENT) ? { maxConcurrentTransfers: num(env.MS2M_AGENT_MAX_CONCURRENT) } : {}),
+    ...(num(env.MS2M_AGENT_BYTES_PER_SECOND) ? { bytesPerSecond: num(env.MS2M_AGENT_BYTES_PER_SECOND) } : {}),
+  },
+  registry: ociRegistry({
+    insecure: env.MS2M_AGENT_INSECURE_REGISTRY === '1',
+    credentials: user ? () => ({ username: user, password: env.MS2M_AGENT_REGISTRY_PASSWORD ?? '' }) : undefined,
+  }),
+  loader: createImageLoader({ storeDir, containersStorage }),
+  tls: env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) } : undefined,
+  peerTls: env.MS2M_AGENT_PEER_CA ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) } : undefined,
+});
+server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0', () => {
+  const a = server.address() as AddressInfo;
+  logger.info({ port: a.port, host: a.address, storeDir, containersStorage }, 'Agent listening');
+});
+const maxAge = num(env.MS2M_AGENT_GC_MAX_AGE_MS) ?? 6 * 3600_000;
+if (maxAge > 0) {
+  const gcStore = createCheckpointStore({ dir: storeDir });
+  setInterval(() => void gcStore.gc(maxAge).then((n) => n && logger.info({ removed: n }, 'Removed old checkpoint archives')), Math.min(maxAge, 600_000)).unref();
+}
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => server.close(() => process.exit(0)));

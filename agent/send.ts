@@ -1,0 +1,184 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sep } from 'node:path';
+import { HEADER_CONTAINER, HEADER_MIGRATION, HEADER_SHA256, PushBody, SendBody, type TransferLineWire, type TransferResultWire } from './agent.wire.ts';
+import type { AgentContext } from './context.ts';
+import { AgentError, badRequest, notFound, toAgentError } from './errors.ts';
+import { ndjson, readJson } from './http-io.ts';
+import { Meter } from './meter.ts';
+
+/** sha256 of local archives already streamed once, keyed by dev:ino:size:mtime (a retry can then skip). */
+const digestCache = new Map<string, string>();
+
+/** Resolves a checkpoint path the caller named; it must be a regular file under one of the readable roots. */
+async function resolveLocal(ctx: AgentContext, p: string): Promise<{ path: string; size: number; cacheKey: string }> {
+  let real: string;
+  try {
+    real = await realpath(p);
+  } catch {
+    throw notFound(`Checkpoint archive ${p} on this node`);
+  }
+  const roots = await Promise.all(ctx.readableRoots.map((r) => realpath(r).catch(() => null)));
+  if (!roots.some((r) => r !== null && real.startsWith(r + sep))) throw badRequest(`Checkpoint path ${p} is outside the agent's checkpoint folders`);
+  const st = await stat(real);
+  if (!st.isFile()) throw badRequest(`Checkpoint path ${p} is not a regular file`);
+  return { path: real, size: st.size, cacheKey: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };
+}
+
+/** Throttled progress: at most every 200 ms, plus the final value. */
+function progressWriter(write: (l: TransferLineWire) => void, total: number, now: () => number) {
+  let last = 0;
+  return (n: number) => {
+    const t = now();
+    if (n === total || t - last >= 200) {
+      last = t;
+      write({ type: 'progress', bytesTransferred: n, bytesTotal: total });
+    }
+  };
+}
+
+async function streamed(ctx: AgentContext, req: IncomingMessage, res: ServerResponse, work: (write: (l: TransferLineWire) => void, signal: AbortSignal) => Promise<TransferResultWire>) {
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort(new Error('caller disconnected'));
+  });
+  const write = ndjson(res);
+  try {
+    const r = await work(write, ac.signal);
+    write({ type: 'result', ...r });
+  } catch (err) {
+    const e = toAgentError(err);
+    ctx.logger.warn({ code: e.code, err: e.message, url: req.url }, 'Transfer failed');
+    write({ type: 'error', code: e.code, message: e.message, status: e.status, transient: e.transient });
+  }
+  res.end();
+}
+
+/** POST /v1/send: streams a local checkpoint to the target agent (node to node, no Job pod). NDJSON answer. */
+export async function sendCheckpoint(ctx: AgentContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readJson(req, SendBody);
+  const local = await resolveLocal(ctx, body.checkpointPath);
+  await streamed(ctx, req, res, async (write, signal) => {
+    const t = ctx.transfers.begin('send', body.migrationId, local.size);
+    const onBytes = progressWriter(write, local.size, ctx.now);
+    try {
+      const known = digestCache.get(local.cacheKey);
+      if (known) {
+        const have = await peerCall(ctx, body.targetUrl, 'GET', `/v1/checkpoints/${known}`, signal);
+        if (have.status === 200) {
+          const e = JSON.parse(have.body) as TransferResultWire & { image?: string };
+          if (e.image) {
+            onBytes(local.size);
+            return { image: e.image, bytes: e.bytes, sha256: e.sha256 };
+          }
+        }
+      }
+      const r = await upload(ctx, body, local, signal, (n) => {
+        t.progress(n);
+        onBytes(n);
+      });
+      digestCache.set(local.cacheKey, r.sha256);
+      return r;
+    } finally {
+      t.end();
+    }
+  });
+}
+
+/** POST /v1/push: pushes a local checkpoint to a registry with the Registry adapter. NDJSON answer. */
+export async function pushCheckpoint(ctx: AgentContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readJson(req, PushBody);
+  const local = await resolveLocal(ctx, body.checkpointPath);
+  await streamed(ctx, req, res, async (write) => {
+    const t = ctx.transfers.begin('push', body.migrationId, local.size);
+    const onBytes = progressWriter(write, local.size, ctx.now);
+    try {
+      const known = digestCache.get(local.cacheKey);
+      const r = await ctx.registry.pushCheckpointImage(
+        { ref: body.imageRef, container: body.container, tarPath: local.path, ...(known ? { digest: `sha256:${known}`, size: local.size } : {}) },
+        (n) => {
+          t.progress(n);
+          onBytes(n);
+        },
+      );
+      digestCache.set(local.cacheKey, r.layerDigest.slice(7));
+      return { image: body.imageRef, bytes: r.bytes, sha256: r.layerDigest.slice(7) };
+    } finally {
+      t.end();
+    }
+  });
+}
+
+function peerAgent(ctx: AgentContext, url: URL) {
+  return url.protocol === 'https:' ? { mod: https, agent: new https.Agent({ ...ctx.peerTls }) } : { mod: http, agent: undefined };
+}
+
+function peerCall(ctx: AgentContext, base: string, method: string, path: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
+  const url = new URL(path, base);
+  const { mod, agent } = peerAgent(ctx, url);
+  return new Promise((resolve, reject) => {
+    const r = mod.request(url, { method, agent, signal, headers: { authorization: `Bearer ${ctx.token}` } }, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/** Streams the file to the peer's PUT /v1/checkpoints, sha256 computed on the way and sent as a trailer. */
+function upload(ctx: AgentContext, body: SendBody, local: { path: string; size: number }, signal: AbortSignal, onBytes: (n: number) => void): Promise<TransferResultWire> {
+  const url = new URL('/v1/checkpoints', body.targetUrl);
+  const { mod, agent } = peerAgent(ctx, url);
+  return new Promise((resolve, reject) => {
+    const src = createReadStream(local.path, { highWaterMark: 1 << 20 });
+    const meter = new Meter({ bytesPerSecond: ctx.limits.bytesPerSecond, onBytes });
+    const out = mod.request(
+      url,
+      {
+        method: 'PUT',
+        agent,
+        signal,
+        headers: {
+          authorization: `Bearer ${ctx.token}`,
+          'content-type': 'application/x-tar',
+          'transfer-encoding': 'chunked',
+          trailer: HEADER_SHA256,
+          [HEADER_CONTAINER]: body.container,
+          [HEADER_MIGRATION]: body.migrationId,
+        },
+      },
+      (res) => {
+        let b = '';
+        res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
+        res.on('end', () => {
+          src.destroy();
+          const status = res.statusCode ?? 0;
+          if (status === 200 || status === 201) return resolve(JSON.parse(b) as TransferResultWire);
+          let j: { code?: string; message?: string } = {};
+          try {
+            j = JSON.parse(b);
+          } catch {
+            /* not JSON */
+          }
+          reject(new AgentError(j.code ?? 'PEER_ERROR', status >= 400 ? status : 502, `Target agent ${url.host} refused the checkpoint: ${j.message ?? b.slice(0, 300)}`));
+        });
+      },
+    );
+    out.on('error', (err) => {
+      src.destroy();
+      reject(new AgentError('PEER_UNAVAILABLE', 503, `Target agent ${url.host} unreachable: ${err.message}`, { cause: err, transient: true }));
+    });
+    src.on('error', (err) => out.destroy(err));
+    src.pipe(meter);
+    meter.pipe(out, { end: false });
+    meter.on('end', () => {
+      out.addTrailers({ [HEADER_SHA256]: meter.sha256() });
+      out.end();
+    });
+  });
+}

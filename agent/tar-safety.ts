@@ -1,0 +1,114 @@
+import { posix } from 'node:path';
+import { Transform } from 'node:stream';
+import tar from 'tar-stream';
+import { UnsafeTarError } from './errors.ts';
+
+export interface TarLimits {
+  /** Largest single entry (bytes). */
+  maxEntryBytes: number;
+  /** Most entries in one archive. */
+  maxEntries: number;
+}
+
+export const DEFAULT_TAR_LIMITS: TarLimits = { maxEntryBytes: 64 * 1024 ** 3, maxEntries: 1_000_000 };
+
+const ALLOWED = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link']);
+
+/** A relative path that stays inside the root: no absolute path, no `..`, no NUL, not empty. */
+function insideRoot(p: string): boolean {
+  if (!p || p.includes('\0') || p.startsWith('/') || p.includes('\\')) return false;
+  const n = posix.normalize(p);
+  return n !== '..' && !n.startsWith('../') && !p.split('/').includes('..');
+}
+
+/**
+ * Checks one tar header; throws UnsafeTarError for absolute paths, `..`, links leaving the root, device/fifo
+ * entries and entries over the size limit.
+ *
+ * @example
+ * ```ts
+ * checkTarEntry({ name: '../etc/passwd', type: 'file', size: 1 }, DEFAULT_TAR_LIMITS); // throws
+ * ```
+ */
+export function checkTarEntry(h: { name: string; type?: string | null; size?: number | null; linkname?: string | null }, limits: TarLimits): void {
+  const type = h.type ?? 'file';
+  if (!ALLOWED.has(type)) throw new UnsafeTarError(h.name, `has type ${type}: device, fifo and other special entries are not allowed`);
+  if (!insideRoot(h.name)) throw new UnsafeTarError(h.name, 'has an absolute path or a ".." component');
+  if ((h.size ?? 0) > limits.maxEntryBytes) throw new UnsafeTarError(h.name, `is ${h.size} bytes, over the limit of ${limits.maxEntryBytes}`);
+  if (type === 'symlink') {
+    const target = h.linkname ?? '';
+    if (!target || target.startsWith('/') || !insideRoot(posix.join(posix.dirname(h.name), target)))
+      throw new UnsafeTarError(h.name, `is a symlink to "${target}" that leaves the archive root`);
+  }
+  if (type === 'link' && !insideRoot(h.linkname ?? '')) {
+    throw new UnsafeTarError(h.name, `is a hardlink to "${h.linkname}" that leaves the archive root`);
+  }
+}
+
+/**
+ * A pass-through stream that parses the tar flowing through it (tar-stream) and fails the pipeline at the first
+ * unsafe entry, or when the bytes are not a well-formed tar. Nothing is extracted.
+ *
+ * @example
+ * ```ts
+ * await pipeline(createReadStream(path), new TarGuard(DEFAULT_TAR_LIMITS), createWriteStream(tmp));
+ * ```
+ */
+export class TarGuard extends Transform {
+  entries = 0;
+  private readonly extract = tar.extract();
+  private failure: Error | undefined;
+  private readonly finished: Promise<void>;
+
+  constructor(private readonly limits: TarLimits = DEFAULT_TAR_LIMITS) {
+    super({ highWaterMark: 1 << 20 });
+    this.extract.on('entry', (header, stream, next) => {
+      try {
+        this.entries++;
+        if (this.entries > this.limits.maxEntries) throw new UnsafeTarError(header.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
+        checkTarEntry(header, this.limits);
+      } catch (err) {
+        this.failure = err as Error;
+        this.extract.destroy(err as Error);
+        return;
+      }
+      stream.on('end', () => next());
+      stream.resume();
+    });
+    this.finished = new Promise<void>((resolve) => {
+      this.extract.on('finish', () => resolve());
+      this.extract.on('close', () => resolve());
+      this.extract.on('error', (err: Error) => {
+        this.failure ??= err instanceof UnsafeTarError ? err : new UnsafeTarError('(archive)', `is not a valid tar: ${err.message}`);
+        resolve();
+      });
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.failure) return cb(this.failure);
+    if (this.extract.write(chunk)) return cb(null, chunk);
+    const onDrain = () => {
+      this.extract.off('close', onDrain);
+      this.extract.off('drain', onDrain);
+      cb(this.failure ?? null, chunk);
+    };
+    this.extract.once('drain', onDrain);
+    this.extract.once('close', onDrain);
+  }
+
+  override _flush(cb: (err?: Error | null) => void): void {
+    if (this.failure) return cb(this.failure);
+    (this.extract as unknown as NodeJS.WritableStream).end();
+    this.finished.then(() => {
+      if (!this.failure && this.entries === 0) this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
+      cb(this.failure ?? null);
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.failure ??= err ?? undefined;
+    this.extract.destroy(err ?? new Error('tar guard closed'));
+    cb(err);
+  }
+}
