@@ -1,0 +1,249 @@
+/**
+ * The event log on NATS JetStream: one stream, one subject per migration (`<prefix>.<encoded id>`), one message
+ * per event whose body is the envelope. Appends are compare-and-set: `expect.lastSubjectSequence` is the stream
+ * sequence of the migration's last event (0 = none) and `msgID = "<id>:<seq>"` makes a retried append after a
+ * lost ack a recognised duplicate.
+ */
+import { connect } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
+import { CorruptEventError, type EventLog, StaleWriterError } from '../event-log/port.ts';
+import { isWrongLastSequence, reportedLastSequence, unavailable } from './jetstream-errors.ts';
+import { encodeEnvelope, storedEnvelopeSchema, streamConfig } from './jetstream.wire.ts';
+import { migrationIdOfSubject, migrationSubject } from './subject.ts';
+
+export interface JetStreamLogOptions {
+  /** `nats://host:port`, or several. */
+  servers: string | string[];
+  /** Stream name (default `MS2M_EVENTS`). */
+  stream?: string;
+  /** Subject prefix (default `ms2m.events`). */
+  subjectPrefix?: string;
+  logger: Logger;
+  /** Publish ack timeout in ms (default 5000); an append that times out fails with EventLogUnavailableError. */
+  timeoutMs?: number;
+}
+
+/** The JetStream log: the port plus compaction of a finished migration. */
+export interface JetStreamLog extends EventLog {
+  /** Removes every stored event of a finished (and archived) migration. Its id disappears from `list()`. */
+  compact(migrationId: string): Promise<number>;
+}
+
+interface Tail {
+  seq: number;
+  streamSeq: number;
+}
+
+/**
+ * Connects to NATS, creates (or updates) the stream and returns the log.
+ *
+ * @example
+ * ```ts
+ * const log = await openJetStreamLog({ servers: 'nats://127.0.0.1:4222', logger });
+ * const ev = await log.append('default/m1', { type: 'MigrationRequested', at: new Date().toISOString(),
+ *   machineVersion: MACHINE_VERSION, data: {} }, 0); // ev.seq === 1
+ * for await (const e of log.readAll()) console.log(e.migrationId, e.seq);
+ * await log.close();
+ * ```
+ */
+export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetStreamLog> {
+  const stream = opts.stream ?? 'MS2M_EVENTS';
+  const prefix = opts.subjectPrefix ?? 'ms2m.events';
+  const timeout = opts.timeoutMs ?? 5000;
+  const log = opts.logger.child({ component: 'jetstream-log', stream });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: opts.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout });
+  } catch (err) {
+    throw unavailable(`connect to ${String(opts.servers)}`, err);
+  }
+  void (async () => {
+    for await (const s of nc.status()) log.debug({ status: s.type }, 'NATS connection status changed');
+  })().catch(() => {});
+  const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });
+  const js: JetStreamClient = jetstream(nc, { timeout });
+  const cfg = streamConfig(stream, prefix);
+  try {
+    await jsm.streams.info(stream);
+    await jsm.streams.update(stream, cfg);
+  } catch (err) {
+    if (!(err instanceof Error) || !/stream not found/i.test(err.message)) throw unavailable('stream setup', err);
+    await jsm.streams.add(cfg);
+  }
+  log.info({ subjects: cfg.subjects }, 'Opened JetStream event log');
+
+  const tails = new Map<string, Tail>();
+  const decode = (data: Uint8Array, subject: string, streamSeq: number): EventEnvelope => {
+    const id = migrationIdOfSubject(prefix, subject) ?? subject;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(data));
+    } catch (err) {
+      throw new CorruptEventError(id, undefined, `stream seq ${streamSeq} is not JSON`, err);
+    }
+    const parsed = storedEnvelopeSchema.safeParse(raw);
+    if (!parsed.success) throw new CorruptEventError(id, undefined, `stream seq ${streamSeq}: ${parsed.error.message}`);
+    if (parsed.data.migrationId !== id) {
+      throw new CorruptEventError(id, parsed.data.seq, `envelope names migration ${parsed.data.migrationId}`);
+    }
+    return parsed.data as EventEnvelope;
+  };
+  const lastStored = async (id: string): Promise<{ env: EventEnvelope; msg: StoredMsg } | null> => {
+    let msg: StoredMsg | null;
+    try {
+      msg = await jsm.streams.getMessage(stream, { last_by_subj: migrationSubject(prefix, id) });
+    } catch (err) {
+      throw unavailable(`read last event of ${id}`, err);
+    }
+    return msg ? { env: decode(msg.data, msg.subject, msg.seq), msg } : null;
+  };
+  const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+
+  /** Ordered consumer over `filter`; yields until it has delivered stream seq `last` (or nothing is pending). */
+  async function* drain(filter: string, last: number): AsyncGenerator<JsMsg> {
+    const consumer = await js.consumers.get(stream, { filter_subjects: filter });
+    const msgs = await consumer.consume({ max_messages: 10_000 });
+    try {
+      for await (const m of msgs) {
+        yield m;
+        if (m.seq >= last || m.info.pending === 0) break;
+      }
+    } finally {
+      msgs.stop();
+    }
+  }
+
+  const api: JetStreamLog = {
+    async append(id: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
+      const env: EventEnvelope = { migrationId: id, seq: expectSeq + 1, ...event };
+      const body = encodeEnvelope(env);
+      const subject = migrationSubject(prefix, id);
+      let expectStreamSeq = 0;
+      if (expectSeq > 0) {
+        const cached = tails.get(id);
+        if (cached?.seq === expectSeq) expectStreamSeq = cached.streamSeq;
+        else {
+          const last = await lastStored(id);
+          if (last?.env.seq === expectSeq + 1 && sameBytes(last.msg.data, body)) return last.env; // acked before
+          if (last?.env.seq !== expectSeq) throw new StaleWriterError(id, expectSeq, last?.env.seq ?? 0);
+          expectStreamSeq = last.msg.seq;
+        }
+      }
+      try {
+        const ack = await js.publish(subject, body, {
+          msgID: `${id}:${env.seq}`,
+          expect: { lastSubjectSequence: expectStreamSeq },
+          timeout,
+        });
+        if (ack.duplicate) {
+          const stored = await jsm.streams.getMessage(stream, { seq: ack.seq });
+          if (!stored || !sameBytes(stored.data, body)) throw new StaleWriterError(id, expectSeq, undefined);
+          log.debug({ migrationId: id, seq: env.seq }, 'Recognised a retried append as duplicate');
+        }
+        tails.set(id, { seq: env.seq, streamSeq: ack.seq });
+        return env;
+      } catch (err) {
+        if (err instanceof StaleWriterError) throw err;
+        if (isWrongLastSequence(err)) {
+          tails.delete(id);
+          const last = await lastStored(id).catch(() => null);
+          if (last?.env.seq === env.seq && sameBytes(last.msg.data, body)) return last.env; // ack lost, window over
+          throw new StaleWriterError(id, expectSeq, last?.env.seq ?? reportedLastSequence(err), err);
+        }
+        throw unavailable(`append to ${subject}`, err);
+      }
+    },
+
+    async read(id: string, fromSeq = 1): Promise<EventEnvelope[]> {
+      const out: EventEnvelope[] = [];
+      let prev = 0;
+      const tail = await lastStored(id);
+      if (!tail) return out;
+      for await (const m of drain(migrationSubject(prefix, id), tail.msg.seq)) {
+        const env = decode(m.data, m.subject, m.seq);
+        if (env.seq !== prev + 1 && prev !== 0) throw new CorruptEventError(id, env.seq, `gap after seq ${prev}`);
+        prev = env.seq;
+        tails.set(id, { seq: env.seq, streamSeq: m.seq });
+        if (env.seq >= fromSeq) out.push(env);
+      }
+      return out;
+    },
+
+    async *readAll(): AsyncIterable<EventEnvelope> {
+      let last: number;
+      try {
+        const info = await jsm.streams.info(stream);
+        if (info.state.messages === 0) return;
+        last = info.state.last_seq;
+      } catch (err) {
+        throw unavailable('read all', err);
+      }
+      for await (const m of drain(`${prefix}.>`, last)) yield decode(m.data, m.subject, m.seq);
+    },
+
+    async list(): Promise<string[]> {
+      try {
+        const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}.>` });
+        const subjects = Object.keys(info.state.subjects ?? {});
+        return subjects.map((s) => migrationIdOfSubject(prefix, s)).filter((s): s is string => s !== null).sort();
+      } catch (err) {
+        throw unavailable('list migrations', err);
+      }
+    },
+
+    watch(o: { migrationId?: string; signal?: AbortSignal } = {}): AsyncIterable<EventEnvelope> {
+      const since = new Date().toISOString();
+      const filter = o.migrationId ? migrationSubject(prefix, o.migrationId) : `${prefix}.>`;
+      return {
+        async *[Symbol.asyncIterator]() {
+          if (o.signal?.aborted) return;
+          const consumer = await js.consumers.get(stream, {
+            filter_subjects: filter,
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: since,
+          });
+          const msgs = await consumer.consume({ max_messages: 1000 });
+          const stop = () => msgs.stop();
+          o.signal?.addEventListener('abort', stop, { once: true });
+          try {
+            for await (const m of msgs) yield decode(m.data, m.subject, m.seq);
+          } finally {
+            o.signal?.removeEventListener('abort', stop);
+            msgs.stop();
+          }
+        },
+      };
+    },
+
+    locate(id: string): string {
+      return `nats:${stream}/${migrationSubject(prefix, id)}`;
+    },
+
+    async compact(id: string): Promise<number> {
+      try {
+        const res = await jsm.streams.purge(stream, { filter: migrationSubject(prefix, id) });
+        tails.delete(id);
+        log.info({ migrationId: id, purged: res.purged }, 'Compacted event log of finished migration');
+        return res.purged;
+      } catch (err) {
+        throw unavailable(`compact ${id}`, err);
+      }
+    },
+
+    async close(): Promise<void> {
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+  return api;
+}

@@ -1,0 +1,80 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsKvLease, openLeaseBucket } from '../../adapters/nats/kv-lease.ts';
+import { type NatsServer, startNats } from '../harness/nats.ts';
+
+const logger = pino({ level: 'silent' });
+let nats: NatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNats();
+  nc = await connect({ servers: nats.url });
+});
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('NATS KV lease', () => {
+  it('lets exactly one holder acquire, renews, and hands over after release', async () => {
+    const kv = await openLeaseBucket(nc, { bucket: 'leases-a', ttlMs: 60_000 });
+    const a = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 60_000, logger });
+    const b = natsKvLease({ kv, key: 'leader', holder: 'pod-b', ttlMs: 60_000, logger });
+    expect(await a.acquire()).toBe(true);
+    expect(await b.acquire()).toBe(false);
+    expect(await a.renew()).toBe(true);
+    expect(await a.acquire()).toBe(true);
+    expect((await kv.get('leader'))?.string()).toBe('pod-a');
+    await a.release();
+    expect(await a.renew()).toBe(false);
+    expect(await b.acquire()).toBe(true);
+    expect((await kv.get('leader'))?.string()).toBe('pod-b');
+    await b.release();
+  });
+
+  it('re-acquires its own live entry after a restart of the holder process', async () => {
+    const kv = await openLeaseBucket(nc, { bucket: 'leases-b', ttlMs: 60_000 });
+    const first = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 60_000 });
+    expect(await first.acquire()).toBe(true);
+    await first.close();
+    const again = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 60_000 });
+    expect(await again.acquire()).toBe(true);
+    expect(await again.renew()).toBe(true);
+    await again.release();
+  });
+
+  it('expires an unrenewed lease: the holder is told it lost it and another process takes over', async () => {
+    const kv = await openLeaseBucket(nc, { bucket: 'leases-c', ttlMs: 1000 });
+    const a = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 1000, logger });
+    const b = natsKvLease({ kv, key: 'leader', holder: 'pod-b', ttlMs: 1000, logger });
+    let lostCalls = 0;
+    a.onLost(() => lostCalls++);
+    expect(await a.acquire()).toBe(true);
+    let taken = false;
+    for (let i = 0; i < 100 && !taken; i++) {
+      await sleep(100);
+      taken = await b.acquire();
+    }
+    expect(taken).toBe(true);
+    expect(lostCalls).toBe(1);
+    expect(await a.renew()).toBe(false);
+    expect(lostCalls).toBe(1);
+    await b.release();
+  });
+
+  it('reports loss when another process overwrites the entry', async () => {
+    const kv = await openLeaseBucket(nc, { bucket: 'leases-d', ttlMs: 60_000 });
+    const a = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 60_000, logger });
+    const lost = new Promise<void>((resolve) => a.onLost(resolve));
+    expect(await a.acquire()).toBe(true);
+    await kv.put('leader', 'intruder');
+    await lost;
+    expect(await a.renew()).toBe(false);
+    await a.close();
+  });
+});

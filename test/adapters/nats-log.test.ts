@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MACHINE_VERSION, type NewEvent } from '../../machines/envelope.ts';
+import { Ms2mError } from '../../adapters/errors.ts';
+import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
+import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
+import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
+import { type NatsServer, startNats } from '../harness/nats.ts';
+
+const logger = pino({ level: 'silent' });
+let nats: NatsServer;
+let log: JetStreamLog;
+let streamNo = 0;
+
+const ev = (type: string, data: unknown = {}): NewEvent => ({
+  type,
+  at: new Date().toISOString(),
+  machineVersion: MACHINE_VERSION,
+  data,
+});
+const openFresh = (timeoutMs?: number) =>
+  openJetStreamLog({
+    servers: nats.url,
+    stream: `T${++streamNo}`,
+    subjectPrefix: `t${streamNo}.events`,
+    logger,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
+
+beforeAll(async () => {
+  nats = await startNats();
+  log = await openJetStreamLog({ servers: nats.url, stream: 'MAIN', subjectPrefix: 'main.events', logger });
+});
+afterAll(async () => {
+  await log?.close();
+  await nats?.stop();
+});
+
+describe('migration id subject encoding', () => {
+  it('round-trips any id and never yields a subject separator or wildcard', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, unit: 'grapheme' }), (id) => {
+        const token = encodeMigrationId(id);
+        expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(decodeMigrationId(token)).toBe(id);
+      }),
+    );
+    expect(encodeMigrationId('default/my.app')).toBe('default_2fmy_2eapp');
+  });
+});
+
+describe('JetStream event log', () => {
+  it('stores envelopes on one subject per migration, in a file-backed limits stream', async () => {
+    const l = await openFresh();
+    const first = await l.append('default/orders', ev('MigrationRequested', { a: 1 }), 0);
+    expect(first).toMatchObject({ migrationId: 'default/orders', seq: 1, type: 'MigrationRequested', data: { a: 1 } });
+    expect(l.locate('default/orders')).toBe(`nats:T${streamNo}/t${streamNo}.events.default_2forders`);
+    await l.close();
+  });
+
+  it('two writers appending the same seq: exactly one wins, the other gets StaleWriterError', async () => {
+    const other = await openJetStreamLog({ servers: nats.url, stream: 'MAIN', subjectPrefix: 'main.events', logger });
+    await log.append('ns/race', ev('A'), 0);
+    const results = await Promise.allSettled([
+      log.append('ns/race', ev('FromWriter1', { w: 1 }), 1),
+      other.append('ns/race', ev('FromWriter2', { w: 2 }), 1),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]?.reason).toBeInstanceOf(StaleWriterError);
+    expect((lost[0]?.reason as StaleWriterError).code).toBe('STALE_WRITER');
+    const stored = await other.read('ns/race');
+    expect(stored.map((e) => e.seq)).toEqual([1, 2]);
+    // a writer with an old view is rejected even after the duplicate window would have let the msgID through
+    await expect(other.append('ns/race', ev('Late'), 1)).rejects.toBeInstanceOf(StaleWriterError);
+    await other.close();
+  });
+
+  it('a retried append after a lost ack returns the stored envelope and stores no second copy', async () => {
+    const e1 = ev('A', { n: 1 });
+    const stored = await log.append('ns/retry', e1, 0);
+    const again = await log.append('ns/retry', e1, 0);
+    expect(again).toEqual(stored);
+    const e2 = ev('B', { n: 2 });
+    await log.append('ns/retry', e2, 1);
+    const fresh = await openJetStreamLog({ servers: nats.url, stream: 'MAIN', subjectPrefix: 'main.events', logger });
+    expect(await fresh.append('ns/retry', e2, 1)).toMatchObject({ seq: 2, type: 'B' });
+    expect((await fresh.read('ns/retry')).map((e) => e.type)).toEqual(['A', 'B']);
+    await fresh.close();
+  });
+
+  it('reads from a seq, lists migrations, reads everything grouped in order, and compacts a finished one', async () => {
+    const l = await openFresh();
+    for (let m = 0; m < 5; m++) for (let s = 0; s < 4; s++) await l.append(`ns/m${m}`, ev(`E${s}`), s);
+    expect((await l.read('ns/m3', 3)).map((e) => e.seq)).toEqual([3, 4]);
+    expect(await l.read('ns/unknown')).toEqual([]);
+    expect(await l.list()).toEqual(['ns/m0', 'ns/m1', 'ns/m2', 'ns/m3', 'ns/m4']);
+    const seen = new Map<string, number[]>();
+    for await (const e of l.readAll()) seen.set(e.migrationId, [...(seen.get(e.migrationId) ?? []), e.seq]);
+    expect([...seen.values()]).toEqual(Array.from({ length: 5 }, () => [1, 2, 3, 4]));
+    expect(await l.compact('ns/m2')).toBe(4);
+    expect(await l.list()).toEqual(['ns/m0', 'ns/m1', 'ns/m3', 'ns/m4']);
+    expect(await l.read('ns/m2')).toEqual([]);
+    await l.close();
+  });
+
+  it('watch yields only events appended after it started, filtered by migration, until aborted', async () => {
+    const l = await openFresh();
+    await l.append('ns/w1', ev('Before'), 0);
+    const ac = new AbortController();
+    const all: string[] = [];
+    const one: string[] = [];
+    const watchAll = (async () => {
+      for await (const e of l.watch({ signal: ac.signal })) all.push(`${e.migrationId}#${e.seq}`);
+    })();
+    const watchOne = (async () => {
+      for await (const e of l.watch({ migrationId: 'ns/w2', signal: ac.signal })) {
+        one.push(`${e.migrationId}#${e.seq}`);
+        if (one.length === 2) break;
+      }
+    })();
+    await l.append('ns/w1', ev('After'), 1);
+    await l.append('ns/w2', ev('After'), 0);
+    await l.append('ns/w2', ev('After2'), 1);
+    await watchOne;
+    while (all.length < 3) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await watchAll;
+    expect(one).toEqual(['ns/w2#1', 'ns/w2#2']);
+    expect(all).toEqual(['ns/w1#2', 'ns/w2#1', 'ns/w2#2']);
+    await l.close();
+  });
+
+  it('nats-server killed mid-append: appends fail typed meanwhile, then resume with no event lost or duplicated', async () => {
+    const l = await openFresh(1000);
+    const id = 'ns/fault';
+    const total = 60;
+    const failures: unknown[] = [];
+    let killed = false;
+    for (let seq = 0; seq < total; ) {
+      if (seq === 20 && !killed) {
+        killed = true;
+        void nats.kill();
+      }
+      try {
+        await l.append(id, ev('Step', { seq: seq + 1 }), seq);
+        seq++;
+      } catch (err) {
+        failures.push(err);
+        if (failures.length === 3 && killed) await nats.start();
+      }
+    }
+    expect(failures.length).toBeGreaterThanOrEqual(3);
+    for (const f of failures) {
+      expect(f).toBeInstanceOf(EventLogUnavailableError);
+      expect((f as Ms2mError).transient).toBe(true);
+    }
+    const stored = await l.read(id);
+    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(stored.map((e) => (e.data as { seq: number }).seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    await l.close();
+  });
+});
