@@ -43,7 +43,9 @@ export type ControlMessage =
   | { type: 'START_REPLAY'; payload: { queue: string } }
   | { type: 'END_REPLAY' }
   /** ms2m extension: asks a consumer to stop consuming its primary queue (Cutoff mode, ShadowPod). */
-  | { type: 'STOP_CONSUMING' };
+  | { type: 'STOP_CONSUMING' }
+  /** ms2m extension: compensation asks a stopped source to consume its primary queue again. */
+  | { type: 'RESUME_CONSUMING' };
 
 export interface QueueDepth {
   /** ready + unacked. */

@@ -1,0 +1,55 @@
+import { MIGRATION_LABEL } from '../../adapters/kubernetes/port.ts';
+import { type Effect, brokerConfigOf } from './deps.ts';
+import { targetPodName } from './target-pod.ts';
+
+/**
+ * Undo what the migration did, by what the log says happened (and, where a step may have applied without its
+ * fact reaching the log, by looking). Every call here is idempotent, so compensation itself survives a crash.
+ *
+ * Before END_REPLAY the source is authoritative: resume it, delete the target, restore replicas.
+ * After END_REPLAY the target has consumed messages the source never saw: going back would lose them, so the
+ * target stays and the stopped source is kept and reported as a leftover for a person to remove.
+ */
+export const compensate: Effect = async ({ ctx, key }, { deps }) => {
+  const { spec, done } = ctx;
+  const { cluster, broker } = deps;
+  const actions: string[] = [];
+  const leftovers: string[] = [];
+  const cfg = await brokerConfigOf(ctx, deps);
+  const target = ctx.strategy ? targetPodName(ctx) : undefined;
+
+  if (!done.replayEnded) {
+    if (ctx.strategy === 'ShadowPod' && (done.sourceStopped || ctx.attempts.stopSource)) {
+      await broker.sendControl(cfg, spec.sourcePod, { type: 'RESUME_CONSUMING' }, `${key}:resume-source`);
+      actions.push(`Resumed consumer of Pod ${spec.sourcePod}`);
+    }
+    if (target) {
+      const pod = await cluster.getPod(spec.namespace, target);
+      if (pod && pod.labels[MIGRATION_LABEL] === spec.name) {
+        await cluster.deletePod(spec.namespace, target, `${key}:delete-target`);
+        actions.push(`Deleted Pod ${target}`);
+      }
+    }
+    if (done.targetHandedOver && ctx.strategy === 'ShadowPod') {
+      await cluster.setPodDeletionCost(spec.namespace, spec.sourcePod, 0, `${key}:source-cost`);
+      actions.push(`Reset deletion cost of Pod ${spec.sourcePod}`);
+    }
+  } else if (ctx.strategy === 'ShadowPod' && !done.sourceDeleted) {
+    leftovers.push(
+      `Pod ${spec.sourcePod} was stopped and kept; Pod ${target} serves since END_REPLAY: delete the source once the target is verified`,
+    );
+  } else if (ctx.strategy === 'Sequential' && !done.targetHandedOver && target) {
+    await cluster.removeOwnerReference(spec.namespace, target, spec.uid, `${key}:release-target`);
+    actions.push(`Released Pod ${target} to StatefulSet ${ctx.statefulSetName}`);
+  }
+
+  if (ctx.strategy === 'Sequential' && ctx.originalReplicas !== undefined && !done.replicasRestored) {
+    await cluster.scaleStatefulSet(spec.namespace, ctx.statefulSetName!, ctx.originalReplicas, `${key}:restore-replicas`);
+    actions.push(`Scaled StatefulSet ${ctx.statefulSetName} back to ${ctx.originalReplicas}`);
+  }
+  if ((done.replayQueueCreated || ctx.attempts.prepareBroker) && !done.replayQueueDeleted) {
+    await broker.deleteReplayQueue(cfg, `${key}:delete-replay-queue`);
+    actions.push(`Deleted replay queue ${ctx.replayQueue ?? `${cfg.queueName}.ms2m-replay`}`);
+  }
+  return { type: 'CompensationCompleted', data: { actions, leftovers } };
+};

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { AgentClient } from '../../adapters/agent-client/port.ts';
+import type { Clock } from '../../adapters/clock/port.ts';
+import type { Cluster } from '../../adapters/kubernetes/port.ts';
+import type { Kubelet } from '../../adapters/kubelet/port.ts';
+import type { Broker, BrokerConfig } from '../../adapters/rabbitmq/port.ts';
+import type { Fact } from '../../machines/events.ts';
+import type { MigrationContext } from '../../machines/context.ts';
+import type { StepInput } from '../../machines/migration.ts';
+
+/** The ports every effect may use. */
+export interface EffectDeps {
+  cluster: Cluster;
+  kubelet: Kubelet;
+  broker: Broker;
+  agents: AgentClient;
+  clock: Clock;
+  logger: Logger;
+  /** How often waits poll (pod readiness, queue depth). */
+  pollMs: number;
+  /** A depth sample is recorded at least this often even when nothing changed (time must reach the chart). */
+  sampleHeartbeatMs: number;
+  /** Resolves `spec.brokerSecretRef` and the like into the URL the broker adapter needs. */
+  brokerConfig?: (ctx: MigrationContext) => Promise<BrokerConfig> | BrokerConfig;
+}
+
+/** What an effect gets besides its input: a way to record intermediate facts, and its cancellation. */
+export interface EffectEnv {
+  deps: EffectDeps;
+  /** Records a fact now (progress samples); the final fact is the effect's return value. */
+  emit: (fact: Fact) => Promise<void>;
+  signal: AbortSignal;
+}
+
+/** An effect: does its (idempotent) work and returns the fact that says it is done. */
+export type Effect = (input: StepInput, env: EffectEnv) => Promise<Fact>;
+
+export async function brokerConfigOf(ctx: MigrationContext, deps: EffectDeps): Promise<BrokerConfig> {
+  if (deps.brokerConfig) return deps.brokerConfig(ctx);
+  const m = ctx.spec.messageQueueConfig;
+  return { brokerUrl: m.brokerUrl, exchangeName: m.exchangeName, queueName: m.queueName, routingKey: m.routingKey };
+}
+
+/** Polls `check` every pollMs until it returns a value (not undefined), or the signal aborts. */
+export async function pollUntil<T>(env: EffectEnv, check: () => Promise<T | undefined>): Promise<T> {
+  const { clock, pollMs } = env.deps;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await clock.sleepUntil(clock.now() + pollMs, env.signal);
+  }
+}

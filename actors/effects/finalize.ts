@@ -1,0 +1,32 @@
+import { type Effect, pollUntil } from './deps.ts';
+
+/** Lowest deletion cost: the ReplicaSet removes the source first when it has one pod too many. */
+export const SOURCE_DELETION_COST = -1_000_000;
+
+/** ShadowPod without a Deployment (or PatchAffinity): the source goes once replay has ended. */
+export const deleteSourcePod: Effect = async ({ ctx, key }, { deps }) => {
+  await deps.cluster.deletePod(ctx.spec.namespace, ctx.spec.sourcePod, key);
+  return { type: 'SourcePodDeleted', data: {} };
+};
+
+/**
+ * Deployment-owned source. Adopt (ours): mark the source cheapest to delete, then release the target from the
+ * CR so the ReplicaSet adopts it and removes the surplus source itself. PatchAffinity (SHADOW): pin the
+ * Deployment's template to the target node.
+ */
+export const handOverTarget: Effect = async ({ ctx, key }, { deps }) => {
+  const { namespace } = ctx.spec;
+  if (ctx.spec.finalizeDeploymentMode === 'PatchAffinity') {
+    await deps.cluster.patchDeploymentNodeAffinity(namespace, ctx.source!.owner.deploymentName!, ctx.spec.targetNode, key);
+    return { type: 'TargetHandedOver', data: { mode: 'PatchAffinity' } };
+  }
+  await deps.cluster.setPodDeletionCost(namespace, ctx.spec.sourcePod, SOURCE_DELETION_COST, `${key}:cost`);
+  await deps.cluster.removeOwnerReference(namespace, ctx.targetPod!, ctx.spec.uid, key);
+  return { type: 'TargetHandedOver', data: { mode: 'Adopt' } };
+};
+
+/** Adopt: wait for the ReplicaSet to remove the source. */
+export const awaitSourceReleased: Effect = async ({ ctx }, env) => {
+  await pollUntil(env, async () => ((await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true));
+  return { type: 'SourceReleased', data: {} };
+};

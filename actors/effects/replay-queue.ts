@@ -1,0 +1,73 @@
+import { controlQueueName, endReplay as endReplayMessage, startReplay as startReplayMessage } from '../../adapters/rabbitmq/port.ts';
+import type { Fact } from '../../machines/events.ts';
+import { brokerConfigOf, type Effect } from './deps.ts';
+
+/** Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window). */
+export const prepareBroker: Effect = async ({ ctx, key }, { deps }) => {
+  const cfg = await brokerConfigOf(ctx, deps);
+  await deps.broker.ensureTopology(cfg, `${key}:topology`);
+  const queue = await deps.broker.createReplayQueue(cfg, key);
+  return { type: 'ReplayQueueCreated', data: { queue } };
+};
+
+/** Replaying: tell the restored target to consume the replay queue. */
+export const startReplay: Effect = async ({ ctx, key }, { deps }) => {
+  const cfg = await brokerConfigOf(ctx, deps);
+  const target = ctx.targetPod!;
+  await deps.broker.sendControl(cfg, target, startReplayMessage(ctx.replayQueue!), key);
+  return { type: 'ReplayStarted', data: { queue: ctx.replayQueue!, controlQueue: controlQueueName(target) } };
+};
+
+/**
+ * Stop the source consumer, THEN unbind the replay queue: messages that arrive in between sit in both queues
+ * (the target de-duplicates), none reach only the stopped source. Sequential: the source is gone already.
+ */
+export const stopSource: Effect = async ({ ctx, key }, { deps }) => {
+  const cfg = await brokerConfigOf(ctx, deps);
+  if (ctx.strategy === 'ShadowPod') {
+    await deps.broker.sendControl(cfg, ctx.spec.sourcePod, { type: 'STOP_CONSUMING' }, `${key}:stop-consuming`);
+  }
+  await deps.broker.unbindReplayQueue(cfg, key);
+  return { type: 'SourceStopped', data: { replayQueueUnbound: true } };
+};
+
+/** Samples the replay queue's depth; records a sample on change and at least every heartbeat. Never returns. */
+export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => {
+  const cfg = await brokerConfigOf(ctx, deps);
+  const { clock } = deps;
+  let last: Fact | undefined;
+  let lastAt = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    const d = await deps.broker.depth(cfg, ctx.replayQueue!);
+    const fact: Fact = {
+      type: 'ReplayDepthSampled',
+      data: {
+        depth: d.depth,
+        ready: d.ready,
+        unacked: d.unacked,
+        consumerRate: d.consumerRate,
+        producerRate: d.producerRate,
+        settled: d.settled,
+      },
+    };
+    const changed = JSON.stringify(fact) !== JSON.stringify(last);
+    if (changed || clock.now() - lastAt >= deps.sampleHeartbeatMs) {
+      await emit(fact);
+      last = fact;
+      lastAt = clock.now();
+    }
+    await clock.sleepUntil(clock.now() + deps.pollMs, signal);
+  }
+};
+
+/** Finalizing: the target switches to its primary queue. */
+export const endReplay: Effect = async ({ ctx, key }, { deps }) => {
+  const cfg = await brokerConfigOf(ctx, deps);
+  await deps.broker.sendControl(cfg, ctx.targetPod!, endReplayMessage(), key);
+  return { type: 'ReplayEnded', data: {} };
+};
+
+export const deleteReplayQueue: Effect = async ({ ctx, key }, { deps }) => {
+  await deps.broker.deleteReplayQueue(await brokerConfigOf(ctx, deps), key);
+  return { type: 'ReplayQueueDeleted', data: {} };
+};

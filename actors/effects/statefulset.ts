@@ -1,0 +1,39 @@
+import { Ms2mError } from '../../adapters/errors.ts';
+import { type Effect, pollUntil } from './deps.ts';
+
+const stsOf = (ctx: { statefulSetName?: string; source?: { owner: { name?: string } } }): string =>
+  ctx.statefulSetName ?? ctx.source!.owner.name!;
+
+/** Sequential, first: write the replica count to the log BEFORE scaling, so a crash can never lose it. */
+export const recordReplicas: Effect = async ({ ctx }, { deps }) => {
+  const sts = stsOf(ctx);
+  const replicas = await deps.cluster.getStatefulSetReplicas(ctx.spec.namespace, sts);
+  if (replicas === null) {
+    throw new Ms2mError('STATEFULSET_NOT_FOUND', `StatefulSet ${ctx.spec.namespace}/${sts} not found: it owns the source pod`);
+  }
+  return { type: 'ReplicasRecorded', data: { statefulSet: sts, originalReplicas: replicas } };
+};
+
+export const scaleDownSource: Effect = async ({ ctx, key }, { deps }) => {
+  const sts = stsOf(ctx);
+  await deps.cluster.scaleStatefulSet(ctx.spec.namespace, sts, 0, key);
+  return { type: 'SourceScaledDown', data: { statefulSet: sts } };
+};
+
+/** Waits until the source pod object is gone (its name is needed for the target). */
+export const awaitSourceGone: Effect = async ({ ctx }, env) => {
+  await pollUntil(env, async () => ((await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true));
+  return { type: 'SourcePodGone', data: {} };
+};
+
+/** Finalizing (Sequential): drop the CR's ownerRef so the StatefulSet can adopt the pod. */
+export const releaseTarget: Effect = async ({ ctx, key }, { deps }) => {
+  await deps.cluster.removeOwnerReference(ctx.spec.namespace, ctx.targetPod!, ctx.spec.uid, key);
+  return { type: 'TargetReleased', data: {} };
+};
+
+export const restoreReplicas: Effect = async ({ ctx, key }, { deps }) => {
+  const replicas = ctx.originalReplicas!;
+  await deps.cluster.scaleStatefulSet(ctx.spec.namespace, stsOf(ctx), replicas, key);
+  return { type: 'StatefulSetRestored', data: { replicas } };
+};

@@ -1,0 +1,238 @@
+import type { Clock } from '../clock/port.ts';
+import { EffectJournal, type FaultPlan, faulty, noFaults } from '../effect-journal.ts';
+import type { Cluster, NewPod, NodeInfo, ObjectRef, OwnerInfo, PodInfo } from './port.ts';
+import { POD_DELETION_COST } from './port.ts';
+
+export interface FakeClusterOptions {
+  clock: Clock;
+  faults?: FaultPlan;
+  journal?: EffectJournal;
+  nodes?: string[];
+  /** Time a created pod takes to become Running+Ready. */
+  podStartupMs?: number;
+  /** Time a deleted pod takes to disappear (graceful termination). */
+  podTerminationMs?: number;
+  /** Pod names whose start fails (they stay Pending with ImagePullBackOff). */
+  failingPods?: Set<string>;
+}
+
+interface FakeStatefulSet {
+  namespace: string;
+  name: string;
+  replicas: number;
+  template: Omit<PodInfo, 'name' | 'uid' | 'nodeName'>;
+}
+
+/**
+ * An in-memory cluster: pods with a scripted lifecycle (Pending -> Running+Ready after podStartupMs), a
+ * StatefulSet controller (scale down deletes ordinals, scale up adopts or recreates them) and a ReplicaSet
+ * controller (adopts orphans matching its labels, removes the surplus pod with the lowest deletion cost).
+ * Every mutation goes through the fault plan and the effect journal.
+ *
+ * @example
+ * ```ts
+ * const cluster = new FakeCluster({ clock: virtualClock(), nodes: ['n1', 'n2'] });
+ * cluster.addPod({ namespace: 'default', name: 'app-0', nodeName: 'n1', ... });
+ * ```
+ */
+export class FakeCluster implements Cluster {
+  readonly journal: EffectJournal;
+  readonly pods = new Map<string, PodInfo>();
+  readonly statefulSets = new Map<string, FakeStatefulSet>();
+  readonly replicaSets = new Map<string, { namespace: string; name: string; replicas: number; selector: Record<string, string>; deployment?: string }>();
+  readonly events: Array<{ ref: ObjectRef; type: string; reason: string; message: string }> = [];
+  readonly deploymentAffinity = new Map<string, string>();
+  private readonly nodes: Set<string>;
+  private readonly faults: FaultPlan;
+  private uid = 0;
+
+  constructor(private readonly opts: FakeClusterOptions) {
+    this.journal = opts.journal ?? new EffectJournal(opts.clock);
+    this.faults = opts.faults ?? noFaults;
+    this.nodes = new Set(opts.nodes ?? ['node-a', 'node-b']);
+  }
+
+  private ctx() {
+    return { clock: this.opts.clock, faults: this.faults, journal: this.journal };
+  }
+  private k(ns: string, name: string): string {
+    return `${ns}/${name}`;
+  }
+  newUid(): string {
+    return `uid-${++this.uid}`;
+  }
+
+  /** Seeds a running pod (test setup; not an effect). */
+  addPod(pod: Omit<PodInfo, 'uid'> & { uid?: string }): PodInfo {
+    const full: PodInfo = { ...pod, uid: pod.uid ?? this.newUid() };
+    this.pods.set(this.k(pod.namespace, pod.name), full);
+    return full;
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodInfo | null> {
+    const pod = this.pods.get(this.k(namespace, name));
+    return pod ? structuredClone(pod) : null;
+  }
+
+  async getNode(name: string): Promise<NodeInfo | null> {
+    return this.nodes.has(name) ? { name, ready: true } : null;
+  }
+
+  async getOwners(namespace: string, pod: PodInfo): Promise<OwnerInfo> {
+    const ref = pod.ownerReferences.find((r) => r.controller);
+    if (!ref) return { kind: 'None' };
+    if (ref.kind === 'StatefulSet') return { kind: 'StatefulSet', name: ref.name };
+    if (ref.kind === 'ReplicaSet') {
+      return { kind: 'ReplicaSet', name: ref.name, deploymentName: this.replicaSets.get(this.k(namespace, ref.name))?.deployment };
+    }
+    return { kind: 'Other', name: ref.name };
+  }
+
+  async createPod(pod: NewPod, key: string): Promise<PodInfo> {
+    return faulty(this.ctx(), 'createPod', key, this.k(pod.namespace, pod.name), () => {
+      const existing = this.pods.get(this.k(pod.namespace, pod.name));
+      if (existing) return { applied: false, value: structuredClone(existing) };
+      const created: PodInfo = {
+        namespace: pod.namespace,
+        name: pod.name,
+        uid: this.newUid(),
+        nodeName: pod.nodeName,
+        phase: 'Pending',
+        ready: false,
+        deleting: false,
+        labels: { ...pod.labels },
+        annotations: { ...(pod.annotations ?? {}) },
+        containers: pod.containers.map((c) => ({ name: String(c.name), image: String(c.image), spec: c })),
+        ownerReferences: pod.ownerReferences.map((r) => ({ ...r })),
+        podSpec: pod.podSpec,
+      };
+      this.pods.set(this.k(pod.namespace, pod.name), created);
+      this.startLater(created);
+      return { applied: true, value: structuredClone(created) };
+    });
+  }
+
+  private startLater(pod: PodInfo): void {
+    const { clock } = this.opts;
+    void clock.sleepUntil(clock.now() + (this.opts.podStartupMs ?? 2000)).then(() => {
+      const current = this.pods.get(this.k(pod.namespace, pod.name));
+      if (!current || current.uid !== pod.uid || current.deleting) return;
+      if (this.opts.failingPods?.has(pod.name)) {
+        current.waitingReason = 'ImagePullBackOff';
+        return;
+      }
+      current.phase = 'Running';
+      current.ready = true;
+    });
+  }
+
+  private removeLater(namespace: string, name: string, uid: string): void {
+    const { clock } = this.opts;
+    const pod = this.pods.get(this.k(namespace, name));
+    if (!pod || pod.deleting) return;
+    pod.deleting = true;
+    void clock.sleepUntil(clock.now() + (this.opts.podTerminationMs ?? 1000)).then(() => {
+      if (this.pods.get(this.k(namespace, name))?.uid === uid) this.pods.delete(this.k(namespace, name));
+    });
+  }
+
+  async deletePod(namespace: string, name: string, key: string): Promise<void> {
+    await faulty(this.ctx(), 'deletePod', key, this.k(namespace, name), () => {
+      const pod = this.pods.get(this.k(namespace, name));
+      if (!pod || pod.deleting) return { applied: false, value: undefined };
+      this.removeLater(namespace, name, pod.uid);
+      return { applied: true, value: undefined };
+    });
+  }
+
+  async getStatefulSetReplicas(namespace: string, name: string): Promise<number | null> {
+    return this.statefulSets.get(this.k(namespace, name))?.replicas ?? null;
+  }
+
+  async scaleStatefulSet(namespace: string, name: string, replicas: number, key: string): Promise<void> {
+    await faulty(this.ctx(), 'scaleStatefulSet', key, `${this.k(namespace, name)}=${replicas}`, () => {
+      const sts = this.statefulSets.get(this.k(namespace, name));
+      if (!sts) throw new Error(`StatefulSet ${namespace}/${name} not found`);
+      if (sts.replicas === replicas) return { applied: false, value: undefined };
+      sts.replicas = replicas;
+      this.reconcileStatefulSet(sts);
+      return { applied: true, value: undefined };
+    });
+  }
+
+  /** The StatefulSet controller: ordinals >= replicas go, missing ordinals are adopted or created. */
+  private reconcileStatefulSet(sts: FakeStatefulSet): void {
+    for (const pod of [...this.pods.values()]) {
+      const ordinal = this.ordinalOf(sts, pod);
+      if (ordinal !== null && ordinal >= sts.replicas) this.removeLater(pod.namespace, pod.name, pod.uid);
+    }
+    for (let i = 0; i < sts.replicas; i++) {
+      const name = `${sts.name}-${i}`;
+      const pod = this.pods.get(this.k(sts.namespace, name));
+      const ref = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts.name, uid: `sts-${sts.name}`, controller: true };
+      if (pod && !pod.ownerReferences.some((r) => r.controller)) pod.ownerReferences.push(ref);
+      if (!pod) {
+        const created = this.addPod({ ...structuredClone(sts.template), name, nodeName: [...this.nodes][0], ownerReferences: [ref], phase: 'Pending', ready: false });
+        this.startLater(created);
+      }
+    }
+  }
+
+  private ordinalOf(sts: FakeStatefulSet, pod: PodInfo): number | null {
+    if (pod.namespace !== sts.namespace || !pod.name.startsWith(`${sts.name}-`)) return null;
+    const n = Number(pod.name.slice(sts.name.length + 1));
+    return Number.isInteger(n) ? n : null;
+  }
+
+  addStatefulSet(sts: FakeStatefulSet): void {
+    this.statefulSets.set(this.k(sts.namespace, sts.name), sts);
+  }
+
+  async setPodDeletionCost(namespace: string, pod: string, cost: number, key: string): Promise<void> {
+    await faulty(this.ctx(), 'setPodDeletionCost', key, this.k(namespace, pod), () => {
+      const p = this.pods.get(this.k(namespace, pod));
+      if (!p || p.annotations[POD_DELETION_COST] === String(cost)) return { applied: false, value: undefined };
+      p.annotations[POD_DELETION_COST] = String(cost);
+      return { applied: true, value: undefined };
+    });
+  }
+
+  async removeOwnerReference(namespace: string, pod: string, ownerUid: string, key: string): Promise<void> {
+    await faulty(this.ctx(), 'removeOwnerReference', key, this.k(namespace, pod), () => {
+      const p = this.pods.get(this.k(namespace, pod));
+      if (!p || !p.ownerReferences.some((r) => r.uid === ownerUid)) return { applied: false, value: undefined };
+      p.ownerReferences = p.ownerReferences.filter((r) => r.uid !== ownerUid);
+      this.reconcileReplicaSets();
+      return { applied: true, value: undefined };
+    });
+  }
+
+  /** The ReplicaSet controller: adopt orphans that match, then delete the surplus with the lowest cost. */
+  private reconcileReplicaSets(): void {
+    for (const rs of this.replicaSets.values()) {
+      const matches = (p: PodInfo) =>
+        p.namespace === rs.namespace && !p.deleting && Object.entries(rs.selector).every(([k, v]) => p.labels[k] === v);
+      for (const p of this.pods.values()) {
+        if (matches(p) && !p.ownerReferences.some((r) => r.controller)) {
+          p.ownerReferences.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.name, uid: `rs-${rs.name}`, controller: true });
+        }
+      }
+      const owned = [...this.pods.values()].filter((p) => matches(p) && p.ownerReferences.some((r) => r.controller && r.name === rs.name));
+      const cost = (p: PodInfo) => Number(p.annotations[POD_DELETION_COST] ?? 0);
+      owned.sort((a, b) => cost(a) - cost(b));
+      for (const p of owned.slice(0, Math.max(0, owned.length - rs.replicas))) this.removeLater(p.namespace, p.name, p.uid);
+    }
+  }
+
+  async patchDeploymentNodeAffinity(namespace: string, deployment: string, node: string, key: string): Promise<void> {
+    await faulty(this.ctx(), 'patchDeploymentNodeAffinity', key, this.k(namespace, deployment), () => {
+      const applied = this.deploymentAffinity.get(this.k(namespace, deployment)) !== node;
+      this.deploymentAffinity.set(this.k(namespace, deployment), node);
+      return { applied, value: undefined };
+    });
+  }
+
+  async recordEvent(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    this.events.push({ ref, type, reason, message });
+  }
+}
