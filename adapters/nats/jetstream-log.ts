@@ -124,6 +124,13 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
     }
   }
 
+  /** The caller is behind the tail: fine only if its event is the one stored at its seq (a retry after a lost ack). */
+  const storedRetry = async (id: string, env: EventEnvelope, expectSeq: number, tail: number) => {
+    const [stored] = await api.read(id, env.seq);
+    if (stored?.seq === env.seq && sameBytes(encodeEnvelope(stored), encodeEnvelope(env))) return stored;
+    throw new StaleWriterError(id, expectSeq, tail);
+  };
+
   const api: JetStreamLog = {
     async append(id: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
       const env: EventEnvelope = { migrationId: id, seq: expectSeq + 1, ...event };
@@ -135,7 +142,7 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
         if (cached?.seq === expectSeq) expectStreamSeq = cached.streamSeq;
         else {
           const last = await lastStored(id);
-          if (last?.env.seq === expectSeq + 1 && sameBytes(last.msg.data, body)) return last.env; // acked before
+          if (last && last.env.seq > expectSeq) return storedRetry(id, env, expectSeq, last.env.seq);
           if (last?.env.seq !== expectSeq) throw new StaleWriterError(id, expectSeq, last?.env.seq ?? 0);
           expectStreamSeq = last.msg.seq;
         }
@@ -148,7 +155,9 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
         });
         if (ack.duplicate) {
           const stored = await jsm.streams.getMessage(stream, { seq: ack.seq });
-          if (!stored || !sameBytes(stored.data, body)) throw new StaleWriterError(id, expectSeq, undefined);
+          if (!stored || !sameBytes(stored.data, body)) {
+            throw new StaleWriterError(id, expectSeq, (await lastStored(id).catch(() => null))?.env.seq);
+          }
           log.debug({ migrationId: id, seq: env.seq }, 'Recognised a retried append as duplicate');
         }
         tails.set(id, { seq: env.seq, streamSeq: ack.seq });
@@ -158,7 +167,7 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
         if (isWrongLastSequence(err)) {
           tails.delete(id);
           const last = await lastStored(id).catch(() => null);
-          if (last?.env.seq === env.seq && sameBytes(last.msg.data, body)) return last.env; // ack lost, window over
+          if (last && last.env.seq >= env.seq) return storedRetry(id, env, expectSeq, last.env.seq); // ack lost
           throw new StaleWriterError(id, expectSeq, last?.env.seq ?? reportedLastSequence(err), err);
         }
         throw unavailable(`append to ${subject}`, err);
@@ -203,19 +212,23 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
     },
 
     watch(o: { migrationId?: string; signal?: AbortSignal } = {}): AsyncIterable<EventEnvelope> {
-      const since = new Date().toISOString();
+      // starts now: everything after the stream's current last sequence (asked at once, awaited on iteration)
+      const startSeq = jsm.streams.info(stream).then((i) => i.state.last_seq + 1);
+      startSeq.catch(() => {});
       const filter = o.migrationId ? migrationSubject(prefix, o.migrationId) : `${prefix}.>`;
       return {
         async *[Symbol.asyncIterator]() {
           if (o.signal?.aborted) return;
           const consumer = await js.consumers.get(stream, {
             filter_subjects: filter,
-            deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: since,
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: await startSeq.catch((err) => Promise.reject(unavailable('watch', err))),
           });
+          if (o.signal?.aborted) return;
           const msgs = await consumer.consume({ max_messages: 1000 });
           const stop = () => msgs.stop();
           o.signal?.addEventListener('abort', stop, { once: true });
+          if (o.signal?.aborted) stop();
           try {
             for await (const m of msgs) yield decode(m.data, m.subject, m.seq);
           } finally {

@@ -7,6 +7,7 @@ import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event
 import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
 import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
+import { eventLogContract } from './event-log.contract.ts';
 
 const logger = pino({ level: 'silent' });
 let nats: NatsServer;
@@ -164,3 +165,7 @@ describe('JetStream event log', () => {
     await l.close();
   });
 });
+
+eventLogContract('nats jetstream', () =>
+  openJetStreamLog({ servers: nats.url, stream: 'CONTRACT', subjectPrefix: 'contract.events', logger }),
+);
