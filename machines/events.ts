@@ -1,6 +1,6 @@
 /**
  * The event catalogue: every fact a migration's log can hold. Events are past-tense facts; the machine sees them
- * as `{type, at, data}` with `at` in epoch ms (taken from the envelope, never from `Date.now()`).
+ * as `{type, at, data}` with `at` in epoch ms (taken from the envelope, never from the wall clock).
  * Runtime validation of events read from a log lives in actors/event-schema.ts and must match these types.
  */
 import type { ActivePhase, MigrationSpec } from './spec.ts';

@@ -129,7 +129,7 @@ export class FakeBroker implements Broker {
     const q = this.queues.get(queue);
     if (!q) throw new NotFoundError('Queue', queue, `declare it on exchange ${cfg.exchangeName} first`);
     this.integrate(q);
-    const depth = Math.ceil(q.depth - 1e-9);
+    const depth = Math.max(0, Math.ceil(q.depth - 1e-9));
     const unacked = q.consuming ? Math.min(depth, 10) : 0;
     return {
       depth,

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import type { MigrationHost } from '../../actors/host.ts';
+import { scriptedFaults } from '../support/faults.ts';
+import { runToEnd, scenario } from '../support/scenario.ts';
+
+const applied = (s: ReturnType<typeof scenario>) => s.world.journal.entries.filter((e) => e.applied).map((e) => `${e.op} ${e.object}`);
+
+describe('bounded retries with backoff', () => {
+  it('a transient failure is retried after the backoff and the migration completes', async () => {
+    const s = scenario({ faults: scriptedFaults([{ op: 'checkpoint', nth: 1, outcome: { kind: 'transient' } }]) });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    const events = await s.log.read(s.migrationId);
+    const failed = events.find((e) => e.type === 'StepFailed')!;
+    const due = events.find((e) => e.type === 'RetryDue')!;
+    expect(failed.data).toMatchObject({ step: 'takeCheckpoint', transient: true, attempt: 1 });
+    expect(due.data).toEqual({ step: 'takeCheckpoint', attempt: 2 });
+    expect(Date.parse(due.at) - Date.parse(failed.at)).toBe(200); // retryBaseMs · 2^0
+  });
+
+  it('a lost acknowledgement is retried and the retry is a no-op', async () => {
+    const s = scenario({ faults: scriptedFaults([{ op: 'createPod', nth: 1, outcome: { kind: 'lostAck' } }]) });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    const creates = s.world.journal.entries.filter((e) => e.op === 'createPod');
+    expect(creates.map((e) => e.applied)).toEqual([true, false]);
+  });
+
+  it('gives up after maxAttempts and compensates', async () => {
+    const transient = { kind: 'transient' } as const;
+    const s = scenario({
+      maxAttempts: 3,
+      faults: scriptedFaults([1, 2, 3].map((nth) => ({ op: 'agentSend', nth, outcome: transient }))),
+    });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({ reason: 'StepFailed', step: 'transferCheckpoint', phase: 'Transferring' });
+    expect(final.context.compensation?.actions).toEqual(['Deleted replay queue orders.ms2m-replay']);
+  });
+
+  it('a permanent failure compensates at once', async () => {
+    const s = scenario({ faults: scriptedFaults([{ op: 'checkpoint', nth: 1, outcome: { kind: 'permanent' } }]) });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect((await s.log.read(s.migrationId)).filter((e) => e.type === 'RetryDue')).toEqual([]);
+  });
+});
+
+describe('detection of a stuck target', () => {
+  it('ImagePullBackOff on the shadow pod fails Restoring with the image named, and compensates', async () => {
+    const s = scenario({ failingPods: new Set(['consumer-shadow']) });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({ code: 'TARGET_POD_STUCK', phase: 'Restoring' });
+    expect(final.context.message).toContain('ImagePullBackOff');
+    expect(final.context.message).toContain('localhost/checkpoint/consumer:latest');
+    expect(applied(s)).toContain('deletePod default/consumer-shadow');
+    expect(applied(s)).not.toContain('deletePod default/consumer');
+  });
+});
+
+describe('deadlines per phase (timers from context, never `after`)', () => {
+  it('a phase that outlives its deadline fails with DeadlineExceeded and compensates', async () => {
+    const s = scenario({
+      spec: { phaseDeadlines: { Transferring: 5 } },
+      faults: scriptedFaults([{ op: 'agentSend', nth: 1, outcome: { kind: 'slow', ms: 60_000 } }]),
+    });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({ reason: 'DeadlineExceeded', phase: 'Transferring' });
+    expect(final.context.message).toContain('spec.phaseDeadlines.Transferring');
+    const events = await s.log.read(s.migrationId);
+    const entered = events.find((e) => e.type === 'CheckpointCreated')!;
+    const deadline = events.find((e) => e.type === 'DeadlineExceeded')!;
+    expect(Date.parse(deadline.at) - Date.parse(entered.at)).toBe(5000);
+  });
+
+  it('Sequential: a failure after scale-down restores the saved replica count', async () => {
+    const s = scenario({ workload: 'statefulset', failingPods: new Set(['consumer-0']) });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.compensation?.actions).toContain('Scaled StatefulSet consumer back to 1');
+    expect(s.world.cluster.statefulSets.get('default/consumer')!.replicas).toBe(1);
+  });
+});
+
+describe('cancel', () => {
+  async function cancelWhen(s: ReturnType<typeof scenario>, type: string) {
+    const host: MigrationHost = await import('../../actors/host.ts').then(({ MigrationHost }) =>
+      MigrationHost.open({
+        migrationId: s.migrationId,
+        deps: s.deps,
+        onEvent: (e) => {
+          if (e.type === type) void host.cancel('spec.cancel set by user');
+        },
+      }),
+    );
+    await host.request(s.spec);
+    return host.done();
+  }
+
+  it('during Transferring: compensates and leaves the source serving', async () => {
+    const s = scenario();
+    const final = await cancelWhen(s, 'CheckpointCreated');
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({ reason: 'Cancelled', phase: 'Transferring' });
+    expect(s.world.cluster.pods.get('default/consumer')).toMatchObject({ deleting: false });
+    expect(s.world.broker.queues.has('orders.ms2m-replay')).toBe(false);
+  });
+
+  it('during Finalizing: too late to go back, the migration completes and says so', async () => {
+    const s = scenario();
+    const final = await cancelWhen(s, 'ReplayEnded');
+    expect(final.value).toBe('Completed');
+    expect(final.context.cancelRequested).toMatchObject({ ignored: true });
+  });
+});
+
+describe('crash and resume', () => {
+  it('a host stopped mid-run resumes from the log and completes with each effect applied once', async () => {
+    const s = scenario({ workload: 'statefulset' });
+    let first: MigrationHost | undefined;
+    let crashed!: () => void;
+    const crash = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const { MigrationHost } = await import('../../actors/host.ts');
+    first = await MigrationHost.open({
+      migrationId: s.migrationId,
+      deps: s.deps,
+      onEvent: (e) => {
+        if (e.type !== 'SourceScaledDown') return;
+        first!.stop();
+        crashed();
+      },
+    });
+    await first.request(s.spec);
+    await crash;
+    const second = await s.open();
+    expect(second.snapshot()?.value).toEqual({ active: { Restoring: { awaitSourceGone: 'run' } } });
+    const final = await second.done();
+    expect(final.value).toBe('Completed');
+    const once = s.world.journal.entries.filter((e) => e.applied && e.op !== 'checkpoint');
+    expect(new Set(once.map((e) => `${e.op}|${e.object}`)).size).toBe(once.length);
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { computeCutoff } from '../../machines/cutoff.ts';
+import { runToEnd, scenario } from '../support/scenario.ts';
+
+describe('threshold cutoff T_cutoff <= T_replay_max * mu / lambda', () => {
+  it('uses replayCutoffSeconds when set', () => {
+    expect(computeCutoff(45, 120, 10, 50)).toEqual({ seconds: 45, computed: false });
+  });
+  it('computes from measured rates when unset or 0', () => {
+    expect(computeCutoff(undefined, 120, 10, 40)).toEqual({ seconds: 30, computed: true, mu: 10, lambda: 40 });
+    expect(computeCutoff(0, 120, 10, 40)).toEqual({ seconds: 30, computed: true, mu: 10, lambda: 40 });
+  });
+  it('never exceeds T_replay_max, and allows all of it without producers', () => {
+    expect(computeCutoff(undefined, 120, 100, 10).seconds).toBe(120);
+    expect(computeCutoff(undefined, 120, 5, 0).seconds).toBe(120);
+  });
+});
+
+describe('Replaying', () => {
+  it('Cutoff: a target slower than the producers is cut off at the computed T_cutoff, then drains the rest', async () => {
+    // lambda 20 msg/s, mu 15 msg/s: the replay queue grows while bound; T_cutoff = 120 * 15 / 20 = 90 s
+    const s = scenario({ producerRate: 20, consumerRate: 15 });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    expect(final.context.replay.cutoff).toEqual({ seconds: 90, computed: true, mu: 15, lambda: 20 });
+    const events = await s.log.read(s.migrationId);
+    const started = Date.parse(events.find((e) => e.type === 'ReplayStarted')!.at);
+    const stopped = Date.parse(events.find((e) => e.type === 'SourceStopped')!.at);
+    expect(stopped - started).toBeGreaterThanOrEqual(90_000);
+    // after the cutoff the queue was drained to 0: nothing dropped (SHADOW deletes the leftovers)
+    const samples = events.filter((e) => e.type === 'ReplayDepthSampled' && Date.parse(e.at) > stopped);
+    expect((samples.at(-1)!.data as { depth: number }).depth).toBe(0);
+    expect(samples.some((e) => (e.data as { depth: number }).depth > 0)).toBe(true);
+    // stop the source first, then unbind
+    const order = s.world.journal.entries.filter((e) => e.applied).map((e) => e.op);
+    expect(order.indexOf('control:STOP_CONSUMING')).toBeLessThan(order.indexOf('unbindReplayQueue'));
+  });
+
+  it('Cutoff with a configured replayCutoffSeconds', async () => {
+    const s = scenario({ producerRate: 20, consumerRate: 15, spec: { replayCutoffSeconds: 10 } });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    expect(final.context.replay.cutoff).toEqual({ seconds: 10, computed: false });
+  });
+
+  it('Drain: unbinds first, drains, completes', async () => {
+    const s = scenario({ spec: { replayMode: 'Drain' } });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    const types = (await s.log.read(s.migrationId)).map((e) => e.type);
+    expect(types.indexOf('SourceStopped')).toBe(types.indexOf('ReplayStarted') + 1);
+  });
+
+  it('Drain: depth not decreasing for drainStallSeconds fails the migration and compensates', async () => {
+    const s = scenario({ spec: { replayMode: 'Drain', drainStallSeconds: 30 }, consumerRate: 0 });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({ reason: 'ReplayStalled', phase: 'Replaying' });
+    expect(final.context.compensation?.actions).toEqual([
+      'Resumed consumer of Pod consumer',
+      'Deleted Pod consumer-shadow',
+      'Deleted replay queue orders.ms2m-replay',
+    ]);
+    expect(s.world.cluster.pods.get('default/consumer')).toMatchObject({ deleting: false, ready: true });
+    expect(s.world.broker.queues.has('orders.ms2m-replay')).toBe(false);
+  });
+
+  it('Drain: a replay slower than replayMaxSeconds fails with ReplayTimeout', async () => {
+    // producers stop at unbind, but the target drains 1 msg/s: the backlog outlives replayMaxSeconds
+    const s = scenario({ spec: { replayMode: 'Drain', replayMaxSeconds: 5, drainStallSeconds: 60 }, producerRate: 100, consumerRate: 0.5 });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure?.reason).toBe('ReplayTimeout');
+  });
+
+  it('progress carries replay depth, replayed count and an ETA', async () => {
+    const s = scenario({ producerRate: 20, consumerRate: 15 });
+    const seen: number[] = [];
+    const host = await s.open();
+    await host.request(s.spec);
+    const final = await host.done();
+    expect(final.context.progress.replayed).toBeGreaterThan(0);
+    for (const e of await s.log.read(s.migrationId)) if (e.type === 'ReplayDepthSampled') seen.push((e.data as { depth: number }).depth);
+    expect(Math.max(...seen)).toBeGreaterThan(0);
+    expect(final.context.progress.replayDepth).toBe(0);
+  });
+});
