@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,8 +28,8 @@ interface TailState {
   last: EventEnvelope | undefined;
 }
 
-/** How many files `readAll()` reads at once. */
-const READ_AHEAD = 32;
+/** How many files `readAll()` reads before yielding to the event loop. */
+const READ_BATCH = 128;
 
 /**
  * Opens the embedded event log: one append-only JSON Lines file per migration under `dir`.
@@ -196,17 +197,33 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
       return fromSeq <= 1 ? events : events.slice(fromSeq - 1);
     },
 
-    async *readAll(): AsyncIterable<EventEnvelope> {
+    readAll(): AsyncIterable<EventEnvelope> {
       assertOpen();
-      const ids = await log.list();
-      const pending: Promise<EventEnvelope[]>[] = [];
+      let ids: string[] | undefined;
       let next = 0;
-      while (next < ids.length && pending.length < READ_AHEAD) pending.push(readFileEvents(ids[next++] as string));
-      while (pending.length > 0) {
-        const events = await (pending.shift() as Promise<EventEnvelope[]>);
-        if (next < ids.length) pending.push(readFileEvents(ids[next++] as string));
-        yield* events;
-      }
+      // Reads READ_BATCH files at a time. Synchronous reads of small files are several times faster than
+      // fs/promises; one batch blocks the loop for ~2 ms and the I/O queue runs between batches.
+      const loadBatch = async (): Promise<EventEnvelope[] | undefined> => {
+        ids ??= await log.list();
+        if (next >= ids.length) return undefined;
+        if (next > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const batch: EventEnvelope[] = [];
+        for (const id of ids.slice(next, next + READ_BATCH)) {
+          let buf: Buffer;
+          try {
+            buf = readFileSync(pathOf(id));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw unavailable(pathOf(id), err);
+          }
+          const parsed = parseChunk(id, buf, 0);
+          if (parsed.tornBytes > 0) await repairTail(id);
+          for (const ev of parsed.events) batch.push(ev);
+        }
+        next += READ_BATCH;
+        return batch;
+      };
+      return batchedIterable(loadBatch);
     },
 
     async list(): Promise<string[]> {
@@ -257,6 +274,31 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
     },
   };
   return log;
+}
+
+/**
+ * An async iterable over batches that hands out buffered items as already-resolved promises: 3-4 times less
+ * overhead per item than `yield*` in an async generator, which matters for 300k events.
+ */
+function batchedIterable<T>(loadBatch: () => Promise<T[] | undefined>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      let buffer: T[] = [];
+      let i = 0;
+      const next = async (): Promise<IteratorResult<T>> => {
+        while (i >= buffer.length) {
+          const batch = await loadBatch();
+          if (batch === undefined) return { value: undefined, done: true };
+          buffer = batch;
+          i = 0;
+        }
+        return { value: buffer[i++] as T, done: false };
+      };
+      return {
+        next: () => (i < buffer.length ? Promise.resolve({ value: buffer[i++] as T, done: false }) : next()),
+      };
+    },
+  };
 }
 
 function sameEvent(stored: EventEnvelope, ev: NewEvent): boolean {

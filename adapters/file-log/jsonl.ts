@@ -47,6 +47,31 @@ const NEWLINE = 0x0a;
  * reported in `tornBytes`; anything else that fails validation throws {@link CorruptEventError}.
  */
 export function parseChunk(migrationId: string, buf: Buffer, lastSeq: number): ParsedChunk {
+  return parseWhole(migrationId, buf, lastSeq) ?? parseLines(migrationId, buf, lastSeq);
+}
+
+/**
+ * Fast path for a chunk of complete lines: one `JSON.parse` of all lines joined as an array (JSON.stringify
+ * never emits a raw newline, so every newline separates two envelopes). `undefined` sends the chunk to the
+ * line-by-line path, which locates a torn or broken line exactly.
+ */
+function parseWhole(migrationId: string, buf: Buffer, lastSeq: number): ParsedChunk | undefined {
+  if (buf.length === 0 || buf[buf.length - 1] !== NEWLINE) return undefined;
+  const text = buf.toString('utf8', 0, buf.length - 1);
+  let values: unknown;
+  try {
+    values = JSON.parse(`[${text.replaceAll('\n', ',')}]`);
+  } catch {
+    return undefined;
+  }
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines += 1;
+  if (!Array.isArray(values) || values.length !== lines) return undefined;
+  const events = values.map((value, i) => validateEnvelope(migrationId, value, lastSeq + i + 1));
+  return { events, consumed: buf.length, tornBytes: 0 };
+}
+
+function parseLines(migrationId: string, buf: Buffer, lastSeq: number): ParsedChunk {
   const events: EventEnvelope[] = [];
   let start = 0;
   let seq = lastSeq;
@@ -68,21 +93,27 @@ export function parseChunk(migrationId: string, buf: Buffer, lastSeq: number): P
   return { events, consumed: start, tornBytes: 0 };
 }
 
-/** Checks the envelope shape and that it carries `expectedSeq` of `migrationId`. */
+/** Checks the envelope shape and that it carries `expectedSeq` of `migrationId` (allocation-free when valid). */
 export function validateEnvelope(migrationId: string, value: unknown, expectedSeq: number): EventEnvelope {
-  const problem = (what: string): never => {
-    throw new CorruptEventError(migrationId, expectedSeq, what);
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem('line is not an object');
-  const v = value as Record<string, unknown>;
-  if (v.migrationId !== migrationId) problem(`envelope names migration ${String(v.migrationId)}`);
-  if (v.seq !== expectedSeq) {
-    problem(`seq gap: found seq ${String(v.seq)} where seq ${expectedSeq} was expected`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CorruptEventError(migrationId, expectedSeq, 'line is not an object');
   }
-  if (typeof v.type !== 'string' || v.type.length === 0) problem('type is missing');
-  if (typeof v.at !== 'string') problem('at is missing');
-  if (typeof v.machineVersion !== 'number') problem('machineVersion is missing');
-  if (!('data' in v)) problem('data is missing');
+  const v = value as Record<string, unknown>;
+  const problem =
+    v.migrationId !== migrationId
+      ? `envelope names migration ${String(v.migrationId)}`
+      : v.seq !== expectedSeq
+        ? `seq gap: found seq ${String(v.seq)} where seq ${expectedSeq} was expected`
+        : typeof v.type !== 'string' || v.type.length === 0
+          ? 'type is missing'
+          : typeof v.at !== 'string'
+            ? 'at is missing'
+            : typeof v.machineVersion !== 'number'
+              ? 'machineVersion is missing'
+              : v.data === undefined && !('data' in v)
+                ? 'data is missing'
+                : undefined;
+  if (problem !== undefined) throw new CorruptEventError(migrationId, expectedSeq, problem);
   return v as unknown as EventEnvelope;
 }
 
