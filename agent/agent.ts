@@ -106,6 +106,7 @@ export async function createAgent(deps: AgentDeps): Promise<http.Server> {
   };
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     let acquired = false;
+    req.on('error', () => undefined); // aborted uploads: handlers see the error through their pipelines
     try {
       if (!bearerMatches(req, deps.token)) throw unauthorized();
       const url = new URL(req.url ?? '/', 'http://agent');

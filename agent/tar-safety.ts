@@ -68,10 +68,12 @@ export class TarGuard extends Transform {
         if (this.entries > this.limits.maxEntries) throw new UnsafeTarError(header.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
         checkTarEntry(header, this.limits);
       } catch (err) {
+        stream.on('error', () => undefined); // the entry stream is destroyed with the extractor
         this.failure = err as Error;
         this.extract.destroy(err as Error);
         return;
       }
+      stream.on('error', () => undefined); // surfaces through the extractor
       stream.on('end', () => next());
       stream.resume();
     });

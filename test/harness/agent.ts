@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { truncate } from 'node:fs/promises';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { createAgentClient } from '../../adapters/agent-client/agent-client.ts';
+import type { AgentClient } from '../../adapters/agent-client/port.ts';
+import { ociRegistry } from '../../adapters/oci/registry.ts';
+import { createAgent } from '../../agent/agent.ts';
+import type { AgentLimits } from '../../agent/context.ts';
+import { createImageLoader } from '../../agent/loader.ts';
+
+export interface AgentNode {
+  name: string;
+  url: string;
+  storeDir: string;
+  checkpointsDir: string;
+  stop(): Promise<void>;
+}
+
+export interface AgentPair {
+  root: string;
+  token: string;
+  a: AgentNode;
+  b: AgentNode;
+  nodes: Map<string, AgentNode>;
+  client: AgentClient;
+  /** Starts one more in-process agent (e.g. with other limits). */
+  add(name: string, limits?: Partial<AgentLimits>): Promise<AgentNode>;
+  stop(): Promise<void>;
+}
+
+/** Starts one in-process agent on 127.0.0.1 (random port) with its own store and checkpoints dir under `root`. */
+export async function startAgentInProcess(root: string, name: string, token: string, limits?: Partial<AgentLimits>): Promise<AgentNode> {
+  const storeDir = join(root, name, 'store');
+  const checkpointsDir = join(root, name, 'checkpoints');
+  mkdirSync(checkpointsDir, { recursive: true });
+  const server: Server = await createAgent({
+    logger: pino({ level: 'silent' }),
+    storeDir,
+    checkpointsDir,
+    token,
+    limits,
+    registry: ociRegistry({ insecure: true }),
+    loader: createImageLoader({ storeDir, containersStorage: false }),
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    name,
+    url,
+    storeDir,
+    checkpointsDir,
+    stop: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * Two agents, "node-a" and "node-b", in this process on loopback, plus an AgentClient resolving node names to
+ * them. Private dirs under one temp root, removed by `stop()`.
+ *
+ * @example
+ * ```ts
+ * const pair = await startAgentPair();
+ * await pair.client.send({ sourceNode: 'node-a', targetNode: 'node-b', ... });
+ * await pair.stop();
+ * ```
+ */
+export async function startAgentPair(limits?: Partial<AgentLimits>): Promise<AgentPair> {
+  const root = mkdtempSync(join(tmpdir(), 'ms2m-agents-'));
+  const token = `t-${Math.random().toString(36).slice(2)}`;
+  const nodes = new Map<string, AgentNode>();
+  const add = async (name: string, l?: Partial<AgentLimits>) => {
+    const n = await startAgentInProcess(root, name, token, l ?? limits);
+    nodes.set(name, n);
+    return n;
+  };
+  const a = await add('node-a');
+  const b = await add('node-b');
+  const client = createAgentClient({
+    token,
+    resolve: (node) => {
+      const n = nodes.get(node);
+      if (!n) throw new Error(`no agent for node ${node}`);
+      return n.url;
+    },
+  });
+  return {
+    root,
+    token,
+    a,
+    b,
+    nodes,
+    client,
+    add,
+    async stop() {
+      for (const n of nodes.values()) await n.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface AgentProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** SIGKILL (a crash) or SIGTERM, and wait for exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `agent/main.ts` as a child process (node --import tsx) and waits for its "Agent listening" line. */
+export async function startAgentProcess(o: { storeDir: string; checkpointsDir: string; token: string; env?: Record<string, string> }): Promise<AgentProcess> {
+  const repo = resolve(import.meta.dirname, '..', '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'agent', 'main.ts')], {
+    cwd: repo,
+    env: {
+      ...process.env,
+      MS2M_AGENT_TOKEN: o.token,
+      MS2M_AGENT_STORE: o.storeDir,
+      MS2M_AGENT_CHECKPOINTS: o.checkpointsDir,
+      MS2M_AGENT_HOST: '127.0.0.1',
+      MS2M_AGENT_PORT: '0',
+      MS2M_AGENT_CONTAINERS_STORAGE: 'off',
+      MS2M_AGENT_INSECURE_REGISTRY: '1',
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  const port = await new Promise<number>((res, rej) => {
+    let buf = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      buf += c.toString();
+      for (const line of buf.split('\n')) {
+        if (line.includes('"Agent listening"')) res((JSON.parse(line) as { port: number }).port);
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`agent exited ${code}: ${err}`)));
+  });
+  child.stdout?.resume();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+// ---- checkpoint tars for agent tests and benchmarks ----
+
+/** A checkpoint-like tar with one pages entry of `bytes` random bytes. */
+export async function writeRandomTar(path: string, bytes: number): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, createWriteStream(path));
+  pack.entry({ name: 'config.dump' }, '{"name":"app"}');
+  const e = pack.entry({ name: 'checkpoint/pages-1.img', size: bytes });
+  for (let left = bytes; left > 0; left -= 1 << 20) {
+    if (!e.write(randomBytes(Math.min(1 << 20, left)))) await new Promise<void>((r) => e.once('drain', () => r()));
+  }
+  e.end(undefined as never);
+  pack.finalize();
+  await done;
+}
+
+/** A valid tar of `bytes` pages that is almost all holes: header written, the rest made by truncate. */
+export async function writeSparseTar(path: string, bytes: number): Promise<void> {
+  const header = tar.pack();
+  header.entry({ name: 'checkpoint/pages-1.img', size: bytes });
+  const chunks: Buffer[] = [];
+  header.on('data', (c) => void chunks.push(c as Buffer));
+  await new Promise((r) => setTimeout(r, 20));
+  const h = Buffer.concat(chunks).subarray(0, 512);
+  await pipeline(async function* () { yield h; }, createWriteStream(path));
+  await truncate(path, 512 + Math.ceil(bytes / 512) * 512 + 1024);
+}
+
+/** A small tar built from the given headers (hostile ones included). */
+export async function tarOf(entries: { name: string; type?: string; linkname?: string; body?: string; size?: number }[]): Promise<Buffer> {
+  const p = tar.pack();
+  for (const { body, ...h } of entries) p.entry(h as tar.Header, body ?? '');
+  p.finalize();
+  const bufs: Buffer[] = [];
+  for await (const c of p) bufs.push(c as Buffer);
+  return Buffer.concat(bufs);
+}
+
+export interface RawAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** PUT /v1/checkpoints by hand; `abortAfterBytes` destroys the request mid-body (a killed sender). */
+export function rawPut(base: string, o: { token?: string; headers?: Record<string, string>; body: Buffer; abortAfterBytes?: number }): Promise<RawAnswer | 'aborted'> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL('/v1/checkpoints', base), {
+      method: 'PUT',
+      headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), 'content-length': String(o.body.length), ...o.headers },
+    }, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c: string) => (b += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b ? (JSON.parse(b) as Record<string, unknown>) : {} }));
+    });
+    req.on('error', (e) => (o.abortAfterBytes !== undefined ? resolve('aborted') : reject(e)));
+    if (o.abortAfterBytes !== undefined) {
+      req.write(o.body.subarray(0, o.abortAfterBytes), () => setTimeout(() => { req.destroy(); resolve('aborted'); }, 100));
+    } else {
+      req.end(o.body);
+    }
+  });
+}
