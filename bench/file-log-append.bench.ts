@@ -16,7 +16,11 @@ async function appendRate(dir: string, fsync: boolean, count: number): Promise<n
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const id = `bench/m${i % 10}`;
-    await log.append(id, { type: 'Appended', at: new Date().toISOString(), machineVersion: MACHINE_VERSION, data: { i } }, Math.floor(i / 10));
+    await log.append(
+      id,
+      { type: 'Appended', at: new Date().toISOString(), machineVersion: MACHINE_VERSION, data: { i } },
+      Math.floor(i / 10),
+    );
   }
   const seconds = (performance.now() - started) / 1000;
   await log.close();
@@ -39,8 +43,14 @@ export async function run(): Promise<Record<string, unknown>> {
           const id = `ns-${(m + k) % 50}/migration-${m + k}`;
           let text = '';
           for (let seq = 1; seq <= EVENTS; seq++) {
-            const ev = { migrationId: id, seq, type: `Phase${seq}Completed`, at: new Date(at + seq * 1000).toISOString(),
-              machineVersion: MACHINE_VERSION, data: { step: seq, pod: `${id}-shadow`, bytes: seq * 4096 } };
+            const ev = {
+              migrationId: id,
+              seq,
+              type: `Phase${seq}Completed`,
+              at: new Date(at + seq * 1000).toISOString(),
+              machineVersion: MACHINE_VERSION,
+              data: { step: seq, pod: `${id}-shadow`, bytes: seq * 4096 },
+            };
             text += `${JSON.stringify(ev)}\n`;
           }
           return writeFile(join(dir, fileNameOf(id)), text);
@@ -59,8 +69,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const cpu = process.cpuUsage(cpuStarted);
     const readAllCpuMs = Math.round((cpu.user + cpu.system) / 1000); // wall time suffers on a busy machine
     await log.close();
-    if (events !== MIGRATIONS * EVENTS || lastSeq.size !== MIGRATIONS) throw new Error(`readAll returned ${events} events`);
-    return { migrations: MIGRATIONS, eventsPerMigration: EVENTS, readAllMs, readAllCpuMs, appendsPerSecFsync, appendsPerSecNoFsync };
+    if (events !== MIGRATIONS * EVENTS || lastSeq.size !== MIGRATIONS)
+      throw new Error(`readAll returned ${events} events`);
+    return {
+      migrations: MIGRATIONS,
+      eventsPerMigration: EVENTS,
+      readAllMs,
+      readAllCpuMs,
+      appendsPerSecFsync,
+      appendsPerSecNoFsync,
+    };
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
-import { EventLogUnavailableError, StaleWriterError } from './port.ts';
 import type { EventLog } from './port.ts';
+import { EventLogUnavailableError, StaleWriterError } from './port.ts';
 
 /** In-memory {@link EventLog} with extra test hooks. */
 export interface MemoryEventLog extends EventLog {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EventLogUnavailableError } from '../event-log/port.ts';
 
 /**
@@ -109,6 +110,22 @@ async function takeOverStale(lockPath: string, deadPid: number): Promise<boolean
   }
   await unlink(aside).catch(() => undefined);
   return true;
+}
+
+/**
+ * Removes temp and stale-aside files that a process killed mid-acquire left in `dir` (their pid is dead).
+ * Lock files themselves are left alone: the next acquirer takes them over, and says so.
+ *
+ * @example
+ * ```ts
+ * await removeLeftoverLockFiles('/var/lib/ms2m/log');
+ * ```
+ */
+export async function removeLeftoverLockFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const m = /\.lock\.(?:stale\.)?(\d+)\.[0-9a-f]+(?:\.tmp)?$/.exec(name);
+    if (m && !isAlive(Number(m[1]))) await unlink(join(dir, name)).catch(() => undefined);
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
-import { EventLogUnavailableError, StaleWriterError } from '../event-log/port.ts';
 import type { EventLog } from '../event-log/port.ts';
-import { withFileLock } from './file-lock.ts';
+import { EventLogUnavailableError, StaleWriterError } from '../event-log/port.ts';
+import { batchedIterable } from './batched-iterable.ts';
+import { removeLeftoverLockFiles, withFileLock } from './file-lock.ts';
 import { watchFileLog } from './file-watch.ts';
 import { canonicalJson, fileNameOf, migrationIdOf, parseChunk } from './jsonl.ts';
 
@@ -52,6 +53,7 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
   const logger = opts.logger.child({ component: 'file-log' });
   const fsync = opts.fsync ?? true;
   await mkdir(dir, { recursive: true });
+  await removeLeftoverLockFiles(dir);
   const tails = new Map<string, TailState>();
   const appended = new EventEmitter();
   appended.setMaxListeners(0);
@@ -82,7 +84,8 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
     }
     let tail = tails.get(id);
     if (tail && tail.ino === st.ino && tail.size === st.size) return tail;
-    if (!tail || tail.ino !== st.ino || tail.size > st.size) tail = { ino: st.ino, size: 0, lastSeq: 0, last: undefined };
+    if (!tail || tail.ino !== st.ino || tail.size > st.size)
+      tail = { ino: st.ino, size: 0, lastSeq: 0, last: undefined };
     const fh = await open(path, 'r');
     let buf: Buffer;
     try {
@@ -176,8 +179,7 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
             return ev;
           }
           if (expectSeq < tail.lastSeq) {
-            const taken =
-              tail.last?.seq === expectSeq + 1 ? tail.last : (await readFileEvents(id, false))[expectSeq];
+            const taken = tail.last?.seq === expectSeq + 1 ? tail.last : (await readFileEvents(id, false))[expectSeq];
             if (taken && sameEvent(taken, event)) {
               duplicate = true; // a retry whose ack was lost: answer with what is stored
               return taken;
@@ -276,31 +278,6 @@ export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
   return log;
 }
 
-/**
- * An async iterable over batches that hands out buffered items as already-resolved promises: 3-4 times less
- * overhead per item than `yield*` in an async generator, which matters for 300k events.
- */
-function batchedIterable<T>(loadBatch: () => Promise<T[] | undefined>): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      let buffer: T[] = [];
-      let i = 0;
-      const next = async (): Promise<IteratorResult<T>> => {
-        while (i >= buffer.length) {
-          const batch = await loadBatch();
-          if (batch === undefined) return { value: undefined, done: true };
-          buffer = batch;
-          i = 0;
-        }
-        return { value: buffer[i++] as T, done: false };
-      };
-      return {
-        next: () => (i < buffer.length ? Promise.resolve({ value: buffer[i++] as T, done: false }) : next()),
-      };
-    },
-  };
-}
-
 function sameEvent(stored: EventEnvelope, ev: NewEvent): boolean {
   return (
     stored.type === ev.type &&
@@ -311,7 +288,10 @@ function sameEvent(stored: EventEnvelope, ev: NewEvent): boolean {
 
 function unavailable(path: string, err: unknown): EventLogUnavailableError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new EventLogUnavailableError(`cannot access ${path}${code ? ` (${code})` : ''}; check the disk and permissions`, err);
+  return new EventLogUnavailableError(
+    `cannot access ${path}${code ? ` (${code})` : ''}; check the disk and permissions`,
+    err,
+  );
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, watch as fsWatch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, watch as fsWatch, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';

@@ -1,12 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventLog } from '../../adapters/event-log/port.ts';
+import { StaleWriterError } from '../../adapters/event-log/port.ts';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
 import { MACHINE_VERSION } from '../../machines/envelope.ts';
-import { StaleWriterError } from '../../adapters/event-log/port.ts';
-import type { EventLog } from '../../adapters/event-log/port.ts';
 
 /** A new event for the contract tests; `data` defaults to something nested and non-ASCII to check round trips. */
-export function newEvent(type: string, data: unknown = { note: 'ünïcødé ✓', nested: { n: 1, list: [1, 'two'] } }): NewEvent {
-  return { type, at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 123)).toISOString(), machineVersion: MACHINE_VERSION, data };
+export function newEvent(
+  type: string,
+  data: unknown = { note: 'ünïcødé ✓', nested: { n: 1, list: [1, 'two'] } },
+): NewEvent {
+  return {
+    type,
+    at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 123)).toISOString(),
+    machineVersion: MACHINE_VERSION,
+    data,
+  };
 }
 
 /** Appends with compare-and-set, re-reading the log and retrying whenever another writer got there first. */
@@ -120,7 +128,11 @@ export function eventLogContract(name: string, open: () => Promise<EventLog>): v
       for await (const ev of log.readAll()) {
         if (ids.includes(ev.migrationId)) byId.set(ev.migrationId, [...(byId.get(ev.migrationId) ?? []), ev.seq]);
       }
-      expect(ids.map((id) => byId.get(id))).toEqual([[1, 2], [1, 2, 3], [1, 2, 3, 4]]);
+      expect(ids.map((id) => byId.get(id))).toEqual([
+        [1, 2],
+        [1, 2, 3],
+        [1, 2, 3, 4],
+      ]);
       expect(await log.list()).toEqual(expect.arrayContaining(ids));
     });
 

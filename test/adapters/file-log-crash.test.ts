@@ -45,10 +45,14 @@ interface Writer {
 }
 
 function startWriter(dir: string, id: string, writer: string, count: number, maxPad: number): Writer {
-  const child = spawn(process.execPath, ['--import', 'tsx', writerScript, dir, id, writer, String(count), String(maxPad)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', writerScript, dir, id, writer, String(count), String(maxPad)],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const acks: number[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   let stdout = '';
@@ -77,12 +81,19 @@ function startWriter(dir: string, id: string, writer: string, count: number, max
       new Promise<void>((resolve, reject) => {
         if (acks.length >= count) return resolve();
         waiters.push({ count, resolve });
-        void exited.then((r) => reject(new Error(`writer exited (${r.code ?? r.signal}) before ${count} acks: ${r.stderr}`)));
+        void exited.then((r) =>
+          reject(new Error(`writer exited (${r.code ?? r.signal}) before ${count} acks: ${r.stderr}`)),
+        );
       }),
   };
 }
 
-const event = (type: string, data: unknown) => ({ type, at: new Date().toISOString(), machineVersion: MACHINE_VERSION, data });
+const event = (type: string, data: unknown) => ({
+  type,
+  at: new Date().toISOString(),
+  machineVersion: MACHINE_VERSION,
+  data,
+});
 
 describe('file log across processes', () => {
   it('4 writer processes racing with CAS leave a gapless log where each seq was won by exactly one writer', async () => {
@@ -221,6 +232,11 @@ describe('file log recovery', () => {
     expect((await log.append('default/m4', event('E', {}), 0)).seq).toBe(1);
     expect(lines).toContainEqual(expect.objectContaining({ level: 40, pid: deadPid }));
     await log.close();
+    // A process killed while acquiring leaves its temp file behind; the next open clears it.
+    const leftover = `${log.locate('default/m4')}.lock.${deadPid}.0badcafe.tmp`;
+    await writeFile(leftover, `${deadPid}\n`);
+    await (await openFileLog({ dir, logger })).close();
+    await expect(stat(leftover)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('maps migration ids to file names reversibly', async () => {
