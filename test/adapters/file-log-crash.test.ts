@@ -119,6 +119,25 @@ describe('file log across processes', () => {
     await log.close();
   });
 
+  it('watch sees, in order, the events another process appends after the watch started', async () => {
+    const dir = freshDir();
+    const log = await openFileLog({ dir, logger: pino({ level: 'silent' }), watchPollMs: 50 });
+    await log.append('watch/m1', event('Before', {}), 0);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const watching = (async () => {
+      for await (const ev of log.watch({ migrationId: 'watch/m1', signal: controller.signal })) {
+        seen.push(ev.seq);
+        if (ev.seq === 21) controller.abort();
+      }
+    })();
+    const proc = startWriter(dir, 'watch/m1', 'other', 20, 64);
+    expect(await proc.exited).toMatchObject({ code: 0 });
+    await watching;
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    await log.close();
+  });
+
   it('kill -9 mid-append, repeatedly: every acked event survives intact, a torn tail is dropped with a warning, appends continue', async () => {
     const dir = freshDir();
     const id = 'crash/m1';
