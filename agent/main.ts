@@ -6,7 +6,7 @@
 //   MS2M_AGENT_TLS_CERT / MS2M_AGENT_TLS_KEY (serve https)  MS2M_AGENT_PEER_CA (CA for peer agents)
 //   MS2M_AGENT_INSECURE_REGISTRY=1 (plain http registries)  MS2M_AGENT_REGISTRY_USER / _PASSWORD
 //   MS2M_AGENT_CONTAINERS_STORAGE=auto|on|off    MS2M_AGENT_GC_MAX_AGE_MS (default 6 h, 0 = off)
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { ociRegistry } from '../adapters/oci/registry.ts';
@@ -41,8 +41,8 @@ const server = await createAgent({
     credentials: user ? () => ({ username: user, password: env.MS2M_AGENT_REGISTRY_PASSWORD ?? '' }) : undefined,
   }),
   loader: createImageLoader({ storeDir, containersStorage }),
-  tls: env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) } : undefined,
-  peerTls: env.MS2M_AGENT_PEER_CA ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) } : undefined,
+  tls: env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY && existsSync(env.MS2M_AGENT_TLS_CERT) ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) } : undefined,
+  peerTls: env.MS2M_AGENT_PEER_CA && existsSync(env.MS2M_AGENT_PEER_CA) ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) } : undefined,
 });
 server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0', () => {
   const a = server.address() as AddressInfo;
