@@ -122,7 +122,10 @@ export const migrationSetup = setup({
       const { step, attempt, message } = event.data;
       return {
         retry: { step, attempt: attempt + 1, at: event.at + retryDelayMs(context.spec, attempt) },
-        message: `Step ${step} failed (attempt ${attempt} of ${context.spec.maxAttempts}), retrying: ${message}`,
+        message:
+          step === 'compensate'
+            ? `${context.failure?.message ?? 'Failed'}; compensation attempt ${attempt} failed, retrying: ${message}`
+            : `Step ${step} failed (attempt ${attempt} of ${context.spec.maxAttempts}), retrying: ${message}`,
       };
     }),
     fail: assign(({ context, event }, p: { reason: NonNullable<MigrationContext['failure']>['reason'] }) =>
@@ -145,8 +148,18 @@ type MachineConfig = Parameters<typeof migrationSetup.createMachine>[0];
 type StateConfig = NonNullable<MachineConfig['states']>[string];
 type Transitions = NonNullable<StateConfig['on']>;
 
-/** A step: run the effect; a transient failure waits (backoff) and runs it again; a final one compensates. */
-function step(name: Step, on: Transitions, failTarget = '#migration.compensating'): StateConfig {
+/**
+ * A step: run the effect; a transient failure waits (backoff) and runs it again; a final one compensates.
+ * `retryForever` (compensation): every failure is retried with capped backoff, since giving up would leave the
+ * service broken (a StatefulSet at 0 replicas); the status message shows each failed attempt meanwhile.
+ */
+function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig {
+  const onFailure = opts.retryForever
+    ? [{ guard: { type: 'isStep', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' }]
+    : [
+        { guard: { type: 'canRetry', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' },
+        { guard: { type: 'isStep', params: { step: name } }, target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'StepFailed' } } },
+      ];
   const config = {
     initial: 'run',
     states: {
@@ -162,12 +175,7 @@ function step(name: Step, on: Transitions, failTarget = '#migration.compensating
             ctx: context,
           }),
         },
-        on: {
-          StepFailed: [
-            { guard: { type: 'canRetry', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' },
-            { guard: { type: 'isStep', params: { step: name } }, target: failTarget, actions: { type: 'fail', params: { reason: 'StepFailed' } } },
-          ],
-        },
+        on: { StepFailed: onFailure },
       },
       wait: {
         invoke: {
@@ -310,7 +318,7 @@ export const migrationMachine = migrationSetup.createMachine({
       },
     },
     // undo what was done (delete the shadow pod, restore replicas, delete the replay queue), leave the source serving
-    compensating: step('compensate', { CompensationCompleted: go('Failed') }, '#migration.Failed'),
+    compensating: step('compensate', { CompensationCompleted: go('Failed') }, { retryForever: true }),
     Completed: { type: 'final', entry: [{ type: 'enterPhase', params: { phase: 'Completed' } }, 'finish'] },
     Failed: { type: 'final', entry: [{ type: 'enterPhase', params: { phase: 'Failed' } }, 'finish'] },
   },

@@ -10,11 +10,10 @@ export interface FaultRule {
 /** A fault plan from rules: the nth call of an op gets the rule's outcome, every other call succeeds. */
 export function scriptedFaults(rules: readonly FaultRule[]): FaultPlan & { calls: Map<string, number> } {
   const calls = new Map<string, number>();
-  const plan = ((op: string) => {
+  const plan: FaultPlan = (op) => {
     const n = (calls.get(op) ?? 0) + 1;
     calls.set(op, n);
     return rules.find((r) => r.op === op && r.nth === n)?.outcome ?? { kind: 'ok' };
-  }) as FaultPlan & { calls: Map<string, number> };
-  plan.calls = calls;
-  return plan;
+  };
+  return Object.assign(plan, { calls });
 }

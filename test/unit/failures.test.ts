@@ -84,6 +84,22 @@ describe('deadlines per phase (timers from context, never `after`)', () => {
   });
 });
 
+describe('compensation never gives up on restoring the service', () => {
+  // shrunk from a fast-check counterexample of invariant 4: the scale-back itself failed once, for good
+  it('Sequential: a failing scale-back during compensation is retried until the replicas are restored', async () => {
+    const s = scenario({
+      workload: 'statefulset',
+      failingPods: new Set(['consumer-0']),
+      faults: scriptedFaults([{ op: 'scaleStatefulSet', nth: 2, outcome: { kind: 'permanent' } }]),
+    });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(s.world.cluster.statefulSets.get('default/consumer')!.replicas).toBe(1);
+    const failed = (await s.log.read(s.migrationId)).filter((e) => e.type === 'StepFailed').map((e) => (e.data as { step: string }).step);
+    expect(failed).toEqual(['awaitTargetReady', 'compensate']);
+  });
+});
+
 describe('cancel', () => {
   async function cancelWhen(s: ReturnType<typeof scenario>, type: string) {
     const host: MigrationHost = await import('../../actors/host.ts').then(({ MigrationHost }) =>
