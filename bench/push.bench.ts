@@ -15,7 +15,7 @@ const log = (m: string) => process.stderr.write(`[push] ${m}\n`);
 
 export async function run_(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'ms2m-bench-push-'));
-  const reg = await startRegistry();
+  let reg = await startRegistry();
   try {
     const tar = join(dir, 'checkpoint.tar');
     const bytes = 512 * 1024 * 1024;
@@ -40,6 +40,9 @@ export async function run_(): Promise<Record<string, unknown>> {
     let oursTotal = 0;
     let skopeoTotal = 0;
     for (let i = 0; i < rounds; i++) {
+      // a fresh registry per round: skopeo's blob-info cache would otherwise mount the blob from an earlier repo
+      await reg.stop();
+      reg = await startRegistry();
       const s = await skopeo(`bench/skopeo-${i}`);
       const o = await ours(`bench/ours-${i}`);
       log(`round ${i + 1}: ours ${o.toFixed(2)} s, skopeo ${s.toFixed(2)} s`);
