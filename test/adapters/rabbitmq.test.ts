@@ -1,0 +1,228 @@
+import { type Channel, type ChannelModel, connect } from 'amqplib';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Ms2mError } from '../../adapters/errors.ts';
+import { BrokerAccessRefusedError, BrokerConnectRefusedError } from '../../adapters/rabbitmq/errors.ts';
+import { type BrokerConfig, type ControlMessage, controlQueueName } from '../../adapters/rabbitmq/port.ts';
+import { type RabbitBroker, createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
+import { freePort } from '../harness/nats.ts';
+import { type RabbitServer, startRabbit } from '../harness/rabbitmq.ts';
+import { brokerContract } from './broker.contract.ts';
+
+let rabbit: RabbitServer;
+let broker: RabbitBroker;
+let client: ChannelModel;
+const logLines: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    logLines.push(...chunk.toString().split('\n').filter(Boolean));
+    done();
+  },
+});
+const logger = pino({ level: 'debug' }, sink);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let n = 0;
+const cfgFor = (label: string, extra: Partial<BrokerConfig> = {}): BrokerConfig => ({
+  brokerUrl: rabbit.url,
+  exchangeName: `${label}-${++n}.x`,
+  queueName: `${label}-${n}`,
+  ...extra,
+});
+
+beforeAll(async () => {
+  rabbit = await startRabbit({ statsIntervalMs: 1000 });
+  broker = createRabbitBroker({ logger, managementUrl: rabbit.managementUrl, statsIntervalMs: rabbit.statsIntervalMs });
+  client = await connect(rabbit.url);
+  client.on('error', () => {});
+});
+afterAll(async () => {
+  await client?.close().catch(() => {});
+  await broker?.close();
+  await rabbit?.stop();
+});
+
+/** Reads and acks every message of a control queue, deduplicating by message id like a consumer does. */
+async function drainControl(pod: string): Promise<ControlMessage[]> {
+  const ch = await client.createChannel();
+  ch.on('error', () => {});
+  const seen = new Set<string>();
+  const out: ControlMessage[] = [];
+  for (;;) {
+    const m = await ch.get(controlQueueName(pod));
+    if (!m) break;
+    ch.ack(m);
+    expect(m.properties.deliveryMode).toBe(2);
+    if (seen.has(m.properties.messageId)) continue;
+    seen.add(m.properties.messageId);
+    out.push(JSON.parse(m.content.toString()));
+  }
+  await ch.close();
+  return out;
+}
+
+brokerContract('rabbitmq', () => ({ broker, config: (label) => cfgFor(label), controlMessages: drainControl }));
+
+async function publish(ch: Channel, exchange: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) ch.publish(exchange, '', Buffer.from(`m${i}`), { persistent: true, messageId: `m${i}` });
+  await sleep(50);
+}
+
+describe('RabbitMQ broker adapter', () => {
+  it('writes control bodies exactly as SHADOW consumers expect', async () => {
+    const cfg = cfgFor('wire');
+    await broker.sendControl(cfg, 'app-0', { type: 'START_REPLAY', payload: { queue: 'q.ms2m-replay' } }, 'ns/m:start');
+    await broker.sendControl(cfg, 'app-0', { type: 'END_REPLAY' }, 'ns/m:end');
+    const ch = await client.createChannel();
+    const a = await ch.get('ms2m.control.app-0');
+    const b = await ch.get('ms2m.control.app-0');
+    expect(a && a.content.toString()).toBe('{"type":"START_REPLAY","payload":{"queue":"q.ms2m-replay"}}');
+    expect(b && b.content.toString()).toBe('{"type":"END_REPLAY"}');
+    expect(a && a.properties.messageId).not.toBe(b && b.properties.messageId);
+    await ch.close();
+  });
+
+  it('counts unacked messages: depth is never a settled 0 while a consumer holds unacked messages', async () => {
+    const cfg = cfgFor('depth');
+    await broker.ensureTopology(cfg, 'm:topology');
+    const replay = await broker.createReplayQueue(cfg, 'm:replay');
+    const ch = await client.createChannel();
+    await publish(ch, cfg.exchangeName, 10);
+    await ch.prefetch(4);
+    const held: Parameters<Channel['ack']>[0][] = [];
+    await ch.consume(replay, (m) => m && held.push(m));
+    while (held.length < 4) await sleep(20);
+    let reading = await broker.depth(cfg, replay);
+    while (reading.unacked !== 4) reading = (await sleep(200), await broker.depth(cfg, replay));
+    expect(reading).toMatchObject({ depth: 10, ready: 6, unacked: 4, settled: true });
+    // take everything: ready drops to 0 at once, the 10 stay unacked; over two stats windows no reading is "drained"
+    await ch.prefetch(20);
+    await ch.recover();
+    const start = Date.now();
+    const seen: Array<{ depth: number; settled: boolean }> = [];
+    while (Date.now() - start < 2 * (rabbit.statsIntervalMs + 500)) {
+      seen.push(await broker.depth(cfg, replay));
+      await sleep(100);
+    }
+    expect(seen.some((r) => r.depth === 0 && r.settled)).toBe(false);
+    expect(seen.at(-1)?.depth).toBeGreaterThan(0);
+    ch.ackAll();
+    let drained = await broker.depth(cfg, replay);
+    let unsettledZeros = 0;
+    while (!(drained.depth === 0 && drained.settled)) {
+      if (drained.depth === 0) unsettledZeros++;
+      await sleep(100);
+      drained = await broker.depth(cfg, replay);
+    }
+    expect(drained).toMatchObject({ depth: 0, ready: 0, unacked: 0, settled: true });
+    expect(unsettledZeros).toBeGreaterThan(0);
+    await ch.close();
+  });
+
+  it('reports producer (lambda) and consumer (mu) rates from management samples', async () => {
+    const cfg = cfgFor('rates');
+    await broker.ensureTopology(cfg, 'm:topology');
+    const replay = await broker.createReplayQueue(cfg, 'm:replay');
+    const ch = await client.createChannel();
+    await ch.consume(replay, (m) => m && ch.ack(m));
+    let reading = await broker.depth(cfg, replay);
+    for (let i = 0; i < 100 && !((reading.producerRate ?? 0) > 0 && (reading.consumerRate ?? 0) > 0); i++) {
+      await publish(ch, cfg.exchangeName, 20);
+      await sleep(100);
+      reading = await broker.depth(cfg, replay);
+    }
+    expect(reading.producerRate).toBeGreaterThan(0);
+    expect(reading.consumerRate).toBeGreaterThan(0);
+    await ch.close();
+  });
+
+  it('declares quorum queues with x-queue-type and refuses to redeclare them as classic', async () => {
+    const cfg = cfgFor('quorum', { queueType: 'quorum' });
+    await broker.ensureTopology(cfg, 'm:topology');
+    const replay = await broker.createReplayQueue(cfg, 'm:replay');
+    const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+    const q = (await (await fetch(`${rabbit.managementUrl}/api/queues/%2F/${replay}`, { headers: auth })).json()) as { type: string };
+    expect(q.type).toBe('quorum');
+    await expect(broker.ensureTopology({ ...cfg, queueType: 'classic' }, 'm:topology')).rejects.toMatchObject({
+      code: 'BROKER_PRECONDITION_FAILED',
+      message: expect.stringContaining(cfg.queueName),
+    });
+    expect((await broker.depth(cfg, replay)).depth).toBe(0);
+  });
+
+  it('fails typed on a refused connection and on bad credentials, never logging the password', async () => {
+    const port = await freePort();
+    const lone = createRabbitBroker({ logger, connectRetries: 1, opTimeoutMs: 5000 });
+    const refused = await lone.ensureTopology({ brokerUrl: `amqp://u:hunter2@127.0.0.1:${port}`, exchangeName: 'x', queueName: 'q' }, 'k').catch((e) => e);
+    expect(refused).toBeInstanceOf(BrokerConnectRefusedError);
+    expect((refused as Ms2mError).transient).toBe(true);
+    expect((refused as Error).message).toContain('u:***@');
+    const bad = await lone.ensureTopology({ brokerUrl: rabbit.url.replace('guest:guest', 'guest:hunter2'), exchangeName: 'x', queueName: 'q' }, 'k').catch((e) => e);
+    expect(bad).toBeInstanceOf(BrokerAccessRefusedError);
+    expect((bad as Ms2mError).transient).toBe(false);
+    expect((bad as Error).message).not.toContain('hunter2');
+    await lone.close();
+    expect(logLines.some((l) => l.includes('hunter2'))).toBe(false);
+  });
+
+  it('RabbitMQ restarted mid-replay: reconnects, re-declares, depth resumes, producer/consumer lose 0 messages', async () => {
+    const cfg = cfgFor('restart');
+    await broker.ensureTopology(cfg, 'm:topology');
+    const replay = await broker.createReplayQueue(cfg, 'm:replay');
+    const generation = broker.connectionGeneration(cfg.brokerUrl);
+    const total = 400;
+    const received = new Set<string>();
+    const consumer = await connect(rabbit.url, {
+      recovery: {
+        initialDelay: 100,
+        maxDelay: 1000,
+        setup: async (m: ChannelModel) => {
+          const ch = await m.createChannel();
+          ch.on('error', () => {});
+          await ch.prefetch(20);
+          await ch.consume(replay, (msg) => {
+            if (!msg) return;
+            received.add(msg.properties.messageId);
+            ch.ack(msg);
+          });
+        },
+      },
+    });
+    consumer.on('error', () => {});
+    const producer = await connect(rabbit.url, { recovery: { initialDelay: 100, maxDelay: 1000 } });
+    producer.on('error', () => {});
+    let restarting: Promise<void> | undefined;
+    let retries = 0;
+    for (let i = 0; i < total; ) {
+      if (i === total / 2 && !restarting) restarting = rabbit.restart();
+      try {
+        const ch = await producer.createConfirmChannel();
+        ch.on('error', () => {});
+        for (; i < total && !(i === total / 2 && !restarting); i++) {
+          await new Promise<void>((resolve, reject) =>
+            ch.publish(cfg.exchangeName, '', Buffer.from(String(i)), { persistent: true, messageId: `msg-${i}` }, (err) => (err ? reject(err) : resolve())),
+          );
+        }
+        await ch.close().catch(() => {});
+      } catch {
+        retries++;
+        await sleep(200);
+      }
+    }
+    await restarting;
+    let reading = await broker.depth(cfg, replay);
+    while (!(reading.depth === 0 && reading.settled && received.size === total)) {
+      await sleep(200);
+      reading = await broker.depth(cfg, replay);
+    }
+    expect(received.size).toBe(total);
+    expect([...received].sort()).toEqual(Array.from({ length: total }, (_, i) => `msg-${i}`).sort());
+    expect(broker.connectionGeneration(cfg.brokerUrl)).toBeGreaterThan(generation);
+    expect(logLines.some((l) => l.includes('Re-declared topology after reconnect'))).toBe(true);
+    expect(retries).toBeGreaterThanOrEqual(0);
+    await producer.close().catch(() => {});
+    await consumer.close().catch(() => {});
+    client = await connect(rabbit.url);
+    client.on('error', () => {});
+  });
+});
