@@ -31,7 +31,11 @@ export const stopSource: Effect = async ({ ctx, key }, { deps }) => {
   return { type: 'SourceStopped', data: { replayQueueUnbound: true } };
 };
 
-/** Samples the replay queue's depth; records a sample on change and at least every heartbeat. Never returns. */
+/**
+ * Samples the replay queue every pollMs. Records a sample at once when the queue reaches 0 or the reading
+ * settles (the chart acts on those), otherwise at most once per heartbeat, and at least once per heartbeat so
+ * time reaches the chart (cutoff, stall). Never returns: the chart stops it.
+ */
 export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => {
   const cfg = await brokerConfigOf(ctx, deps);
   const { clock } = deps;
@@ -50,8 +54,9 @@ export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => 
         settled: d.settled,
       },
     };
-    const changed = JSON.stringify(fact) !== JSON.stringify(last);
-    if (changed || clock.now() - lastAt >= deps.sampleHeartbeatMs) {
+    const prev = last?.type === 'ReplayDepthSampled' ? last.data : undefined;
+    const decisive = prev === undefined || (d.depth === 0 && prev.depth !== 0) || d.settled !== prev.settled;
+    if (decisive || clock.now() - lastAt >= deps.sampleHeartbeatMs) {
       await emit(fact);
       last = fact;
       lastAt = clock.now();

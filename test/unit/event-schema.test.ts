@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseEvent, parseLog } from '../../actors/event-schema.ts';
+import { CorruptEventError } from '../../adapters/event-log/port.ts';
+import { MigrationHost } from '../../actors/host.ts';
+import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
+import { scenario } from '../support/scenario.ts';
+
+const golden = readFileSync(join(import.meta.dirname, '../golden/sequential.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
+const id = golden[0].migrationId as string;
+
+function corruptAt(seq: number, change: (e: Record<string, unknown>) => void) {
+  const copy = structuredClone(golden);
+  change(copy[seq - 1]);
+  return copy;
+}
+
+describe('every event read from a log is validated', () => {
+  it('accepts a real log', () => {
+    expect(parseLog(golden, id)).toHaveLength(golden.length);
+  });
+
+  it.each([
+    ['unknown type', 3, (e: Record<string, unknown>) => (e.type = 'CheckpointTeleported'), /seq 3: unknown event type 'CheckpointTeleported'/],
+    ['bad data', 4, (e: Record<string, unknown>) => (e.data = { path: 42 }), /seq 4: CheckpointCreated has invalid data/],
+    ['seq gap', 5, (e: Record<string, unknown>) => (e.seq = 7), /seq 7: seq gap: expected 5/],
+    ['not an envelope', 2, (e: Record<string, unknown>) => delete e.at, /seq 2: not a valid envelope/],
+    ['from a newer build', 6, (e: Record<string, unknown>) => (e.machineVersion = 99), /machineVersion 99.*upgrade ms2m/],
+    ['another migration', 2, (e: Record<string, unknown>) => (e.migrationId = 'default/other'), /belongs to migration default\/other/],
+  ])('%s is a CorruptEventError naming migration and seq', (_name, seq, change, message) => {
+    const bad = corruptAt(seq, change);
+    expect(() => parseLog(bad, id)).toThrow(CorruptEventError);
+    expect(() => parseLog(bad, id)).toThrow(message);
+    expect(() => parseLog(bad, id)).toThrow(`Event log of migration ${id}`);
+  });
+
+  it('a host refuses to resume a corrupt log instead of crashing later', async () => {
+    const s = scenario({ log: createMemoryEventLog() });
+    const bad = corruptAt(3, (e) => (e.data = {}));
+    for (const [i, e] of bad.entries()) await s.log.append(id, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, i);
+    await expect(MigrationHost.open({ migrationId: id, deps: s.deps })).rejects.toThrow(/seq 3: ReplayQueueCreated has invalid data/);
+  });
+
+  it('parseEvent gives the machine epoch-ms time', () => {
+    expect(parseEvent(golden[0], id, 1).at).toBe(Date.parse(golden[0].at));
+  });
+});
