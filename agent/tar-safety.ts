@@ -12,6 +12,7 @@ export interface TarLimits {
 
 export const DEFAULT_TAR_LIMITS: TarLimits = { maxEntryBytes: 64 * 1024 ** 3, maxEntries: 1_000_000 };
 
+const LAG_BYTES = 8 * 1024 * 1024;
 const ALLOWED = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link']);
 
 /** A relative path that stays inside the root: no absolute path, no `..`, no NUL, not empty. */
@@ -87,12 +88,18 @@ export class TarGuard extends Transform {
     });
   }
 
+  /** Bytes handed to the parser since it last drained: it may lag by at most LAG_BYTES (bounded memory). */
+  private lag = 0;
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     if (this.failure) return cb(this.failure);
-    if (this.extract.write(chunk)) return cb(null, chunk);
+    if (this.extract.write(chunk)) this.lag = 0;
+    else this.lag += chunk.length;
+    if (this.lag < LAG_BYTES) return cb(null, chunk);
     const onDrain = () => {
       this.extract.off('close', onDrain);
       this.extract.off('drain', onDrain);
+      this.lag = 0;
       cb(this.failure ?? null, chunk);
     };
     this.extract.once('drain', onDrain);
