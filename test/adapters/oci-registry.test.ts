@@ -25,9 +25,9 @@ async function makeCheckpointTar(path: string, pagesBytes: number): Promise<void
   const chunk = 1 << 20;
   const e = pack.entry({ name: 'checkpoint/pages-1.img', size: pagesBytes });
   for (let left = pagesBytes; left > 0; left -= chunk) {
-    if (!e.write(randomBytes(Math.min(chunk, left)))) await new Promise((r) => e.once('drain', r));
+    if (!e.write(randomBytes(Math.min(chunk, left)))) await new Promise<void>((r) => e.once('drain', () => r()));
   }
-  e.end();
+  e.end(undefined as never);
   pack.finalize();
   await out;
 }
