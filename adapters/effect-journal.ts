@@ -27,10 +27,13 @@ export interface JournalEntry {
 
 export class EffectJournal {
   readonly entries: JournalEntry[] = [];
+  /** Called after every entry (the demo saves its world then). */
+  onChange?: () => void;
   constructor(private readonly clock: Clock) {}
 
   add(op: string, key: string, object: string, applied: boolean): void {
     this.entries.push({ op, key, object, applied, at: this.clock.now() });
+    this.onChange?.();
   }
   /** Applied entries of one op (optionally on one object). */
   applied(op: string, object?: string): JournalEntry[] {

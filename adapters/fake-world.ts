@@ -97,5 +97,17 @@ export function createFakeWorld(opts: FakeWorldOptions) {
     return pod.name;
   }
 
-  return { clock, journal, cluster, kubelet, broker, agents, seed };
+  /** Everything the world holds, as JSON. */
+  function save() {
+    return { cluster: cluster.toJSON(), broker: broker.toJSON(), agents: agents.toJSON(), journal: journal.entries };
+  }
+  /** Restores a saved world (a restarted demo process continues in the same world). */
+  function load(state: ReturnType<typeof save>): void {
+    cluster.load(state.cluster);
+    broker.load(state.broker);
+    agents.load(state.agents);
+    journal.entries.push(...state.journal);
+  }
+
+  return { clock, journal, cluster, kubelet, broker, agents, seed, save, load };
 }

@@ -83,6 +83,14 @@ export class FakeAgentClient implements AgentClient {
     });
   }
 
+  toJSON() {
+    return { images: [...this.images.entries()].map(([n, m]) => [n, [...m.entries()]] as const), pushed: [...this.pushed.entries()] };
+  }
+  load(state: ReturnType<FakeAgentClient['toJSON']>): void {
+    for (const [n, entries] of state.images) this.images.set(n, new Map(entries));
+    for (const [k, v] of state.pushed) this.pushed.set(k, v);
+  }
+
   async list(node: string): Promise<CheckpointEntry[]> {
     return [...(this.images.get(node)?.entries() ?? [])].map(([image, r]) => ({
       id: r.sha256,

@@ -37,7 +37,9 @@ interface FakeStatefulSet {
  */
 export class FakeCluster implements Cluster {
   readonly journal: EffectJournal;
-  readonly pods = new Map<string, PodInfo>();
+  private readonly podMap = new Map<string, PodInfo>();
+  /** Pending lifecycle changes by pod uid, applied lazily when time has come (no timers: survives a restart). */
+  private readonly lifecycle = new Map<string, { startAt?: number; goneAt?: number }>();
   readonly statefulSets = new Map<string, FakeStatefulSet>();
   readonly replicaSets = new Map<string, { namespace: string; name: string; replicas: number; selector: Record<string, string>; deployment?: string }>();
   readonly events: Array<{ ref: ObjectRef; type: string; reason: string; message: string }> = [];
@@ -50,6 +52,52 @@ export class FakeCluster implements Cluster {
     this.journal = opts.journal ?? new EffectJournal(opts.clock);
     this.faults = opts.faults ?? noFaults;
     this.nodes = new Set(opts.nodes ?? ['node-a', 'node-b']);
+  }
+
+  /** All pods, with lifecycle changes that are due applied. */
+  get pods(): Map<string, PodInfo> {
+    this.advance();
+    return this.podMap;
+  }
+
+  private advance(): void {
+    const now = this.opts.clock.now();
+    for (const [key, pod] of this.podMap) {
+      const due = this.lifecycle.get(pod.uid);
+      if (!due) continue;
+      if (due.goneAt !== undefined && due.goneAt <= now) {
+        this.podMap.delete(key);
+        this.lifecycle.delete(pod.uid);
+      } else if (due.startAt !== undefined && due.startAt <= now && !pod.deleting) {
+        if (this.opts.failingPods?.has(pod.name)) pod.waitingReason = 'ImagePullBackOff';
+        else Object.assign(pod, { phase: 'Running', ready: true });
+        this.lifecycle.set(pod.uid, { ...due, startAt: undefined });
+      }
+    }
+  }
+
+  /** Everything this fake holds, as JSON (the demo keeps its world across a process kill). */
+  toJSON() {
+    return {
+      pods: [...this.podMap.values()],
+      lifecycle: [...this.lifecycle.entries()],
+      statefulSets: [...this.statefulSets.values()],
+      replicaSets: [...this.replicaSets.values()],
+      deploymentAffinity: [...this.deploymentAffinity.entries()],
+      uid: this.uid,
+    };
+  }
+
+  /** Restores what toJSON() saved. */
+  load(state: ReturnType<FakeCluster['toJSON']>): void {
+    this.podMap.clear();
+    for (const p of state.pods) this.podMap.set(this.k(p.namespace, p.name), p);
+    this.lifecycle.clear();
+    for (const [uid, due] of state.lifecycle) this.lifecycle.set(uid, due);
+    for (const sts of state.statefulSets) this.statefulSets.set(this.k(sts.namespace, sts.name), sts);
+    for (const rs of state.replicaSets) this.replicaSets.set(this.k(rs.namespace, rs.name), rs);
+    for (const [k, v] of state.deploymentAffinity) this.deploymentAffinity.set(k, v);
+    this.uid = state.uid;
   }
 
   private ctx() {
@@ -65,7 +113,7 @@ export class FakeCluster implements Cluster {
   /** Seeds a running pod (test setup; not an effect). */
   addPod(pod: Omit<PodInfo, 'uid'> & { uid?: string }): PodInfo {
     const full: PodInfo = { ...pod, uid: pod.uid ?? this.newUid() };
-    this.pods.set(this.k(pod.namespace, pod.name), full);
+    this.podMap.set(this.k(pod.namespace, pod.name), full);
     return full;
   }
 
@@ -106,34 +154,22 @@ export class FakeCluster implements Cluster {
         ownerReferences: pod.ownerReferences.map((r) => ({ ...r })),
         podSpec: pod.podSpec,
       };
-      this.pods.set(this.k(pod.namespace, pod.name), created);
+      this.podMap.set(this.k(pod.namespace, pod.name), created);
       this.startLater(created);
       return { applied: true, value: structuredClone(created) };
     });
   }
 
   private startLater(pod: PodInfo): void {
-    const { clock } = this.opts;
-    void clock.sleepUntil(clock.now() + (this.opts.podStartupMs ?? 2000)).then(() => {
-      const current = this.pods.get(this.k(pod.namespace, pod.name));
-      if (!current || current.uid !== pod.uid || current.deleting) return;
-      if (this.opts.failingPods?.has(pod.name)) {
-        current.waitingReason = 'ImagePullBackOff';
-        return;
-      }
-      current.phase = 'Running';
-      current.ready = true;
-    });
+    this.lifecycle.set(pod.uid, { startAt: this.opts.clock.now() + (this.opts.podStartupMs ?? 2000) });
   }
 
   private removeLater(namespace: string, name: string, uid: string): void {
-    const { clock } = this.opts;
-    const pod = this.pods.get(this.k(namespace, name));
-    if (!pod || pod.deleting) return;
+    const pod = this.podMap.get(this.k(namespace, name));
+    if (!pod || pod.deleting || pod.uid !== uid) return;
     pod.deleting = true;
-    void clock.sleepUntil(clock.now() + (this.opts.podTerminationMs ?? 1000)).then(() => {
-      if (this.pods.get(this.k(namespace, name))?.uid === uid) this.pods.delete(this.k(namespace, name));
-    });
+    pod.ready = false;
+    this.lifecycle.set(uid, { goneAt: this.opts.clock.now() + (this.opts.podTerminationMs ?? 1000) });
   }
 
   async deletePod(namespace: string, name: string, key: string): Promise<void> {

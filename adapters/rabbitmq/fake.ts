@@ -142,4 +142,13 @@ export class FakeBroker implements Broker {
   }
 
   async close(): Promise<void> {}
+
+  toJSON() {
+    return { exchanges: [...this.exchanges], queues: [...this.queues.values()], control: [...this.control.entries()] };
+  }
+  load(state: ReturnType<FakeBroker['toJSON']>): void {
+    for (const e of state.exchanges) this.exchanges.add(e);
+    for (const q of state.queues) this.queues.set(q.name, q);
+    for (const [k, v] of state.control) this.control.set(k, v);
+  }
 }

@@ -1,0 +1,82 @@
+/**
+ * The phase timeline of one migration, derived from its log alone (the log is the truth): each event with its
+ * offset from the start, the phase it left the migration in, and the human message of that moment.
+ */
+import type { EventEnvelope } from '../machines/envelope.ts';
+import { fold, type MigrationSnapshot, step } from '../machines/fold.ts';
+import { parseEvent } from './event-schema.ts';
+import { goDuration } from './go-duration.ts';
+
+export interface TimelineRow {
+  seq: number;
+  at: string;
+  offsetMs: number;
+  type: string;
+  phase: string;
+  message: string;
+}
+
+const phaseOf = (s: MigrationSnapshot): string =>
+  s.status === 'done' ? String(s.value) : s.context.failure ? `${s.context.phase} (compensating)` : s.context.phase;
+
+/**
+ * @example
+ * ```ts
+ * for (const row of timeline(await log.read('default/m1'))) console.log(formatRow(row));
+ * ```
+ */
+export function timeline(envelopes: readonly EventEnvelope[]): { rows: TimelineRow[]; final: MigrationSnapshot | null } {
+  const rows: TimelineRow[] = [];
+  let snap: MigrationSnapshot | null = null;
+  let lastMessage = '';
+  for (const env of envelopes) {
+    const ev = parseEvent(env, env.migrationId, env.seq);
+    snap = snap ? step(snap, ev) : fold(env.migrationId, [ev]);
+    const message = snap!.context.message === lastMessage ? '' : snap!.context.message;
+    lastMessage = snap!.context.message;
+    rows.push({
+      seq: env.seq,
+      at: env.at,
+      offsetMs: ev.at - snap!.context.startTime,
+      type: env.type,
+      phase: phaseOf(snap!),
+      message: describe(env) ?? message,
+    });
+  }
+  return { rows, final: snap };
+}
+
+function describe(env: EventEnvelope): string | undefined {
+  const d = env.data as Record<string, unknown>;
+  switch (env.type) {
+    case 'ReplayDepthSampled':
+      return `depth ${d.depth} (ready ${d.ready}, unacked ${d.unacked})${d.consumerRate !== undefined ? ` mu=${d.consumerRate}/s lambda=${d.producerRate}/s` : ''}`;
+    case 'TransferProgressed':
+      return `${((d.bytesTransferred as number) / 2 ** 20).toFixed(1)} / ${((d.bytesTotal as number) / 2 ** 20).toFixed(1)} MiB`;
+    case 'StepFailed':
+      return `${d.step} attempt ${d.attempt} failed (${d.code}${d.transient ? ', transient' : ''}): ${d.message}`;
+    default:
+      return undefined;
+  }
+}
+
+export function formatRow(row: TimelineRow): string {
+  const offset = `+${(row.offsetMs / 1000).toFixed(3)}s`.padStart(10);
+  return `${offset}  ${row.phase.padEnd(14)} ${row.type.padEnd(22)} ${row.message}`;
+}
+
+/** The phase summary in SHADOW's CSV units (Go durations), for a finished migration. */
+export function phaseSummary(final: MigrationSnapshot): string {
+  const t = final.context.phaseTimings;
+  const total = Object.values(t).reduce((a, b) => a + (b ?? 0), 0);
+  const cols: Array<[string, number | undefined]> = [
+    ['total', total],
+    ['pending', t.Pending],
+    ['checkpoint', t.Checkpointing],
+    ['transfer', t.Transferring],
+    ['restore', t.Restoring],
+    ['replay', t.Replaying],
+    ['finalize', t.Finalizing],
+  ];
+  return cols.map(([k, v]) => `${k}=${goDuration(v ?? 0)}`).join('  ');
+}
