@@ -32,7 +32,12 @@ export const migrationSpecSchema = z.object({
   replayCutoffSeconds: z.number().nonnegative().optional(),
   replayMaxSeconds: seconds,
   drainStallSeconds: seconds,
-  messageQueueConfig: z.object({ queueName: str, brokerUrl: z.string(), exchangeName: str, routingKey: z.string().optional() }),
+  messageQueueConfig: z.object({
+    queueName: str,
+    brokerUrl: z.string(),
+    exchangeName: str,
+    routingKey: z.string().optional(),
+  }),
   phaseDeadlines: z.object({
     Pending: seconds,
     Checkpointing: seconds,
@@ -155,7 +160,12 @@ export function parseEvent(raw: unknown, migrationId: string, expectedSeq?: numb
   }
   const data = dataSchemas[e.type as EventType].safeParse(e.data);
   if (!data.success) {
-    throw new CorruptEventError(migrationId, e.seq, `${e.type} has invalid data: ${z.prettifyError(data.error)}`, data.error);
+    throw new CorruptEventError(
+      migrationId,
+      e.seq,
+      `${e.type} has invalid data: ${z.prettifyError(data.error)}`,
+      data.error,
+    );
   }
   return { type: e.type, at: Date.parse(e.at), data: data.data } as MachineEvent;
 }

@@ -23,7 +23,18 @@ export function parseGoDuration(text: string): number {
   for (const m of text.matchAll(re)) {
     const v = Number(m[1]);
     const unit = m[2];
-    total += unit === 'h' ? v * 3_600_000 : unit === 'm' ? v * 60_000 : unit === 's' ? v * 1000 : unit === 'ms' ? v : unit === 'ns' ? v / 1e6 : v / 1000;
+    total +=
+      unit === 'h'
+        ? v * 3_600_000
+        : unit === 'm'
+          ? v * 60_000
+          : unit === 's'
+            ? v * 1000
+            : unit === 'ms'
+              ? v
+              : unit === 'ns'
+                ? v / 1e6
+                : v / 1000;
     matched += m[0];
   }
   if (matched !== text.trim() || matched === '') throw new Error(`not a Go duration: '${text}'`);

@@ -9,9 +9,9 @@
  * again (xstate restarts invoked actors of a restored snapshot): effects are idempotent on their key.
  */
 import { type Actor, createActor, fromPromise } from 'xstate';
+import { toMs2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { StaleWriterError } from '../adapters/event-log/port.ts';
-import { toMs2mError } from '../adapters/errors.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
 import { MACHINE_VERSION } from '../machines/envelope.ts';
 import { type Fact, STEPS, type Step } from '../machines/events.ts';
@@ -139,7 +139,10 @@ export class MigrationHost {
   private provideActors() {
     const effects = { ...defaultEffects, ...this.opts.effects };
     const steps = Object.fromEntries(
-      STEPS.map((step) => [step, fromPromise<void, StepInput>(({ input, signal }) => this.runEffect(step, effects[step], input, signal))]),
+      STEPS.map((step) => [
+        step,
+        fromPromise<void, StepInput>(({ input, signal }) => this.runEffect(step, effects[step], input, signal)),
+      ]),
     ) as Record<Step, ReturnType<typeof fromPromise<void, StepInput>>>;
     const sleepUntil = fromPromise<void, TimerInput>(async ({ input, signal }) => {
       try {
@@ -152,7 +155,12 @@ export class MigrationHost {
     return { ...steps, sleepUntil };
   }
 
-  private async runEffect(step: Step, effect: (typeof defaultEffects)[Step], input: StepInput, signal: AbortSignal): Promise<void> {
+  private async runEffect(
+    step: Step,
+    effect: (typeof defaultEffects)[Step],
+    input: StepInput,
+    signal: AbortSignal,
+  ): Promise<void> {
     const log = this.deps.logger.child({ migrationId: this.migrationId, step, attempt: input.attempt });
     const emit = async (fact: Fact) => {
       if (!signal.aborted) await this.record(fact);
@@ -211,7 +219,10 @@ export class MigrationHost {
           this.fail(e);
           throw e;
         }
-        this.deps.logger.warn({ migrationId: this.migrationId, attempt, err: e.message }, 'Event log append failed, retrying');
+        this.deps.logger.warn(
+          { migrationId: this.migrationId, attempt, err: e.message },
+          'Event log append failed, retrying',
+        );
         await this.deps.clock.sleepUntil(this.deps.clock.now() + Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
       }
     }

@@ -25,7 +25,10 @@ export const statefulMigrationSpecSchema = z
     drainStallSeconds: z.number().int().positive().default(30),
     messageQueueConfig: z.object({
       queueName: z.string().min(1),
-      brokerUrl: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').optional(),
+      brokerUrl: z
+        .string()
+        .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+        .optional(),
       exchangeName: z.string().min(1),
       routingKey: z.string().optional(),
     }),
@@ -46,10 +49,18 @@ export const statefulMigrationSpecSchema = z
   })
   .superRefine((s, ctx) => {
     if (!s.messageQueueConfig.brokerUrl && !s.brokerSecretRef) {
-      ctx.addIssue({ code: 'custom', path: ['messageQueueConfig', 'brokerUrl'], message: 'set brokerUrl or brokerSecretRef' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messageQueueConfig', 'brokerUrl'],
+        message: 'set brokerUrl or brokerSecretRef',
+      });
     }
     if (s.transferMode === 'Registry' && !s.checkpointImageRepository) {
-      ctx.addIssue({ code: 'custom', path: ['checkpointImageRepository'], message: 'required when transferMode is Registry' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpointImageRepository'],
+        message: 'required when transferMode is Registry',
+      });
     }
   });
 
@@ -67,13 +78,21 @@ export interface CrMeta {
  * const spec = normalizeSpec({ namespace: 'default', name: 'm1', uid }, cr.spec);
  * ```
  */
-export function normalizeSpec(meta: CrMeta, raw: unknown, runtime: { maxAttempts?: number; retryBaseMs?: number } = {}): MigrationSpec {
+export function normalizeSpec(
+  meta: CrMeta,
+  raw: unknown,
+  runtime: { maxAttempts?: number; retryBaseMs?: number } = {},
+): MigrationSpec {
   const parsed = statefulMigrationSpecSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`);
-    throw new InvalidInputError(`StatefulMigration ${meta.namespace}/${meta.name}`, `invalid spec: ${problems.join('; ')}`, {
-      problems,
-    });
+    throw new InvalidInputError(
+      `StatefulMigration ${meta.namespace}/${meta.name}`,
+      `invalid spec: ${problems.join('; ')}`,
+      {
+        problems,
+      },
+    );
   }
   const s = parsed.data;
   return {

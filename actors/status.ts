@@ -59,7 +59,10 @@ const stepReason: Record<string, string> = {
  * const status = projectStatus(host.snapshot()!, { eventLog: log.locate(id), generation: cr.metadata.generation });
  * ```
  */
-export function projectStatus(snapshot: MigrationSnapshot, extra: { eventLog?: string; generation?: number } = {}): MigrationStatus {
+export function projectStatus(
+  snapshot: MigrationSnapshot,
+  extra: { eventLog?: string; generation?: number } = {},
+): MigrationStatus {
   const c = snapshot.context;
   const done = snapshot.status === 'done';
   const phase: Phase = done ? (snapshot.value === 'Completed' ? 'Completed' : 'Failed') : c.phase;
@@ -68,20 +71,41 @@ export function projectStatus(snapshot: MigrationSnapshot, extra: { eventLog?: s
   const f = c.failure;
   if (snapshot.value === 'Completed') {
     conditions.push({ type: 'Ready', status: 'True', reason: 'Completed', message: c.message, lastTransitionTime: at });
-    conditions.push({ type: 'Progressing', status: 'False', reason: 'Completed', message: 'Migration completed', lastTransitionTime: at });
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: 'Completed',
+      message: 'Migration completed',
+      lastTransitionTime: at,
+    });
   } else if (f) {
-    const reason = f.reason === 'StepFailed' ? (stepReason[f.step ?? ''] ?? 'StepFailed') : (failureReason[f.reason] ?? f.reason);
+    const reason =
+      f.reason === 'StepFailed' ? (stepReason[f.step ?? ''] ?? 'StepFailed') : (failureReason[f.reason] ?? f.reason);
     conditions.push({ type: 'Ready', status: 'False', reason, message: f.message, lastTransitionTime: at });
     conditions.push({ type: 'Failed', status: 'True', reason, message: f.message, lastTransitionTime: at });
     const comp = c.compensation;
     conditions.push({
       type: 'Compensated',
       status: comp ? (comp.leftovers.length === 0 ? 'True' : 'False') : done ? 'False' : 'Unknown',
-      reason: comp ? (comp.leftovers.length === 0 ? 'Compensated' : 'LeftoversRemain') : done ? 'NotCompensated' : 'Compensating',
-      message: comp ? [...comp.actions, ...comp.leftovers].join('; ') || 'Nothing to undo' : 'Undoing what the migration did',
+      reason: comp
+        ? comp.leftovers.length === 0
+          ? 'Compensated'
+          : 'LeftoversRemain'
+        : done
+          ? 'NotCompensated'
+          : 'Compensating',
+      message: comp
+        ? [...comp.actions, ...comp.leftovers].join('; ') || 'Nothing to undo'
+        : 'Undoing what the migration did',
       lastTransitionTime: at,
     });
-    conditions.push({ type: 'Progressing', status: done ? 'False' : 'True', reason: done ? 'Failed' : 'Compensating', message: c.message, lastTransitionTime: at });
+    conditions.push({
+      type: 'Progressing',
+      status: done ? 'False' : 'True',
+      reason: done ? 'Failed' : 'Compensating',
+      message: c.message,
+      lastTransitionTime: at,
+    });
   } else {
     conditions.push({ type: 'Progressing', status: 'True', reason: phase, message: c.message, lastTransitionTime: at });
   }

@@ -25,7 +25,10 @@ const phaseOf = (s: MigrationSnapshot): string =>
  * for (const row of timeline(await log.read('default/m1'))) console.log(formatRow(row));
  * ```
  */
-export function timeline(envelopes: readonly EventEnvelope[]): { rows: TimelineRow[]; final: MigrationSnapshot | null } {
+export function timeline(envelopes: readonly EventEnvelope[]): {
+  rows: TimelineRow[];
+  final: MigrationSnapshot | null;
+} {
   const rows: TimelineRow[] = [];
   let snap: MigrationSnapshot | null = null;
   let lastMessage = '';

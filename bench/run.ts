@@ -21,7 +21,9 @@ for (const name of wanted) {
   }
 }
 for (const name of wanted) {
-  const mod = (await import(pathToFileURL(join(here, `${name}.bench.ts`)).href)) as { run: () => Promise<Record<string, unknown>> };
+  const mod = (await import(pathToFileURL(join(here, `${name}.bench.ts`)).href)) as {
+    run: () => Promise<Record<string, unknown>>;
+  };
   const result = await mod.run();
   console.log(JSON.stringify({ name, ...result }));
 }

@@ -14,9 +14,9 @@ import { type HostDeps, MigrationHost } from '../actors/host.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
 import { formatRow, phaseSummary, timeline } from '../actors/timeline.ts';
 import { systemClock } from '../adapters/clock/system.ts';
+import type { EventLog } from '../adapters/event-log/port.ts';
 import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
-import type { EventLog } from '../adapters/event-log/port.ts';
 
 interface DemoScenario {
   title: string;
@@ -35,7 +35,8 @@ export const SCENARIOS: Record<string, DemoScenario> = {
     consumerRate: 40,
   },
   'shadowpod-pod-direct-cutoff': {
-    title: 'ShadowPod · plain pod · Direct agent-to-agent transfer · slow target cut off at T_cutoff = 8 s, then drained',
+    title:
+      'ShadowPod · plain pod · Direct agent-to-agent transfer · slow target cut off at T_cutoff = 8 s, then drained',
     workload: 'pod',
     spec: { replayCutoffSeconds: 8 },
     producerRate: 30,
@@ -57,7 +58,12 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
   const sc = SCENARIOS[name];
   if (!sc) throw new Error(`unknown demo scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const clock = systemClock();
-  const world = createFakeWorld({ clock, latencies: 'realistic', producerRate: sc.producerRate, consumerRate: sc.consumerRate });
+  const world = createFakeWorld({
+    clock,
+    latencies: 'realistic',
+    producerRate: sc.producerRate,
+    consumerRate: sc.consumerRate,
+  });
   const worldFile = join(dir, `world-${name}.json`);
   const resumed = existsSync(worldFile);
   const sourcePod = resumed ? '' : world.seed(sc.workload);
@@ -81,7 +87,9 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
   });
   const seen = await log.read(migrationId);
   if (before > 0) {
-    out(`  resumed from the log at seq ${before} (phase ${timeline(seen).rows.at(-1)?.phase}); effects of the current step run again, idempotently`);
+    out(
+      `  resumed from the log at seq ${before} (phase ${timeline(seen).rows.at(-1)?.phase}); effects of the current step run again, idempotently`,
+    );
   } else {
     const spec = normalizeSpec(
       { namespace: 'default', name, uid: `uid-${name}` },
@@ -103,9 +111,13 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
 
 /** Runs a scenario in a child process and SIGKILLs it when the log reaches `killAt`; then runs it again. */
 async function crashAndResume(name: string, dir: string, killAt: string): Promise<boolean> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let killed = false;
   child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);
@@ -120,9 +132,13 @@ async function crashAndResume(name: string, dir: string, killAt: string): Promis
     return code === 0;
   }
   out(`  ✂ killed pid ${child.pid} with SIGKILL right after ${killAt}; restarting the process…`);
-  const again = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir], {
-    stdio: 'inherit',
-  });
+  const again = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir],
+    {
+      stdio: 'inherit',
+    },
+  );
   const code2 = await new Promise<number | null>((resolve) => again.on('exit', (c) => resolve(c)));
   return code2 === 0;
 }

@@ -15,7 +15,10 @@ export function toMachineEvent(env: EventEnvelope): MachineEvent {
 }
 
 /** Starts a migration from its first event (MigrationRequested). */
-export function initialSnapshot(first: MachineEvent & { type: 'MigrationRequested' }, migrationId: string): MigrationSnapshot {
+export function initialSnapshot(
+  first: MachineEvent & { type: 'MigrationRequested' },
+  migrationId: string,
+): MigrationSnapshot {
   return initialTransition(migrationMachine, { migrationId, spec: first.data.spec, at: first.at })[0];
 }
 

@@ -44,6 +44,8 @@ export function drainStalled(after: MigrationContext, d: EventData['ReplayDepthS
 /** Drain mode: replay ran past replayMaxSeconds, the hard limit. */
 export function drainTooLong(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
   return (
-    after.spec.replayMode === 'Drain' && d.depth > 0 && since(at, after.replay.startedAt) >= after.spec.replayMaxSeconds * 1000
+    after.spec.replayMode === 'Drain' &&
+    d.depth > 0 &&
+    since(at, after.replay.startedAt) >= after.spec.replayMaxSeconds * 1000
   );
 }

@@ -15,9 +15,9 @@ import { assign, fromPromise, setup } from 'xstate';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
 import type { Fact, MachineEvent, Step } from './events.ts';
 import { cutoffReached, drainStalled, drainTooLong, isDrained, rejectionOf } from './guards.ts';
+import { closePhase, failWith } from './phase-timing.ts';
 import { recordFact } from './record-fact.ts';
 import { type ActivePhase, retryDelayMs } from './spec.ts';
-import { closePhase, failWith } from './phase-timing.ts';
 
 /** What every effect receives. `key` is stable across retries and crashes: effects must be idempotent on it. */
 export interface StepInput {
@@ -131,7 +131,7 @@ export const migrationSetup = setup({
     fail: assign(({ context, event }, p: { reason: NonNullable<MigrationContext['failure']>['reason'] }) =>
       failWith(recordFact(context, event), event, p.reason),
     ),
-    ignoreCancel: assign(({ context, event }) => ({
+    ignoreCancel: assign(({ event }) => ({
       cancelRequested: {
         at: event.at,
         reason: event.type === 'CancelRequested' ? event.data.reason : 'cancel',
@@ -158,7 +158,11 @@ function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}
     ? [{ guard: { type: 'isStep', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' }]
     : [
         { guard: { type: 'canRetry', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' },
-        { guard: { type: 'isStep', params: { step: name } }, target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'StepFailed' } } },
+        {
+          guard: { type: 'isStep', params: { step: name } },
+          target: '#migration.compensating',
+          actions: { type: 'fail', params: { reason: 'StepFailed' } },
+        },
       ];
   const config = {
     initial: 'run',
@@ -239,7 +243,11 @@ export const migrationMachine = migrationSetup.createMachine({
           states: {
             inspectSource: step('inspectSource', {
               SourceInspected: [
-                { guard: 'inspectionRejected', target: '#migration.Failed', actions: { type: 'fail', params: { reason: 'Rejected' } } },
+                {
+                  guard: 'inspectionRejected',
+                  target: '#migration.Failed',
+                  actions: { type: 'fail', params: { reason: 'Rejected' } },
+                },
                 go('#migration.active.Checkpointing'),
               ],
             }),
@@ -286,8 +294,16 @@ export const migrationMachine = migrationSetup.createMachine({
               ReplayDepthSampled: [
                 { guard: 'replayFinished', ...go('#migration.active.Finalizing') },
                 { guard: 'mustStopSource', ...go('stopSource') },
-                { guard: 'replayStalled', target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'ReplayStalled' } } },
-                { guard: 'replayTooLong', target: '#migration.compensating', actions: { type: 'fail', params: { reason: 'ReplayTimeout' } } },
+                {
+                  guard: 'replayStalled',
+                  target: '#migration.compensating',
+                  actions: { type: 'fail', params: { reason: 'ReplayStalled' } },
+                },
+                {
+                  guard: 'replayTooLong',
+                  target: '#migration.compensating',
+                  actions: { type: 'fail', params: { reason: 'ReplayTimeout' } },
+                },
                 { actions: 'record' },
               ],
             }),

@@ -3,6 +3,7 @@
  * projection renders them as SHADOW's Go-duration strings.
  */
 import type { FailureReason, MigrationContext } from './context.ts';
+import { rejectionOf } from './guards.ts';
 import type { MachineEvent } from './events.ts';
 import type { ActivePhase } from './spec.ts';
 
@@ -43,9 +44,7 @@ export function failWith(ctx: MigrationContext, event: MachineEvent, reason: Fai
   const closed = isActive(ctx.phase) ? closePhase(ctx, event.at) : ctx;
   const phase = isActive(ctx.phase) ? ctx.phase : 'Pending';
   const message =
-    event.type === 'SourceInspected'
-      ? `Rejected: ${rejection(event, ctx)}`
-      : describe(event, reason, ctx);
+    event.type === 'SourceInspected' ? `Rejected: ${rejection(event, ctx)}` : describe(event, reason, ctx);
   return {
     ...closed,
     failure: {
@@ -56,12 +55,14 @@ export function failWith(ctx: MigrationContext, event: MachineEvent, reason: Fai
       message,
     },
     cancelRequested:
-      event.type === 'CancelRequested' ? { at: event.at, reason: event.data.reason, ignored: false } : ctx.cancelRequested,
+      event.type === 'CancelRequested'
+        ? { at: event.at, reason: event.data.reason, ignored: false }
+        : ctx.cancelRequested,
     message,
   };
 }
 
-import { rejectionOf } from './guards.ts';
+
 function rejection(event: Extract<MachineEvent, { type: 'SourceInspected' }>, ctx: MigrationContext): string {
   return rejectionOf(ctx, event.data) ?? 'source cannot be migrated';
 }

@@ -35,7 +35,10 @@ export const transferCheckpoint: Effect = async ({ ctx, key }, { deps, emit }) =
   };
   const result =
     spec.transferMode === 'Registry'
-      ? await deps.agents.push({ ...common, imageRef: registryCheckpointImage(spec.checkpointImageRepository!, spec.sourcePod) }, progress)
+      ? await deps.agents.push(
+          { ...common, imageRef: registryCheckpointImage(spec.checkpointImageRepository!, spec.sourcePod) },
+          progress,
+        )
       : await deps.agents.send({ ...common, targetNode: spec.targetNode }, progress);
   return { type: 'TransferCompleted', data: { image: result.image, bytes: result.bytes, sha256: result.sha256 } };
 };

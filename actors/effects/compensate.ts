@@ -1,5 +1,5 @@
 import { MIGRATION_LABEL } from '../../adapters/kubernetes/port.ts';
-import { type Effect, brokerConfigOf } from './deps.ts';
+import { brokerConfigOf, type Effect } from './deps.ts';
 import { targetPodName } from './target-pod.ts';
 
 /**
@@ -44,7 +44,12 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
   }
 
   if (ctx.strategy === 'Sequential' && ctx.originalReplicas !== undefined && !done.replicasRestored) {
-    await cluster.scaleStatefulSet(spec.namespace, ctx.statefulSetName!, ctx.originalReplicas, `${key}:restore-replicas`);
+    await cluster.scaleStatefulSet(
+      spec.namespace,
+      ctx.statefulSetName!,
+      ctx.originalReplicas,
+      `${key}:restore-replicas`,
+    );
     actions.push(`Scaled StatefulSet ${ctx.statefulSetName} back to ${ctx.originalReplicas}`);
   }
   if ((done.replayQueueCreated || ctx.attempts.prepareBroker) && !done.replayQueueDeleted) {

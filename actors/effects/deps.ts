@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../../adapters/agent-client/port.ts';
 import type { Clock } from '../../adapters/clock/port.ts';
-import type { Cluster } from '../../adapters/kubernetes/port.ts';
 import type { Kubelet } from '../../adapters/kubelet/port.ts';
+import type { Cluster } from '../../adapters/kubernetes/port.ts';
 import type { Broker, BrokerConfig } from '../../adapters/rabbitmq/port.ts';
-import type { Fact } from '../../machines/events.ts';
 import type { MigrationContext } from '../../machines/context.ts';
+import type { Fact } from '../../machines/events.ts';
 import type { StepInput } from '../../machines/migration.ts';
 
 /** The ports every effect may use. */

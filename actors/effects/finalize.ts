@@ -17,7 +17,12 @@ export const deleteSourcePod: Effect = async ({ ctx, key }, { deps }) => {
 export const handOverTarget: Effect = async ({ ctx, key }, { deps }) => {
   const { namespace } = ctx.spec;
   if (ctx.spec.finalizeDeploymentMode === 'PatchAffinity') {
-    await deps.cluster.patchDeploymentNodeAffinity(namespace, ctx.source!.owner.deploymentName!, ctx.spec.targetNode, key);
+    await deps.cluster.patchDeploymentNodeAffinity(
+      namespace,
+      ctx.source!.owner.deploymentName!,
+      ctx.spec.targetNode,
+      key,
+    );
     return { type: 'TargetHandedOver', data: { mode: 'PatchAffinity' } };
   }
   await deps.cluster.setPodDeletionCost(namespace, ctx.spec.sourcePod, SOURCE_DELETION_COST, `${key}:cost`);
@@ -27,6 +32,8 @@ export const handOverTarget: Effect = async ({ ctx, key }, { deps }) => {
 
 /** Adopt: wait for the ReplicaSet to remove the source. */
 export const awaitSourceReleased: Effect = async ({ ctx }, env) => {
-  await pollUntil(env, async () => ((await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true));
+  await pollUntil(env, async () =>
+    (await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true,
+  );
   return { type: 'SourceReleased', data: {} };
 };

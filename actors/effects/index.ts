@@ -1,7 +1,7 @@
 /** Every step of the chart -> its effect. The host provides these to the machine. */
 import type { Step } from '../../machines/events.ts';
-import { compensate } from './compensate.ts';
 import { takeCheckpoint, transferCheckpoint } from './checkpoint.ts';
+import { compensate } from './compensate.ts';
 import type { Effect } from './deps.ts';
 import { awaitSourceReleased, deleteSourcePod, handOverTarget } from './finalize.ts';
 import { deleteReplayQueue, endReplay, monitorReplay, prepareBroker, startReplay, stopSource } from './replay-queue.ts';

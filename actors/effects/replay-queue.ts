@@ -1,4 +1,8 @@
-import { controlQueueName, endReplay as endReplayMessage, startReplay as startReplayMessage } from '../../adapters/rabbitmq/port.ts';
+import {
+  controlQueueName,
+  endReplay as endReplayMessage,
+  startReplay as startReplayMessage,
+} from '../../adapters/rabbitmq/port.ts';
 import type { Fact } from '../../machines/events.ts';
 import { brokerConfigOf, type Effect } from './deps.ts';
 

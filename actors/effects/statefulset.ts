@@ -9,7 +9,10 @@ export const recordReplicas: Effect = async ({ ctx }, { deps }) => {
   const sts = stsOf(ctx);
   const replicas = await deps.cluster.getStatefulSetReplicas(ctx.spec.namespace, sts);
   if (replicas === null) {
-    throw new Ms2mError('STATEFULSET_NOT_FOUND', `StatefulSet ${ctx.spec.namespace}/${sts} not found: it owns the source pod`);
+    throw new Ms2mError(
+      'STATEFULSET_NOT_FOUND',
+      `StatefulSet ${ctx.spec.namespace}/${sts} not found: it owns the source pod`,
+    );
   }
   return { type: 'ReplicasRecorded', data: { statefulSet: sts, originalReplicas: replicas } };
 };
@@ -22,7 +25,9 @@ export const scaleDownSource: Effect = async ({ ctx, key }, { deps }) => {
 
 /** Waits until the source pod object is gone (its name is needed for the target). */
 export const awaitSourceGone: Effect = async ({ ctx }, env) => {
-  await pollUntil(env, async () => ((await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true));
+  await pollUntil(env, async () =>
+    (await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true,
+  );
   return { type: 'SourcePodGone', data: {} };
 };
 

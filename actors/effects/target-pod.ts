@@ -6,7 +6,14 @@ import { type Effect, pollUntil } from './deps.ts';
 export const CR_API_VERSION = 'migration.ms2m.io/v1alpha1';
 export const RESTORE_MODE_ENV = 'MS2M_RESTORE_MODE';
 /** Waiting reasons that mean the target will not start by itself. */
-const STUCK = new Set(['ImagePullBackOff', 'ErrImagePull', 'ErrImageNeverPull', 'CrashLoopBackOff', 'CreateContainerError', 'InvalidImageName']);
+const STUCK = new Set([
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'ErrImageNeverPull',
+  'CrashLoopBackOff',
+  'CreateContainerError',
+  'InvalidImageName',
+]);
 
 export const targetPodName = (ctx: MigrationContext): string =>
   ctx.strategy === 'Sequential' ? ctx.spec.sourcePod : shadowPodName(ctx.spec.sourcePod);
@@ -20,7 +27,9 @@ export function targetPodSpec(ctx: MigrationContext): NewPod {
   const source = ctx.source!;
   const containers = source.containers.map((c) => {
     if (c.name !== source.containerName) return { ...c.spec, name: c.name, image: c.image };
-    const env = Array.isArray(c.spec.env) ? (c.spec.env as Array<{ name: string }>).filter((e) => e.name !== RESTORE_MODE_ENV) : [];
+    const env = Array.isArray(c.spec.env)
+      ? (c.spec.env as Array<{ name: string }>).filter((e) => e.name !== RESTORE_MODE_ENV)
+      : [];
     return {
       ...c.spec,
       name: c.name,
@@ -35,10 +44,22 @@ export function targetPodSpec(ctx: MigrationContext): NewPod {
     name: targetPodName(ctx),
     nodeName: spec.targetNode,
     labels: { ...source.labels, [MIGRATION_LABEL]: spec.name, [ROLE_LABEL]: 'target' },
-    annotations: { 'migration.ms2m.io/source-pod': spec.sourcePod, 'migration.ms2m.io/checkpoint': ctx.checkpoint?.path ?? '' },
+    annotations: {
+      'migration.ms2m.io/source-pod': spec.sourcePod,
+      'migration.ms2m.io/checkpoint': ctx.checkpoint?.path ?? '',
+    },
     containers,
     podSpec,
-    ownerReferences: [{ apiVersion: CR_API_VERSION, kind: 'StatefulMigration', name: spec.name, uid: spec.uid, controller: true, blockOwnerDeletion: true }],
+    ownerReferences: [
+      {
+        apiVersion: CR_API_VERSION,
+        kind: 'StatefulMigration',
+        name: spec.name,
+        uid: spec.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
   };
 }
 
@@ -67,7 +88,8 @@ export const awaitTargetReady: Effect = async ({ ctx }, env) => {
         `Pod ${ctx.spec.namespace}/${name} is stuck in ${pod.waitingReason} on node ${ctx.spec.targetNode}: check the checkpoint image ${ctx.image}`,
       );
     }
-    if (pod.phase === 'Failed') throw new Ms2mError('TARGET_POD_FAILED', `Pod ${ctx.spec.namespace}/${name} failed while restoring`);
+    if (pod.phase === 'Failed')
+      throw new Ms2mError('TARGET_POD_FAILED', `Pod ${ctx.spec.namespace}/${name} failed while restoring`);
     return pod.phase === 'Running' && pod.ready ? true : undefined;
   });
   return { type: 'TargetPodReady', data: { pod: name } };

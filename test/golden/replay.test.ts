@@ -12,7 +12,14 @@ const logs = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
 describe('golden event logs replay to their recorded final snapshot', () => {
   it('covers the required scenarios', () => {
     expect(logs.sort()).toEqual(
-      ['cancel-transferring', 'crash-resume', 'drain-stall-failed', 'sequential', 'shadowpod-direct', 'shadowpod-registry'].map((n) => `${n}.jsonl`),
+      [
+        'cancel-transferring',
+        'crash-resume',
+        'drain-stall-failed',
+        'sequential',
+        'shadowpod-direct',
+        'shadowpod-registry',
+      ].map((n) => `${n}.jsonl`),
     );
   });
 

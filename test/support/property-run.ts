@@ -77,7 +77,14 @@ export async function execute(cfg: RunConfig): Promise<RunResult> {
       finalizeDeploymentMode: cfg.finalizeDeploymentMode,
       replayMaxSeconds: 60,
       drainStallSeconds: 10,
-      phaseDeadlines: { Pending: 60, Checkpointing: 60, Transferring: 60, Restoring: 60, Replaying: 120, Finalizing: 60 },
+      phaseDeadlines: {
+        Pending: 60,
+        Checkpointing: 60,
+        Transferring: 60,
+        Restoring: 60,
+        Replaying: 120,
+        Finalizing: 60,
+      },
     },
   });
   const pendingCrashes = new Set(cfg.crashes);

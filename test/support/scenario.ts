@@ -3,13 +3,13 @@
  * tiers. Crash = stop the host (facts in flight are lost) and open a new one on the same log.
  */
 import pino from 'pino';
+import { type HostDeps, MigrationHost } from '../../actors/host.ts';
+import { normalizeSpec, type StatefulMigrationSpec } from '../../actors/migration-spec.ts';
 import { virtualClock } from '../../adapters/clock/fake.ts';
 import type { FaultPlan } from '../../adapters/effect-journal.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import type { EventLog } from '../../adapters/event-log/port.ts';
 import { createFakeWorld, type FakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
-import { type HostDeps, MigrationHost } from '../../actors/host.ts';
-import { normalizeSpec, type StatefulMigrationSpec } from '../../actors/migration-spec.ts';
 import type { MigrationSpec } from '../../machines/spec.ts';
 
 export const T0 = Date.parse('2026-03-16T09:00:00.000Z');

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEvent, parseLog } from '../../actors/event-schema.ts';
-import { CorruptEventError } from '../../adapters/event-log/port.ts';
 import { MigrationHost } from '../../actors/host.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
+import { CorruptEventError } from '../../adapters/event-log/port.ts';
 import { scenario } from '../support/scenario.ts';
 
 const golden = readFileSync(join(import.meta.dirname, '../golden/sequential.jsonl'), 'utf8')
@@ -25,12 +25,32 @@ describe('every event read from a log is validated', () => {
   });
 
   it.each([
-    ['unknown type', 3, (e: Record<string, unknown>) => (e.type = 'CheckpointTeleported'), /seq 3: unknown event type 'CheckpointTeleported'/],
-    ['bad data', 4, (e: Record<string, unknown>) => (e.data = { path: 42 }), /seq 4: CheckpointCreated has invalid data/],
+    [
+      'unknown type',
+      3,
+      (e: Record<string, unknown>) => (e.type = 'CheckpointTeleported'),
+      /seq 3: unknown event type 'CheckpointTeleported'/,
+    ],
+    [
+      'bad data',
+      4,
+      (e: Record<string, unknown>) => (e.data = { path: 42 }),
+      /seq 4: CheckpointCreated has invalid data/,
+    ],
     ['seq gap', 5, (e: Record<string, unknown>) => (e.seq = 7), /seq 7: seq gap: expected 5/],
     ['not an envelope', 2, (e: Record<string, unknown>) => delete e.at, /seq 2: not a valid envelope/],
-    ['from a newer build', 6, (e: Record<string, unknown>) => (e.machineVersion = 99), /machineVersion 99.*upgrade ms2m/],
-    ['another migration', 2, (e: Record<string, unknown>) => (e.migrationId = 'default/other'), /belongs to migration default\/other/],
+    [
+      'from a newer build',
+      6,
+      (e: Record<string, unknown>) => (e.machineVersion = 99),
+      /machineVersion 99.*upgrade ms2m/,
+    ],
+    [
+      'another migration',
+      2,
+      (e: Record<string, unknown>) => (e.migrationId = 'default/other'),
+      /belongs to migration default\/other/,
+    ],
   ])('%s is a CorruptEventError naming migration and seq', (_name, seq, change, message) => {
     const bad = corruptAt(seq, change);
     expect(() => parseLog(bad, id)).toThrow(CorruptEventError);
@@ -41,8 +61,11 @@ describe('every event read from a log is validated', () => {
   it('a host refuses to resume a corrupt log instead of crashing later', async () => {
     const s = scenario({ log: createMemoryEventLog() });
     const bad = corruptAt(3, (e) => (e.data = {}));
-    for (const [i, e] of bad.entries()) await s.log.append(id, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, i);
-    await expect(MigrationHost.open({ migrationId: id, deps: s.deps })).rejects.toThrow(/seq 3: ReplayQueueCreated has invalid data/);
+    for (const [i, e] of bad.entries())
+      await s.log.append(id, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, i);
+    await expect(MigrationHost.open({ migrationId: id, deps: s.deps })).rejects.toThrow(
+      /seq 3: ReplayQueueCreated has invalid data/,
+    );
   });
 
   it('parseEvent gives the machine epoch-ms time', () => {

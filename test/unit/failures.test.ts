@@ -3,7 +3,8 @@ import type { MigrationHost } from '../../actors/host.ts';
 import { scriptedFaults } from '../support/faults.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
 
-const applied = (s: ReturnType<typeof scenario>) => s.world.journal.entries.filter((e) => e.applied).map((e) => `${e.op} ${e.object}`);
+const applied = (s: ReturnType<typeof scenario>) =>
+  s.world.journal.entries.filter((e) => e.applied).map((e) => `${e.op} ${e.object}`);
 
 describe('bounded retries with backoff', () => {
   it('a transient failure is retried after the backoff and the migration completes', async () => {
@@ -34,7 +35,11 @@ describe('bounded retries with backoff', () => {
     });
     const final = await runToEnd(s);
     expect(final.value).toBe('Failed');
-    expect(final.context.failure).toMatchObject({ reason: 'StepFailed', step: 'transferCheckpoint', phase: 'Transferring' });
+    expect(final.context.failure).toMatchObject({
+      reason: 'StepFailed',
+      step: 'transferCheckpoint',
+      phase: 'Transferring',
+    });
     expect(final.context.compensation?.actions).toEqual(['Deleted replay queue orders.ms2m-replay']);
   });
 
@@ -95,7 +100,9 @@ describe('compensation never gives up on restoring the service', () => {
     const final = await runToEnd(s);
     expect(final.value).toBe('Failed');
     expect(s.world.cluster.statefulSets.get('default/consumer')!.replicas).toBe(1);
-    const failed = (await s.log.read(s.migrationId)).filter((e) => e.type === 'StepFailed').map((e) => (e.data as { step: string }).step);
+    const failed = (await s.log.read(s.migrationId))
+      .filter((e) => e.type === 'StepFailed')
+      .map((e) => (e.data as { step: string }).step);
     expect(failed).toEqual(['awaitTargetReady', 'compensate']);
   });
 });

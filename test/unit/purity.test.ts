@@ -13,9 +13,9 @@ describe('machines/ purity', () => {
 
   it.each(files)('%s imports only xstate and ./ files', (file) => {
     const src = readFileSync(join(dir, file), 'utf8');
-    const specifiers = [...src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
-      (m) => m[1] ?? m[2],
-    );
+    const specifiers = [
+      ...src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1] ?? m[2]);
     for (const s of specifiers) {
       expect(s === 'xstate' || s?.startsWith('./'), `${file} imports '${s}'`).toBe(true);
     }

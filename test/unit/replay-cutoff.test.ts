@@ -67,7 +67,11 @@ describe('Replaying', () => {
 
   it('Drain: a replay slower than replayMaxSeconds fails with ReplayTimeout', async () => {
     // producers stop at unbind, but the target drains 1 msg/s: the backlog outlives replayMaxSeconds
-    const s = scenario({ spec: { replayMode: 'Drain', replayMaxSeconds: 5, drainStallSeconds: 60 }, producerRate: 100, consumerRate: 0.5 });
+    const s = scenario({
+      spec: { replayMode: 'Drain', replayMaxSeconds: 5, drainStallSeconds: 60 },
+      producerRate: 100,
+      consumerRate: 0.5,
+    });
     const final = await runToEnd(s);
     expect(final.value).toBe('Failed');
     expect(final.context.failure?.reason).toBe('ReplayTimeout');
@@ -80,7 +84,8 @@ describe('Replaying', () => {
     await host.request(s.spec);
     const final = await host.done();
     expect(final.context.progress.replayed).toBeGreaterThan(0);
-    for (const e of await s.log.read(s.migrationId)) if (e.type === 'ReplayDepthSampled') seen.push((e.data as { depth: number }).depth);
+    for (const e of await s.log.read(s.migrationId))
+      if (e.type === 'ReplayDepthSampled') seen.push((e.data as { depth: number }).depth);
     expect(Math.max(...seen)).toBeGreaterThan(0);
     expect(final.context.progress.replayDepth).toBe(0);
   });

@@ -2,19 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { POD_DELETION_COST } from '../../adapters/kubernetes/port.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
 
-const ops = (s: ReturnType<typeof scenario>) => s.world.journal.entries.filter((e) => e.applied).map((e) => `${e.op} ${e.object}`);
+const ops = (s: ReturnType<typeof scenario>) =>
+  s.world.journal.entries.filter((e) => e.applied).map((e) => `${e.op} ${e.object}`);
 
 describe('ShadowPod on a plain pod', () => {
   it.each(['Direct', 'Registry'] as const)('completes through every phase with transfer %s', async (transferMode) => {
     const s = scenario({
       workload: 'pod',
-      spec: { transferMode, checkpointImageRepository: transferMode === 'Registry' ? '127.0.0.1:5000/ckpt' : undefined },
+      spec: {
+        transferMode,
+        checkpointImageRepository: transferMode === 'Registry' ? '127.0.0.1:5000/ckpt' : undefined,
+      },
     });
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
     expect(final.context.strategy).toBe('ShadowPod');
-    expect(Object.keys(final.context.phaseTimings)).toEqual(['Pending', 'Checkpointing', 'Transferring', 'Restoring', 'Replaying', 'Finalizing']);
-    const image = transferMode === 'Registry' ? '127.0.0.1:5000/ckpt/consumer:checkpoint' : 'localhost/checkpoint/consumer:latest';
+    expect(Object.keys(final.context.phaseTimings)).toEqual([
+      'Pending',
+      'Checkpointing',
+      'Transferring',
+      'Restoring',
+      'Replaying',
+      'Finalizing',
+    ]);
+    const image =
+      transferMode === 'Registry' ? '127.0.0.1:5000/ckpt/consumer:checkpoint' : 'localhost/checkpoint/consumer:latest';
     expect(final.context.image).toBe(image);
     expect(ops(s)).toEqual([
       'ensureTopology orders',
@@ -29,7 +41,10 @@ describe('ShadowPod on a plain pod', () => {
       'deleteReplayQueue orders.ms2m-replay',
       'deletePod default/consumer',
     ]);
-    expect(await s.world.cluster.getPod('default', 'consumer-shadow')).toMatchObject({ nodeName: 'node-b', ready: true });
+    expect(await s.world.cluster.getPod('default', 'consumer-shadow')).toMatchObject({
+      nodeName: 'node-b',
+      ready: true,
+    });
     const source = await s.world.cluster.getPod('default', 'consumer');
     expect(source === null || source.deleting).toBe(true);
   });
@@ -56,7 +71,9 @@ describe('ShadowPod on a Deployment pod', () => {
     expect(final.value).toBe('Completed');
     expect(s.world.cluster.deploymentAffinity.get('default/consumer')).toBe('node-b');
     expect(ops(s)).toContain('deletePod default/consumer-abc12-x7k2p');
-    expect(s.world.cluster.pods.get('default/consumer-abc12-x7k2p-shadow')?.annotations[POD_DELETION_COST]).toBeUndefined();
+    expect(
+      s.world.cluster.pods.get('default/consumer-abc12-x7k2p-shadow')?.annotations[POD_DELETION_COST],
+    ).toBeUndefined();
   });
 });
 

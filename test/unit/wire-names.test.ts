@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { targetPodSpec } from '../../actors/effects/target-pod.ts';
 import { directCheckpointImage, registryCheckpointImage } from '../../adapters/agent-client/port.ts';
 import { MIGRATION_LABEL, ROLE_LABEL, shadowPodName, transferJobName } from '../../adapters/kubernetes/port.ts';
 import { CHECKPOINT_ANNOTATION } from '../../adapters/oci/port.ts';
 import { controlQueueName, endReplay, replayQueueName, startReplay } from '../../adapters/rabbitmq/port.ts';
-import { targetPodSpec } from '../../actors/effects/target-pod.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
 
 // Names users, scripts and migration-aware consumers depend on (SHADOW's, API.md "Names on the wire")
@@ -14,7 +14,9 @@ describe('names on the wire', () => {
   });
 
   it('START_REPLAY and END_REPLAY bodies, byte for byte', () => {
-    expect(JSON.stringify(startReplay('orders.ms2m-replay'))).toBe('{"type":"START_REPLAY","payload":{"queue":"orders.ms2m-replay"}}');
+    expect(JSON.stringify(startReplay('orders.ms2m-replay'))).toBe(
+      '{"type":"START_REPLAY","payload":{"queue":"orders.ms2m-replay"}}',
+    );
     expect(JSON.stringify(endReplay())).toBe('{"type":"END_REPLAY"}');
   });
 
@@ -23,7 +25,9 @@ describe('names on the wire', () => {
     expect(transferJobName('m1')).toBe('m1-transfer');
     expect(MIGRATION_LABEL).toBe('migration.ms2m.io/migration');
     expect(ROLE_LABEL).toBe('migration.ms2m.io/role');
-    expect(registryCheckpointImage('10.0.0.1:5000/ckpt/', 'consumer-0')).toBe('10.0.0.1:5000/ckpt/consumer-0:checkpoint');
+    expect(registryCheckpointImage('10.0.0.1:5000/ckpt/', 'consumer-0')).toBe(
+      '10.0.0.1:5000/ckpt/consumer-0:checkpoint',
+    );
     expect(directCheckpointImage('consumer')).toBe('localhost/checkpoint/consumer:latest');
     expect(CHECKPOINT_ANNOTATION).toBe('io.kubernetes.cri-o.annotations.checkpoint.name');
   });
@@ -51,7 +55,14 @@ describe('names on the wire', () => {
     expect(c.readinessProbe).toEqual({ exec: { command: ['cat', '/tmp/ready'] } });
     expect(pod.podSpec).toEqual({ volumes: [{ name: 'data', emptyDir: {} }], serviceAccountName: 'consumer' });
     expect(pod.ownerReferences).toEqual([
-      { apiVersion: 'migration.ms2m.io/v1alpha1', kind: 'StatefulMigration', name: 'm1', uid: 'cr-uid-1', controller: true, blockOwnerDeletion: true },
+      {
+        apiVersion: 'migration.ms2m.io/v1alpha1',
+        kind: 'StatefulMigration',
+        name: 'm1',
+        uid: 'cr-uid-1',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
     ]);
   });
 });
