@@ -9,7 +9,6 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
   type StoredMsg,
   jetstream,
   jetstreamManager,
@@ -19,7 +18,8 @@ import type { Logger } from 'pino';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
 import { CorruptEventError, type EventLog, StaleWriterError } from '../event-log/port.ts';
 import { isWrongLastSequence, reportedLastSequence, unavailable } from './jetstream-errors.ts';
-import { encodeEnvelope, storedEnvelopeSchema, streamConfig } from './jetstream.wire.ts';
+import { encodeEnvelope, envelopeProblem, streamConfig } from './jetstream.wire.ts';
+import { readStream } from './stream-reader.ts';
 import { migrationIdOfSubject, migrationSubject } from './subject.ts';
 
 export interface JetStreamLogOptions {
@@ -84,20 +84,25 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
   log.info({ subjects: cfg.subjects }, 'Opened JetStream event log');
 
   const tails = new Map<string, Tail>();
+  const utf8 = new TextDecoder();
+  const ids = new Map<string, string>(); // subject -> migration id, so a rebuild decodes each subject once
   const decode = (data: Uint8Array, subject: string, streamSeq: number): EventEnvelope => {
-    const id = migrationIdOfSubject(prefix, subject) ?? subject;
+    let id = ids.get(subject);
+    if (id === undefined) {
+      id = migrationIdOfSubject(prefix, subject) ?? subject;
+      if (ids.size < 100_000) ids.set(subject, id);
+    }
     let raw: unknown;
     try {
-      raw = JSON.parse(new TextDecoder().decode(data));
+      raw = JSON.parse(utf8.decode(data));
     } catch (err) {
       throw new CorruptEventError(id, undefined, `stream seq ${streamSeq} is not JSON`, err);
     }
-    const parsed = storedEnvelopeSchema.safeParse(raw);
-    if (!parsed.success) throw new CorruptEventError(id, undefined, `stream seq ${streamSeq}: ${parsed.error.message}`);
-    if (parsed.data.migrationId !== id) {
-      throw new CorruptEventError(id, parsed.data.seq, `envelope names migration ${parsed.data.migrationId}`);
-    }
-    return parsed.data as EventEnvelope;
+    const problem = envelopeProblem(raw);
+    if (problem) throw new CorruptEventError(id, undefined, `stream seq ${streamSeq}: ${problem}`);
+    const env = raw as EventEnvelope;
+    if (env.migrationId !== id) throw new CorruptEventError(id, env.seq, `envelope names migration ${env.migrationId}`);
+    return env;
   };
   const lastStored = async (id: string): Promise<{ env: EventEnvelope; msg: StoredMsg } | null> => {
     let msg: StoredMsg | null;
@@ -110,19 +115,9 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
   };
   const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 
-  /** Ordered consumer over `filter`; yields until it has delivered stream seq `last` (or nothing is pending). */
-  async function* drain(filter: string, last: number): AsyncGenerator<JsMsg> {
-    const consumer = await js.consumers.get(stream, { filter_subjects: filter });
-    const msgs = await consumer.consume({ max_messages: 10_000 });
-    try {
-      for await (const m of msgs) {
-        yield m;
-        if (m.seq >= last || m.info.pending === 0) break;
-      }
-    } finally {
-      msgs.stop();
-    }
-  }
+  /** Everything stored under `filter` up to stream seq `last`, in order (see stream-reader.ts). */
+  const drain = (filter: string, last: number, what: string) =>
+    readStream(nc, jsm, stream, filter, last, Math.max(timeout, 5000), (why) => unavailable(what, new Error(why)));
 
   /** The caller is behind the tail: fine only if its event is the one stored at its seq (a retry after a lost ack). */
   const storedRetry = async (id: string, env: EventEnvelope, expectSeq: number, tail: number) => {
@@ -179,11 +174,11 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       let prev = 0;
       const tail = await lastStored(id);
       if (!tail) return out;
-      for await (const m of drain(migrationSubject(prefix, id), tail.msg.seq)) {
-        const env = decode(m.data, m.subject, m.seq);
+      for await (const m of drain(migrationSubject(prefix, id), tail.msg.seq, `read ${id}`)) {
+        const env = decode(m.data, m.subject, m.streamSeq);
         if (env.seq !== prev + 1 && prev !== 0) throw new CorruptEventError(id, env.seq, `gap after seq ${prev}`);
         prev = env.seq;
-        tails.set(id, { seq: env.seq, streamSeq: m.seq });
+        tails.set(id, { seq: env.seq, streamSeq: m.streamSeq });
         if (env.seq >= fromSeq) out.push(env);
       }
       return out;
@@ -198,7 +193,7 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       } catch (err) {
         throw unavailable('read all', err);
       }
-      for await (const m of drain(`${prefix}.>`, last)) yield decode(m.data, m.subject, m.seq);
+      for await (const m of drain(`${prefix}.>`, last, 'read all')) yield decode(m.data, m.subject, m.streamSeq);
     },
 
     async list(): Promise<string[]> {

@@ -29,7 +29,7 @@ export function streamConfig(name: string, subjectPrefix: string): Partial<Strea
   };
 }
 
-/** Stored message body: exactly the envelope. */
+/** Stored message body: exactly the envelope (the schema documents it; the hot path uses {@link parseEnvelope}). */
 export const storedEnvelopeSchema = z.object({
   migrationId: z.string().min(1),
   seq: z.number().int().positive(),
@@ -52,4 +52,17 @@ export function encodeEnvelope(env: EventEnvelope): Uint8Array {
     data: env.data,
   };
   return new TextEncoder().encode(JSON.stringify(ordered));
+}
+
+/** Fast structural check of a decoded body (rebuild reads 300,000 of them); returns a problem or null. */
+export function envelopeProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null) return 'body is not an object';
+  const e = v as Record<string, unknown>;
+  if (typeof e.migrationId !== 'string' || e.migrationId.length === 0) return 'migrationId missing';
+  if (typeof e.seq !== 'number' || !Number.isInteger(e.seq) || e.seq < 1) return 'seq is not a positive integer';
+  if (typeof e.type !== 'string' || e.type.length === 0) return 'type missing';
+  if (typeof e.at !== 'string' || e.at.length === 0) return 'at missing';
+  if (typeof e.machineVersion !== 'number' || !Number.isInteger(e.machineVersion)) return 'machineVersion missing';
+  if (!('data' in e)) return 'data missing';
+  return null;
 }

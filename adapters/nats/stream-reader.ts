@@ -1,0 +1,120 @@
+/**
+ * Fast in-order read of everything stored under a subject filter, up to a known last stream sequence: one
+ * ephemeral push consumer (no acks, flow control, memory state) delivering to a core NATS inbox. It skips the
+ * per-message pull/JsMsg machinery, which is what makes a 300,000-event rebuild fit in a few seconds. Flow
+ * control replies are held back while the local buffer is full, so memory stays bounded.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
+import { type Msg, type NatsConnection, createInbox, nanos } from '@nats-io/nats-core';
+
+export interface RawStored {
+  subject: string;
+  data: Uint8Array;
+  streamSeq: number;
+}
+
+const HIGH_WATER = 20_000;
+
+/** Stream sequence and pending count from a JetStream ack reply subject (v1 and v2 token layouts). */
+function parseReply(reply: string): { streamSeq: number; pending: number } {
+  const t = reply.split('.');
+  if (t.length === 9) return { streamSeq: Number(t[5]), pending: Number(t[8]) };
+  return { streamSeq: Number(t[7]), pending: Number(t[10]) };
+}
+
+/**
+ * Yields every stored message matching `filter` in stream order, stopping after stream seq `last` (or when
+ * nothing more is pending). Throws the error `onStall` builds when nothing arrives for `idleMs`.
+ *
+ * @example
+ * ```ts
+ * for await (const m of readStream(nc, jsm, 'MS2M_EVENTS', 'ms2m.events.>', 300000, 10000, fail)) use(m);
+ * ```
+ */
+export async function* readStream(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  filter: string,
+  last: number,
+  idleMs: number,
+  onStall: (why: string) => Error,
+): AsyncGenerator<RawStored> {
+  const inbox = createInbox();
+  const buffer: RawStored[] = [];
+  let heldFc: Msg | undefined;
+  let done = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  let lastActivity = Date.now();
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const sub = nc.subscribe(inbox, {
+    callback: (err, m) => {
+      lastActivity = Date.now();
+      if (err) {
+        failure = onStall(err.message);
+        return notify();
+      }
+      if (m.data.length === 0 && m.headers) {
+        // status message: flow control request (has a reply) or idle heartbeat
+        if (m.reply) {
+          if (buffer.length >= HIGH_WATER) heldFc = m;
+          else m.respond();
+        }
+        return;
+      }
+      if (!m.reply) return;
+      const { streamSeq, pending } = parseReply(m.reply);
+      buffer.push({ subject: m.subject, data: m.data, streamSeq });
+      if (streamSeq >= last || pending === 0) done = true;
+      notify();
+    },
+  });
+  let consumerName: string | undefined;
+  const timer = setInterval(() => {
+    if (Date.now() - lastActivity > idleMs) {
+      failure ??= onStall(`no message for ${idleMs} ms`);
+      notify();
+    }
+  }, Math.min(1000, idleMs));
+  try {
+    const ci = await jsm.consumers.add(stream, {
+      deliver_subject: inbox,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+      flow_control: true,
+      idle_heartbeat: nanos(Math.max(1000, Math.floor(idleMs / 3))),
+      mem_storage: true,
+      inactive_threshold: nanos(30_000),
+    });
+    consumerName = ci.name;
+    lastActivity = Date.now();
+    for (;;) {
+      while (buffer.length > 0) {
+        const batch = buffer.splice(0, buffer.length);
+        if (heldFc) {
+          heldFc.respond();
+          heldFc = undefined;
+        }
+        for (const m of batch) {
+          yield m;
+          if (m.streamSeq >= last) return;
+        }
+      }
+      if (done) return;
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    clearInterval(timer);
+    sub.unsubscribe();
+    if (consumerName) await jsm.consumers.delete(stream, consumerName).catch(() => {});
+  }
+}
