@@ -3,8 +3,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
-import { openJetStreamLog } from '../adapters/nats/jetstream-log.ts';
 import { encodeEnvelope } from '../adapters/nats/jetstream.wire.ts';
+import { openJetStreamLog } from '../adapters/nats/jetstream-log.ts';
 import { migrationSubject } from '../adapters/nats/subject.ts';
 import { MACHINE_VERSION } from '../machines/envelope.ts';
 import { startNats } from '../test/harness/nats.ts';
@@ -25,7 +25,14 @@ export async function run(): Promise<Record<string, unknown>> {
     for (let seq = 1; seq <= EVENTS; seq++) {
       for (let m = 0; m < MIGRATIONS; m++) {
         const id = `bench/migration-${m}`;
-        const env = { migrationId: id, seq, type: `Event${seq}`, at, machineVersion: MACHINE_VERSION, data: { m, seq } };
+        const env = {
+          migrationId: id,
+          seq,
+          type: `Event${seq}`,
+          at,
+          machineVersion: MACHINE_VERSION,
+          data: { m, seq },
+        };
         pending.push(js.publish(migrationSubject('ms2m.events', id), encodeEnvelope(env), { msgID: `${id}:${seq}` }));
         if (pending.length >= 2000) {
           await Promise.all(pending);

@@ -4,21 +4,22 @@
  * sequence of the migration's last event (0 = none) and `msgID = "<id>:<seq>"` makes a retried append after a
  * lost ack a recognised duplicate.
  */
-import { connect } from '@nats-io/transport-node';
+
 import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type StoredMsg,
   jetstream,
   jetstreamManager,
+  type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
 import { CorruptEventError, type EventLog, StaleWriterError } from '../event-log/port.ts';
-import { isWrongLastSequence, reportedLastSequence, unavailable } from './jetstream-errors.ts';
 import { encodeEnvelope, envelopeProblem, streamConfig } from './jetstream.wire.ts';
+import { isWrongLastSequence, reportedLastSequence, unavailable } from './jetstream-errors.ts';
 import { readStream } from './stream-reader.ts';
 import { migrationIdOfSubject, migrationSubject } from './subject.ts';
 
@@ -200,7 +201,10 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       try {
         const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}.>` });
         const subjects = Object.keys(info.state.subjects ?? {});
-        return subjects.map((s) => migrationIdOfSubject(prefix, s)).filter((s): s is string => s !== null).sort();
+        return subjects
+          .map((s) => migrationIdOfSubject(prefix, s))
+          .filter((s): s is string => s !== null)
+          .sort();
       } catch (err) {
         throw unavailable('list migrations', err);
       }

@@ -3,7 +3,7 @@
  * another holder's entry lives), `update` with the held revision renews (compare-and-set), the server expires an
  * entry that is not renewed within the TTL, and a KV watch plus a local expiry timer report loss.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.ts';

@@ -5,7 +5,7 @@
  * control replies are held back while the local buffer is full, so memory stays bounded.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
-import { type Msg, type NatsConnection, createInbox, nanos } from '@nats-io/nats-core';
+import { createInbox, type Msg, type NatsConnection, nanos } from '@nats-io/nats-core';
 
 export interface RawStored {
   subject: string;
@@ -75,12 +75,15 @@ export async function* readStream(
     },
   });
   let consumerName: string | undefined;
-  const timer = setInterval(() => {
-    if (Date.now() - lastActivity > idleMs) {
-      failure ??= onStall(`no message for ${idleMs} ms`);
-      notify();
-    }
-  }, Math.min(1000, idleMs));
+  const timer = setInterval(
+    () => {
+      if (Date.now() - lastActivity > idleMs) {
+        failure ??= onStall(`no message for ${idleMs} ms`);
+        notify();
+      }
+    },
+    Math.min(1000, idleMs),
+  );
   try {
     const ci = await jsm.consumers.add(stream, {
       deliver_subject: inbox,

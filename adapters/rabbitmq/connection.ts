@@ -4,7 +4,7 @@
  * channels or topology). Every connection and channel has an `error` listener: a channel error never crashes
  * the process, it fails the one operation that caused it.
  */
-import { type Channel, type ChannelModel, type ConfirmChannel, type RecoveringChannelModel, connect } from 'amqplib';
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import { maskUrl, toBrokerError } from './errors.ts';
 
@@ -74,7 +74,9 @@ export class RabbitConnection {
         this.generation++;
         this.log.info({ generation: this.generation }, 'Connected to RabbitMQ');
       });
-      m.on('reconnect-failed', (err: Error) => this.log.error({ err: err.message }, 'Gave up reconnecting to RabbitMQ'));
+      m.on('reconnect-failed', (err: Error) =>
+        this.log.error({ err: err.message }, 'Gave up reconnecting to RabbitMQ'),
+      );
       this.generation++;
       return m;
     });
@@ -102,16 +104,29 @@ export class RabbitConnection {
     this.log.info({ count: this.declared.size }, 'Re-declared topology after reconnect');
   }
 
+  /** Forgets a cached channel once it closed, so the next operation opens a fresh one. */
+  private dropChannel(p: Promise<Channel>): void {
+    if (this.channel === p) this.channel = undefined;
+    if (this.confirm === p) this.confirm = undefined;
+  }
+
   private watchChannel<T extends Channel>(ch: T, drop: () => void): T {
     ch.on('error', (err: Error) => this.log.debug({ err: err.message }, 'RabbitMQ channel error'));
     ch.on('close', drop);
     return ch;
   }
 
-  private async timed<T>(operation: string, work: Promise<T>, object?: { kind: 'Queue' | 'Exchange'; name: string }): Promise<T> {
+  private async timed<T>(
+    operation: string,
+    work: Promise<T>,
+    object?: { kind: 'Queue' | 'Exchange'; name: string },
+  ): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${operation} timed out after ${this.opTimeoutMs} ms`)), this.opTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${operation} timed out after ${this.opTimeoutMs} ms`)),
+        this.opTimeoutMs,
+      );
     });
     work.catch(() => {});
     try {
@@ -124,13 +139,19 @@ export class RabbitConnection {
   }
 
   /** Runs `fn` on the shared operation channel (re-created after it closes). */
-  async withChannel<T>(operation: string, fn: (ch: Channel) => Promise<T>, object?: { kind: 'Queue' | 'Exchange'; name: string }): Promise<T> {
+  async withChannel<T>(
+    operation: string,
+    fn: (ch: Channel) => Promise<T>,
+    object?: { kind: 'Queue' | 'Exchange'; name: string },
+  ): Promise<T> {
     const work = (async () => {
       const model = await this.connect();
       if (!this.channel) {
-        const p = model.createChannel().then((ch) => this.watchChannel(ch, () => this.channel === p && (this.channel = undefined)));
+        const p: Promise<Channel> = model
+          .createChannel()
+          .then((ch) => this.watchChannel(ch, () => this.dropChannel(p)));
         this.channel = p;
-        p.catch(() => this.channel === p && (this.channel = undefined));
+        p.catch(() => this.dropChannel(p));
       }
       return fn(await this.channel);
     })();
@@ -138,7 +159,11 @@ export class RabbitConnection {
   }
 
   /** Runs `fn` on a throwaway channel: for passive checks, which close the channel when the object is missing. */
-  async withThrowawayChannel<T>(operation: string, fn: (ch: Channel) => Promise<T>, object?: { kind: 'Queue' | 'Exchange'; name: string }): Promise<T> {
+  async withThrowawayChannel<T>(
+    operation: string,
+    fn: (ch: Channel) => Promise<T>,
+    object?: { kind: 'Queue' | 'Exchange'; name: string },
+  ): Promise<T> {
     const work = (async () => {
       const model = await this.connect();
       const ch = this.watchChannel(await model.createChannel(), () => {});
@@ -152,13 +177,20 @@ export class RabbitConnection {
   }
 
   /** Publishes on the shared confirm channel and resolves once the broker confirmed it. */
-  async publishConfirmed(operation: string, queue: string, body: Buffer, props: Parameters<ConfirmChannel['sendToQueue']>[2]): Promise<void> {
+  async publishConfirmed(
+    operation: string,
+    queue: string,
+    body: Buffer,
+    props: Parameters<ConfirmChannel['sendToQueue']>[2],
+  ): Promise<void> {
     const work = (async () => {
       const model = await this.connect();
       if (!this.confirm) {
-        const p = model.createConfirmChannel().then((ch) => this.watchChannel(ch, () => this.confirm === p && (this.confirm = undefined)));
+        const p: Promise<ConfirmChannel> = model
+          .createConfirmChannel()
+          .then((ch) => this.watchChannel(ch, () => this.dropChannel(p)));
         this.confirm = p;
-        p.catch(() => this.confirm === p && (this.confirm = undefined));
+        p.catch(() => this.dropChannel(p));
       }
       const ch = await this.confirm;
       await new Promise<void>((resolve, reject) => {
@@ -170,7 +202,10 @@ export class RabbitConnection {
 
   /** Declares and records, so the declaration is repeated after every reconnect. */
   async declare(d: Declaration): Promise<void> {
-    const object = d.kind === 'exchange' ? { kind: 'Exchange' as const, name: d.name } : { kind: 'Queue' as const, name: d.kind === 'queue' ? d.name : d.queue };
+    const object =
+      d.kind === 'exchange'
+        ? { kind: 'Exchange' as const, name: d.name }
+        : { kind: 'Queue' as const, name: d.kind === 'queue' ? d.name : d.queue };
     await this.withChannel(`declare ${declarationKey(d)}`, (ch) => applyDeclaration(ch, d), object);
     this.declared.set(declarationKey(d), d);
   }

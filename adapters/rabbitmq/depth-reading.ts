@@ -5,8 +5,9 @@
  * and a management sample taken at least one lag window after t0 also shows ready = unacked = 0: any message
  * delivered but not yet acknowledged since t0 would still appear in that sample.
  */
-import type { QueueDepth } from './port.ts';
+
 import type { QueueSample } from './management.ts';
+import type { QueueDepth } from './port.ts';
 
 export class DepthReading {
   private readyZeroSince: number | undefined;
@@ -19,7 +20,8 @@ export class DepthReading {
     else this.readyZeroSince ??= now;
     const unacked = sample?.unacked ?? 0;
     const depth = amqpReady + unacked;
-    const covered = this.readyZeroSince !== undefined && sample !== null && sample.takenAt - this.lagMs >= this.readyZeroSince;
+    const covered =
+      this.readyZeroSince !== undefined && sample !== null && sample.takenAt - this.lagMs >= this.readyZeroSince;
     const settled = sample !== null && (depth > 0 || (covered && sample.ready === 0 && sample.unacked === 0));
     return {
       depth,

@@ -34,7 +34,11 @@ export function vhostOf(brokerUrl: string): string {
  * const s = await fetchQueueSample('http://127.0.0.1:15672', 'amqp://guest:guest@127.0.0.1', 'orders.ms2m-replay');
  * ```
  */
-export async function fetchQueueSample(managementUrl: string, brokerUrl: string, queue: string): Promise<QueueSample | null> {
+export async function fetchQueueSample(
+  managementUrl: string,
+  brokerUrl: string,
+  queue: string,
+): Promise<QueueSample | null> {
   const u = new URL(brokerUrl);
   const user = decodeURIComponent(u.username || 'guest');
   const pass = decodeURIComponent(u.password || 'guest');
@@ -49,8 +53,13 @@ export async function fetchQueueSample(managementUrl: string, brokerUrl: string,
     throw new UnavailableError(`RabbitMQ management API ${maskUrl(managementUrl)}`, (err as Error).message, err);
   }
   if (res.status === 404) return null;
-  if (res.status === 401 || res.status === 403) throw new BrokerAccessRefusedError(managementUrl, `management API queue ${queue}`);
-  if (!res.ok) throw new UnavailableError(`RabbitMQ management API ${maskUrl(managementUrl)}`, `HTTP ${res.status} for queue ${queue}`);
+  if (res.status === 401 || res.status === 403)
+    throw new BrokerAccessRefusedError(managementUrl, `management API queue ${queue}`);
+  if (!res.ok)
+    throw new UnavailableError(
+      `RabbitMQ management API ${maskUrl(managementUrl)}`,
+      `HTTP ${res.status} for queue ${queue}`,
+    );
   const q: ManagementQueue = managementQueueSchema.parse(await res.json());
   const stats = q.message_stats;
   return {

@@ -9,7 +9,14 @@ import { type Declaration, RabbitConnection } from './connection.ts';
 import { DepthReading } from './depth-reading.ts';
 import { BrokerNotFoundError, maskUrl, toBrokerError } from './errors.ts';
 import { defaultManagementUrl, fetchQueueSample } from './management.ts';
-import { type Broker, type BrokerConfig, type ControlMessage, type QueueDepth, controlQueueName, replayQueueName } from './port.ts';
+import {
+  type Broker,
+  type BrokerConfig,
+  type ControlMessage,
+  controlQueueName,
+  type QueueDepth,
+  replayQueueName,
+} from './port.ts';
 
 export interface RabbitBrokerOptions {
   logger: Logger;
@@ -31,7 +38,8 @@ export interface RabbitBroker extends Broker {
 }
 
 /** AMQP message id for an idempotency key: stable, opaque, bounded. A consumer drops repeated ids. */
-export const controlMessageId = (key: string): string => `ms2m-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+export const controlMessageId = (key: string): string =>
+  `ms2m-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
 
 /**
  * Creates the RabbitMQ broker adapter. Connections open lazily, one per broker URL.
@@ -68,7 +76,12 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
     return c;
   };
   const queueType = (cfg: BrokerConfig) => cfg.queueType ?? 'classic';
-  const binding = (cfg: BrokerConfig, queue: string): Extract<Declaration, { kind: 'bind' }> => ({ kind: 'bind', queue, exchange: cfg.exchangeName, routingKey: cfg.routingKey ?? '' });
+  const binding = (cfg: BrokerConfig, queue: string): Extract<Declaration, { kind: 'bind' }> => ({
+    kind: 'bind',
+    queue,
+    exchange: cfg.exchangeName,
+    routingKey: cfg.routingKey ?? '',
+  });
 
   /** Passive check on a throwaway channel: the AMQP ready count, or null when the queue is missing. */
   const readyCount = (c: RabbitConnection, url: string, queue: string): Promise<number | null> =>
@@ -78,7 +91,8 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
         try {
           return (await ch.checkQueue(queue)).messageCount;
         } catch (err) {
-          if (toBrokerError(err, url, 'check', { kind: 'Queue', name: queue }) instanceof BrokerNotFoundError) return null;
+          if (toBrokerError(err, url, 'check', { kind: 'Queue', name: queue }) instanceof BrokerNotFoundError)
+            return null;
           throw err;
         }
       },
@@ -91,7 +105,10 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
       await c.declare({ kind: 'exchange', name: cfg.exchangeName });
       await c.declare({ kind: 'queue', name: cfg.queueName, queueType: queueType(cfg) });
       await c.declare(binding(cfg, cfg.queueName));
-      log.info({ key, exchange: cfg.exchangeName, queue: cfg.queueName, broker: maskUrl(cfg.brokerUrl) }, 'Ensured broker topology');
+      log.info(
+        { key, exchange: cfg.exchangeName, queue: cfg.queueName, broker: maskUrl(cfg.brokerUrl) },
+        'Ensured broker topology',
+      );
     },
 
     async createReplayQueue(cfg, key) {
@@ -114,7 +131,10 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
       c.forget(bind);
       if ((await readyCount(c, cfg.brokerUrl, name)) === null) return; // queue gone: nothing is bound
       try {
-        await c.withChannel(`unbind ${name}`, (ch) => ch.unbindQueue(name, cfg.exchangeName, bind.routingKey), { kind: 'Exchange', name: cfg.exchangeName });
+        await c.withChannel(`unbind ${name}`, (ch) => ch.unbindQueue(name, cfg.exchangeName, bind.routingKey), {
+          kind: 'Exchange',
+          name: cfg.exchangeName,
+        });
       } catch (err) {
         if (!(err instanceof NotFoundError || (err as { code?: string }).code === 'NOT_FOUND')) throw err; // exchange gone
       }
@@ -158,7 +178,11 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
       }
       let sample = null;
       try {
-        sample = await fetchQueueSample(opts.managementUrl ?? defaultManagementUrl(cfg.brokerUrl), cfg.brokerUrl, queue);
+        sample = await fetchQueueSample(
+          opts.managementUrl ?? defaultManagementUrl(cfg.brokerUrl),
+          cfg.brokerUrl,
+          queue,
+        );
       } catch (err) {
         log.warn({ err: (err as Error).message, queue }, 'Management API unavailable; depth reading not settled');
       }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Broker, type BrokerConfig, type ControlMessage, endReplay, startReplay } from '../../adapters/rabbitmq/port.ts';
+import {
+  type Broker,
+  type BrokerConfig,
+  type ControlMessage,
+  endReplay,
+  startReplay,
+} from '../../adapters/rabbitmq/port.ts';
 
 /** What a contract run needs from one implementation. */
 export interface BrokerUnderTest {
@@ -56,7 +62,10 @@ export function brokerContract(name: string, open: () => BrokerUnderTest): void 
       expect((await broker.depth(cfg, replay)).depth).toBe(0);
       await broker.deleteReplayQueue(cfg, 'm:delete');
       await broker.deleteReplayQueue(cfg, 'm:delete');
-      await expect(broker.depth(cfg, replay)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(replay) });
+      await expect(broker.depth(cfg, replay)).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining(replay),
+      });
     });
 
     it('sends START_REPLAY and END_REPLAY to ms2m.control.<pod>; a re-send with the same key is one message', async () => {

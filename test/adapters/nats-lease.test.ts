@@ -1,5 +1,5 @@
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsKvLease, openLeaseBucket } from '../../adapters/nats/kv-lease.ts';

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MACHINE_VERSION, type NewEvent } from '../../machines/envelope.ts';
-import { Ms2mError } from '../../adapters/errors.ts';
+import type { Ms2mError } from '../../adapters/errors.ts';
 import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
 import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
 import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
+import { MACHINE_VERSION, type NewEvent } from '../../machines/envelope.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
 import { eventLogContract } from './event-log.contract.ts';
 
@@ -72,7 +72,7 @@ describe('JetStream event log', () => {
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
     expect(lost[0]?.reason).toBeInstanceOf(StaleWriterError);
-    expect((lost[0]?.reason as StaleWriterError).code).toBe('STALE_WRITER');
+    expect(lost[0]?.reason).toMatchObject({ code: 'STALE_WRITER' });
     const stored = await other.read('ns/race');
     expect(stored.map((e) => e.seq)).toEqual([1, 2]);
     // a writer with an old view is rejected even after the duplicate window would have let the msgID through

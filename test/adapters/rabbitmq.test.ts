@@ -1,11 +1,16 @@
+import { Writable } from 'node:stream';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import pino from 'pino';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ms2mError } from '../../adapters/errors.ts';
 import { BrokerAccessRefusedError, BrokerConnectRefusedError } from '../../adapters/rabbitmq/errors.ts';
-import { type BrokerConfig, type ControlMessage, controlQueueName } from '../../adapters/rabbitmq/port.ts';
-import { type RabbitBroker, createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
+import {
+  type BrokerConfig,
+  type ControlMessage,
+  controlQueueName,
+  type QueueDepth,
+} from '../../adapters/rabbitmq/port.ts';
+import { createRabbitBroker, type RabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
 import { freePort } from '../harness/nats.ts';
 import { type RabbitServer, startRabbit } from '../harness/rabbitmq.ts';
 import { brokerContract } from './broker.contract.ts';
@@ -64,7 +69,8 @@ async function drainControl(pod: string): Promise<ControlMessage[]> {
 brokerContract('rabbitmq', () => ({ broker, config: (label) => cfgFor(label), controlMessages: drainControl }));
 
 async function publish(ch: Channel, exchange: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) ch.publish(exchange, '', Buffer.from(`m${i}`), { persistent: true, messageId: `m${i}` });
+  for (let i = 0; i < count; i++)
+    ch.publish(exchange, '', Buffer.from(`m${i}`), { persistent: true, messageId: `m${i}` });
   await sleep(50);
 }
 
@@ -76,9 +82,9 @@ describe('RabbitMQ broker adapter', () => {
     const ch = await client.createChannel();
     const a = await ch.get('ms2m.control.app-0');
     const b = await ch.get('ms2m.control.app-0');
-    expect(a && a.content.toString()).toBe('{"type":"START_REPLAY","payload":{"queue":"q.ms2m-replay"}}');
-    expect(b && b.content.toString()).toBe('{"type":"END_REPLAY"}');
-    expect(a && a.properties.messageId).not.toBe(b && b.properties.messageId);
+    expect(a ? a.content.toString() : null).toBe('{"type":"START_REPLAY","payload":{"queue":"q.ms2m-replay"}}');
+    expect(b ? b.content.toString() : null).toBe('{"type":"END_REPLAY"}');
+    expect(a ? a.properties.messageId : null).not.toBe(b ? b.properties.messageId : null);
     await ch.close();
   });
 
@@ -93,7 +99,10 @@ describe('RabbitMQ broker adapter', () => {
     await ch.consume(replay, (m) => m && held.push(m));
     while (held.length < 4) await sleep(20);
     let reading = await broker.depth(cfg, replay);
-    while (reading.unacked !== 4) reading = (await sleep(200), await broker.depth(cfg, replay));
+    while (reading.unacked !== 4) {
+      await sleep(200);
+      reading = await broker.depth(cfg, replay);
+    }
     expect(reading).toMatchObject({ depth: 10, ready: 6, unacked: 4, settled: true });
     // a second consumer takes the rest: AMQP ready drops to 0 at once while all 10 stay unacked; over two
     // statistics windows no reading may say "drained"
@@ -103,7 +112,7 @@ describe('RabbitMQ broker adapter', () => {
     await greedy.consume(replay, (m) => m && taken++);
     while (taken < 6) await sleep(20);
     const start = Date.now();
-    const seen: Array<{ depth: number; settled: boolean }> = [];
+    const seen: QueueDepth[] = [];
     while (Date.now() - start < 2 * rabbit.statsIntervalMs + 3000 || seen.at(-1)?.unacked !== 10) {
       seen.push(await broker.depth(cfg, replay));
       await sleep(100);
@@ -147,7 +156,9 @@ describe('RabbitMQ broker adapter', () => {
     await broker.ensureTopology(cfg, 'm:topology');
     const replay = await broker.createReplayQueue(cfg, 'm:replay');
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
-    const q = (await (await fetch(`${rabbit.managementUrl}/api/queues/%2F/${replay}`, { headers: auth })).json()) as { type: string };
+    const q = (await (await fetch(`${rabbit.managementUrl}/api/queues/%2F/${replay}`, { headers: auth })).json()) as {
+      type: string;
+    };
     expect(q.type).toBe('quorum');
     await expect(broker.ensureTopology({ ...cfg, queueType: 'classic' }, 'm:topology')).rejects.toMatchObject({
       code: 'BROKER_PRECONDITION_FAILED',
@@ -159,11 +170,18 @@ describe('RabbitMQ broker adapter', () => {
   it('fails typed on a refused connection and on bad credentials, never logging the password', async () => {
     const port = await freePort();
     const lone = createRabbitBroker({ logger, connectRetries: 1, opTimeoutMs: 5000 });
-    const refused = await lone.ensureTopology({ brokerUrl: `amqp://u:hunter2@127.0.0.1:${port}`, exchangeName: 'x', queueName: 'q' }, 'k').catch((e) => e);
+    const refused = await lone
+      .ensureTopology({ brokerUrl: `amqp://u:hunter2@127.0.0.1:${port}`, exchangeName: 'x', queueName: 'q' }, 'k')
+      .catch((e) => e);
     expect(refused).toBeInstanceOf(BrokerConnectRefusedError);
     expect((refused as Ms2mError).transient).toBe(true);
     expect((refused as Error).message).toContain('u:***@');
-    const bad = await lone.ensureTopology({ brokerUrl: rabbit.url.replace('guest:guest', 'guest:hunter2'), exchangeName: 'x', queueName: 'q' }, 'k').catch((e) => e);
+    const bad = await lone
+      .ensureTopology(
+        { brokerUrl: rabbit.url.replace('guest:guest', 'guest:hunter2'), exchangeName: 'x', queueName: 'q' },
+        'k',
+      )
+      .catch((e) => e);
     expect(bad).toBeInstanceOf(BrokerAccessRefusedError);
     expect((bad as Ms2mError).transient).toBe(false);
     expect((bad as Error).message).not.toContain('hunter2');
@@ -206,7 +224,13 @@ describe('RabbitMQ broker adapter', () => {
         ch.on('error', () => {});
         for (; i < total && !(i === total / 2 && !restarting); i++) {
           await new Promise<void>((resolve, reject) =>
-            ch.publish(cfg.exchangeName, '', Buffer.from(String(i)), { persistent: true, messageId: `msg-${i}` }, (err) => (err ? reject(err) : resolve())),
+            ch.publish(
+              cfg.exchangeName,
+              '',
+              Buffer.from(String(i)),
+              { persistent: true, messageId: `msg-${i}` },
+              (err) => (err ? reject(err) : resolve()),
+            ),
           );
         }
         await ch.close().catch(() => {});

@@ -39,7 +39,12 @@ export interface RabbitServer {
 export async function startRabbit(opts: { statsIntervalMs?: number } = {}): Promise<RabbitServer> {
   const statsIntervalMs = opts.statsIntervalMs ?? 1000;
   const base = await mkdtemp(join(tmpdir(), 'ms2m-rabbit-'));
-  const [amqpPort, mgmtPort, distPort, epmdPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [amqpPort, mgmtPort, distPort, epmdPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const nodename = `ms2m${randomBytes(4).toString('hex')}@localhost`;
   for (const d of ['mnesia', 'log', 'home']) await mkdir(join(base, d), { recursive: true });
   const conf = join(base, 'rabbitmq.conf');
