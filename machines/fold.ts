@@ -1,28 +1,70 @@
 /**
- * The pure fold: a migration's log -> its snapshot, through xstate's `transition()` (runs no effects).
- * Used by the host to rebuild after a crash, by the golden tests, and by analysis tools.
+ * The pure fold: a migration's log -> its snapshot, through the machine's own transition function (runs no
+ * effects). Used by the host to rebuild after a crash, by the golden tests, and by analysis tools.
+ *
+ * xstate's exported `transition()` builds a fresh inert actor (and computes the machine's whole initial state)
+ * on every call, ~150 µs each; a fold instead builds one inert scope per migration and reuses it for every
+ * event, which is what makes rebuilding 10,000 migrations cheap. The results are identical (property-tested).
  */
-import { initialTransition, transition } from 'xstate';
+import { type ActorScope, createActor, initialTransition, transition } from 'xstate';
+import type { MigrationInput } from './context.ts';
 import type { EventEnvelope } from './envelope.ts';
 import type { MachineEvent } from './events.ts';
 import { migrationMachine } from './migration.ts';
 
 export type MigrationSnapshot = ReturnType<typeof initialTransition<typeof migrationMachine>>[0];
+type Scope = ActorScope<MigrationSnapshot, MachineEvent>;
 
 /** Envelope -> the event the machine sees (`at` in epoch ms). */
 export function toMachineEvent(env: EventEnvelope): MachineEvent {
   return { type: env.type, at: Date.parse(env.at), data: env.data } as MachineEvent;
 }
 
+/** An inert scope: actions are resolved into the snapshot but never executed; children are never started. */
+function inertScope(input: MigrationInput): Scope {
+  const self = createActor(migrationMachine, { input });
+  return {
+    self,
+    id: '',
+    sessionId: '',
+    system: self.system,
+    logger: () => undefined,
+    defer: () => undefined,
+    emit: () => undefined,
+    stopChild: () => undefined,
+    actionExecutor: () => undefined,
+  } as unknown as Scope;
+}
+
+/** Incremental fold of one migration: `apply` each event in seq order. */
+export class Fold {
+  readonly migrationId: string;
+  private readonly scope: Scope;
+  snapshot: MigrationSnapshot;
+
+  constructor(migrationId: string, first: MachineEvent) {
+    if (first.type !== 'MigrationRequested') {
+      throw new Error(`Log of migration ${migrationId} starts with ${first.type}, expected MigrationRequested`);
+    }
+    this.migrationId = migrationId;
+    const input: MigrationInput = { migrationId, spec: first.data.spec, at: first.at };
+    this.scope = inertScope(input);
+    this.snapshot = migrationMachine.getInitialSnapshot(this.scope, input);
+  }
+
+  /** Applies one event. A snapshot that is done absorbs every event unchanged. */
+  apply(event: MachineEvent): MigrationSnapshot {
+    if (this.snapshot.status === 'active') this.snapshot = migrationMachine.transition(this.snapshot, event, this.scope);
+    return this.snapshot;
+  }
+}
+
 /** Starts a migration from its first event (MigrationRequested). */
-export function initialSnapshot(
-  first: MachineEvent & { type: 'MigrationRequested' },
-  migrationId: string,
-): MigrationSnapshot {
+export function initialSnapshot(first: MachineEvent & { type: 'MigrationRequested' }, migrationId: string): MigrationSnapshot {
   return initialTransition(migrationMachine, { migrationId, spec: first.data.spec, at: first.at })[0];
 }
 
-/** Applies one event. A snapshot that is done absorbs every event unchanged. */
+/** One event on a snapshot, without a Fold (slower: xstate builds a scope per call). Done absorbs everything. */
 export function step(snapshot: MigrationSnapshot, event: MachineEvent): MigrationSnapshot {
   if (snapshot.status !== 'active') return snapshot;
   return transition(migrationMachine, snapshot, event)[0];
@@ -32,10 +74,7 @@ export function step(snapshot: MigrationSnapshot, event: MachineEvent): Migratio
 export function fold(migrationId: string, events: readonly MachineEvent[]): MigrationSnapshot | null {
   const [first, ...rest] = events;
   if (!first) return null;
-  if (first.type !== 'MigrationRequested') {
-    throw new Error(`Log of migration ${migrationId} starts with ${first.type}, expected MigrationRequested`);
-  }
-  let snap = initialSnapshot(first, migrationId);
-  for (const ev of rest) snap = step(snap, ev);
-  return snap;
+  const f = new Fold(migrationId, first);
+  for (const ev of rest) f.apply(ev);
+  return f.snapshot;
 }

@@ -1,0 +1,71 @@
+// Rebuild after a crash: read 10,000 migrations of ~30 events each from the embedded file log, validate every
+// event and fold each migration through the chart (target: <= 3 s). Keys: migrations, events, seconds.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { parseLog } from '../actors/event-schema.ts';
+import type { EventEnvelope } from '../machines/envelope.ts';
+import { fold } from '../machines/fold.ts';
+import { openFileLog } from '../adapters/file-log/file-log.ts';
+import { fileNameOf } from '../adapters/file-log/jsonl.ts';
+import { scriptedFaults } from '../test/support/faults.ts';
+import { runToEnd, scenario } from '../test/support/scenario.ts';
+
+const MIGRATIONS = 10_000;
+
+/** A real migration log of ~30 events: Sequential, with one transient transfer failure and a retry. */
+async function templateLog(): Promise<EventEnvelope[]> {
+  const s = scenario({
+    workload: 'statefulset',
+    producerRate: 10,
+    consumerRate: 40,
+    faults: scriptedFaults([{ op: 'agentSend', nth: 1, outcome: { kind: 'transient' } }]),
+  });
+  await runToEnd(s);
+  return s.log.read(s.migrationId);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const template = await templateLog();
+  const root = await mkdtemp(join(tmpdir(), 'ms2m-bench-rebuild-'));
+  try {
+    process.stderr.write(`writing ${MIGRATIONS} migrations x ${template.length} events...\n`);
+    for (let m = 0; m < MIGRATIONS; m += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, k) => {
+          const id = `ns-${(m + k) % 50}/migration-${m + k}`;
+          const text = template.map((e) => JSON.stringify({ ...e, migrationId: id })).join('\n');
+          return writeFile(join(root, fileNameOf(id)), `${text}\n`);
+        }),
+      );
+    }
+    process.stderr.write('rebuilding...\n');
+    const started = performance.now();
+    const log = await openFileLog({ dir: root, logger: pino({ level: 'silent' }) });
+    const byId = new Map<string, EventEnvelope[]>();
+    for await (const env of log.readAll()) {
+      const list = byId.get(env.migrationId);
+      if (list) list.push(env);
+      else byId.set(env.migrationId, [env]);
+    }
+    let events = 0;
+    let completed = 0;
+    for (const [id, envs] of byId) {
+      events += envs.length;
+      if (fold(id, parseLog(envs, id))?.value === 'Completed') completed++;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await log.close();
+    if (completed !== MIGRATIONS) throw new Error(`only ${completed} of ${MIGRATIONS} migrations folded to Completed`);
+    return {
+      migrations: byId.size,
+      events,
+      seconds: Math.round(seconds * 1000) / 1000,
+      events_per_s: Math.round(events / seconds),
+      target_seconds: 3,
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
