@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ms2mError } from '../../adapters/errors.ts';
+import { openEventLog } from '../../adapters/event-log/open.ts';
 import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
 import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
 import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
@@ -163,6 +167,24 @@ describe('JetStream event log', () => {
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(stored.map((e) => (e.data as { seq: number }).seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     await l.close();
+  });
+});
+
+describe('openEventLog', () => {
+  it('opens the JetStream log or the file log from configuration', async () => {
+    const viaNats = await openEventLog(
+      { kind: 'nats', servers: nats.url, stream: 'CFG', subjectPrefix: 'cfg.events' },
+      logger,
+    );
+    expect(viaNats.locate('ns/a')).toBe('nats:CFG/cfg.events.ns_2fa');
+    expect((await viaNats.append('ns/a', ev('A'), 0)).seq).toBe(1);
+    await viaNats.close();
+    const dir = await mkdtemp(join(tmpdir(), 'ms2m-open-'));
+    const viaFile = await openEventLog({ kind: 'file', dir }, logger);
+    expect((await viaFile.append('ns/a', ev('A'), 0)).seq).toBe(1);
+    expect(viaFile.locate('ns/a')).not.toContain('nats:');
+    await viaFile.close();
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
