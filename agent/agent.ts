@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../adapters/oci/port.ts';
 import { GcBody, PredumpBody } from './agent.wire.ts';
 import { bearerMatches } from './auth.ts';
-import type { AgentContext, AgentLimits } from './context.ts';
+import { type AgentContext, type AgentLimits, SOCKET_BUFFER } from './context.ts';
 import { notFound, toAgentError, tooMany, unauthorized } from './errors.ts';
 import { readJson, sendError, sendJson } from './http-io.ts';
 import type { ImageLoader } from './loader.ts';
@@ -132,8 +132,8 @@ export async function createAgent(deps: AgentDeps): Promise<http.Server> {
     }
   };
   const server = deps.tls
-    ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key }, (q, s) => void handle(q, s))
-    : http.createServer((q, s) => void handle(q, s));
+    ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key, highWaterMark: SOCKET_BUFFER }, (q, s) => void handle(q, s))
+    : http.createServer({ highWaterMark: SOCKET_BUFFER }, (q, s) => void handle(q, s));
   server.requestTimeout = 0; // multi-GiB bodies: no whole-request timeout
   server.on('close', () => (ownPredump as { close?: () => void } | undefined)?.close?.());
   return server;

@@ -6,6 +6,12 @@ import type { CheckpointStore } from './store.ts';
 import type { TarLimits } from './tar-safety.ts';
 import type { Transfers } from './transfers.ts';
 
+/**
+ * Socket and request buffer of the agent's connections (bytes). The default 16 KiB pauses the socket after every
+ * 64 KiB read of an upload; a few MiB keep it reading while the hash and the disk catch up, bounded per connection.
+ */
+export const SOCKET_BUFFER = 2 * 1024 * 1024;
+
 export interface AgentLimits {
   /** Largest checkpoint body accepted (bytes). */
   maxBodyBytes: number;

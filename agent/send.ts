@@ -1,14 +1,11 @@
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sep } from 'node:path';
-import { HEADER_CONTAINER, HEADER_MIGRATION, HEADER_SHA256, PushBody, SendBody, type TransferLineWire, type TransferResultWire } from './agent.wire.ts';
+import { PushBody, SendBody, type TransferLineWire, type TransferResultWire } from './agent.wire.ts';
 import type { AgentContext } from './context.ts';
-import { AgentError, badRequest, notFound, toAgentError } from './errors.ts';
+import { badRequest, notFound, toAgentError } from './errors.ts';
 import { ndjson, readJson } from './http-io.ts';
-import { Meter } from './meter.ts';
+import { peerAgent, upload } from './upload.ts';
 
 /** sha256 of local archives already streamed once, keyed by dev:ino:size:mtime (a retry can then skip). */
 const digestCache = new Map<string, string>();
@@ -112,10 +109,6 @@ export async function pushCheckpoint(ctx: AgentContext, req: IncomingMessage, re
   });
 }
 
-function peerAgent(ctx: AgentContext, url: URL) {
-  return url.protocol === 'https:' ? { mod: https, agent: new https.Agent({ ...ctx.peerTls }) } : { mod: http, agent: undefined };
-}
-
 function peerCall(ctx: AgentContext, base: string, method: string, path: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
   const url = new URL(path, base);
   const { mod, agent } = peerAgent(ctx, url);
@@ -127,58 +120,5 @@ function peerCall(ctx: AgentContext, base: string, method: string, path: string,
     });
     r.on('error', reject);
     r.end();
-  });
-}
-
-/** Streams the file to the peer's PUT /v1/checkpoints, sha256 computed on the way and sent as a trailer. */
-function upload(ctx: AgentContext, body: SendBody, local: { path: string; size: number }, signal: AbortSignal, onBytes: (n: number) => void): Promise<TransferResultWire> {
-  const url = new URL('/v1/checkpoints', body.targetUrl);
-  const { mod, agent } = peerAgent(ctx, url);
-  return new Promise((resolve, reject) => {
-    const src = createReadStream(local.path, { highWaterMark: 1 << 20 });
-    const meter = new Meter({ bytesPerSecond: ctx.limits.bytesPerSecond, onBytes });
-    const out = mod.request(
-      url,
-      {
-        method: 'PUT',
-        agent,
-        signal,
-        headers: {
-          authorization: `Bearer ${ctx.token}`,
-          'content-type': 'application/x-tar',
-          'transfer-encoding': 'chunked',
-          trailer: HEADER_SHA256,
-          [HEADER_CONTAINER]: body.container,
-          [HEADER_MIGRATION]: body.migrationId,
-        },
-      },
-      (res) => {
-        let b = '';
-        res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
-        res.on('end', () => {
-          src.destroy();
-          const status = res.statusCode ?? 0;
-          if (status === 200 || status === 201) return resolve(JSON.parse(b) as TransferResultWire);
-          let j: { code?: string; message?: string } = {};
-          try {
-            j = JSON.parse(b);
-          } catch {
-            /* not JSON */
-          }
-          reject(new AgentError(j.code ?? 'PEER_ERROR', status >= 400 ? status : 502, `Target agent ${url.host} refused the checkpoint: ${j.message ?? b.slice(0, 300)}`));
-        });
-      },
-    );
-    out.on('error', (err) => {
-      src.destroy();
-      reject(new AgentError('PEER_UNAVAILABLE', 503, `Target agent ${url.host} unreachable: ${err.message}`, { cause: err, transient: true }));
-    });
-    src.on('error', (err) => out.destroy(err));
-    src.pipe(meter);
-    meter.pipe(out, { end: false });
-    meter.on('end', () => {
-      out.addTrailers({ [HEADER_SHA256]: meter.sha256() });
-      out.end();
-    });
   });
 }

@@ -1,6 +1,9 @@
 // `npm run bench -- transfer`: agent→agent over loopback (both agents child processes) vs
 // curl (streamed POST of the file) to a null sink, same file, same run. Peak RSS (VmHWM) of both agents at 64 MiB,
 // 1 GiB and 2 GiB (fresh agents per size). Files are sparse tars in a temp dir, removed at the end.
+// The agents run as built JS on plain node (test/harness/agent.ts `buildAgent`), as in production. Both the agent
+// and the curl run start with the file in the page cache (read once before each run): a sparse file read cold
+// costs the kernel a zero-fill of every page, which only the first reader paid (the agent, curl ran second).
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -14,6 +17,9 @@ import { startAgentProcess, writeSparseTar } from '../test/harness/agent.ts';
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[transfer] ${m}\n`);
+
+/** Reads the file once so that it is in the page cache, like a checkpoint CRIU has just written. */
+const warm = (file: string) => run('dd', [`if=${file}`, 'of=/dev/null', 'bs=4M', 'status=none']);
 
 function vmHwmMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -34,6 +40,7 @@ async function agentRun(root: string, file: string, label: string): Promise<{ se
   await run('ln', [file, join(a.checkpointsDir, 'ckpt.tar')]);
   const pa = await startAgentProcess({ ...a, token });
   const pb = await startAgentProcess({ ...b, token });
+  await warm(file);
   try {
     const urls = new Map([['a', pa.url], ['b', pb.url]]);
     const client = createAgentClient({ token, resolve: (n) => urls.get(n) as string });
@@ -58,6 +65,7 @@ async function curlRun(file: string): Promise<number> {
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   try {
     const port = (sink.address() as AddressInfo).port;
+    await warm(file);
     const t = performance.now();
     // `--data-binary @file` loads the whole file and fails with "out of memory" at 1 GiB in curl 7.88, so the
     // same POST is streamed from the file with -T (what curl does for large bodies).
