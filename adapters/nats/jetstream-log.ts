@@ -175,12 +175,14 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       let prev = 0;
       const tail = await lastStored(id);
       if (!tail) return out;
-      for await (const m of drain(migrationSubject(prefix, id), tail.msg.seq, `read ${id}`)) {
-        const env = decode(m.data, m.subject, m.streamSeq);
-        if (env.seq !== prev + 1 && prev !== 0) throw new CorruptEventError(id, env.seq, `gap after seq ${prev}`);
-        prev = env.seq;
-        tails.set(id, { seq: env.seq, streamSeq: m.streamSeq });
-        if (env.seq >= fromSeq) out.push(env);
+      for await (const batch of drain(migrationSubject(prefix, id), tail.msg.seq, `read ${id}`)) {
+        for (const m of batch) {
+          const env = decode(m.data, m.subject, m.streamSeq);
+          if (env.seq !== prev + 1 && prev !== 0) throw new CorruptEventError(id, env.seq, `gap after seq ${prev}`);
+          prev = env.seq;
+          tails.set(id, { seq: env.seq, streamSeq: m.streamSeq });
+          if (env.seq >= fromSeq) out.push(env);
+        }
       }
       return out;
     },
@@ -194,7 +196,9 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       } catch (err) {
         throw unavailable('read all', err);
       }
-      for await (const m of drain(`${prefix}.>`, last, 'read all')) yield decode(m.data, m.subject, m.streamSeq);
+      for await (const batch of drain(`${prefix}.>`, last, 'read all')) {
+        for (const m of batch) yield decode(m.data, m.subject, m.streamSeq);
+      }
     },
 
     async list(): Promise<string[]> {

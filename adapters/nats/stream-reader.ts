@@ -15,20 +15,30 @@ export interface RawStored {
 
 const HIGH_WATER = 20_000;
 
-/** Stream sequence and pending count from a JetStream ack reply subject (v1 and v2 token layouts). */
-function parseReply(reply: string): { streamSeq: number; pending: number } {
-  const t = reply.split('.');
-  if (t.length === 9) return { streamSeq: Number(t[5]), pending: Number(t[8]) };
-  return { streamSeq: Number(t[7]), pending: Number(t[10]) };
+/**
+ * Stream sequence and pending count from a JetStream ack reply subject, scanning from the end without
+ * splitting (hot path): v1 `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (8 dots),
+ * v2 `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>.<token>` (11 dots).
+ */
+export function parseReply(reply: string): { streamSeq: number; pending: number } {
+  let dots = 0;
+  for (let i = 0; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
+  let end = reply.length;
+  if (dots !== 8) end = reply.lastIndexOf('.', end - 1); // v2: drop the trailing token
+  const pDot = reply.lastIndexOf('.', end - 1);
+  const tDot = reply.lastIndexOf('.', pDot - 1);
+  const cDot = reply.lastIndexOf('.', tDot - 1);
+  const sDot = reply.lastIndexOf('.', cDot - 1);
+  return { streamSeq: Number(reply.slice(sDot + 1, cDot)), pending: Number(reply.slice(pDot + 1, end)) };
 }
 
 /**
- * Yields every stored message matching `filter` in stream order, stopping after stream seq `last` (or when
+ * Yields every stored message matching `filter` in stream order, in batches (one await per batch, not per message), stopping after stream seq `last` (or when
  * nothing more is pending). Throws the error `onStall` builds when nothing arrives for `idleMs`.
  *
  * @example
  * ```ts
- * for await (const m of readStream(nc, jsm, 'MS2M_EVENTS', 'ms2m.events.>', 300000, 10000, fail)) use(m);
+ * for await (const batch of readStream(nc, jsm, 'MS2M_EVENTS', 'ms2m.events.>', 300000, 10000, fail)) use(batch);
  * ```
  */
 export async function* readStream(
@@ -39,7 +49,7 @@ export async function* readStream(
   last: number,
   idleMs: number,
   onStall: (why: string) => Error,
-): AsyncGenerator<RawStored> {
+): AsyncGenerator<RawStored[]> {
   const inbox = createInbox();
   const buffer: RawStored[] = [];
   let heldFc: Msg | undefined;
@@ -104,10 +114,12 @@ export async function* readStream(
           heldFc.respond();
           heldFc = undefined;
         }
-        for (const m of batch) {
-          yield m;
-          if (m.streamSeq >= last) return;
+        const end = batch.findIndex((m) => m.streamSeq >= last);
+        if (end >= 0) {
+          yield batch.slice(0, end + 1);
+          return;
         }
+        yield batch;
       }
       if (done) return;
       if (failure) throw failure;

@@ -8,6 +8,7 @@ import type { Ms2mError } from '../../adapters/errors.ts';
 import { openEventLog } from '../../adapters/event-log/open.ts';
 import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
 import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
+import { parseReply } from '../../adapters/nats/stream-reader.ts';
 import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
 import { MACHINE_VERSION, type NewEvent } from '../../machines/envelope.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
@@ -191,3 +192,16 @@ describe('openEventLog', () => {
 eventLogContract('nats jetstream', () =>
   openJetStreamLog({ servers: nats.url, stream: 'CONTRACT', subjectPrefix: 'contract.events', logger }),
 );
+
+describe('push consumer reply subjects', () => {
+  it('parses stream sequence and pending count from v1 and v2 ack subjects', () => {
+    expect(parseReply('$JS.ACK.MS2M_EVENTS.abc.1.4711.12.1700000000000000000.99')).toEqual({
+      streamSeq: 4711,
+      pending: 99,
+    });
+    expect(parseReply('$JS.ACK.hub.ACCHASH.MS2M_EVENTS.abc.1.4711.12.1700000000000000000.0.xyz')).toEqual({
+      streamSeq: 4711,
+      pending: 0,
+    });
+  });
+});
