@@ -1,8 +1,13 @@
 /**
  * Migration id <-> NATS subject token. Migration ids look like `namespace/name`; a subject token may not hold
- * `.`, `*`, `>`, whitespace or `/`-free guarantees, so every byte outside `[A-Za-z0-9-]` is written as `_` + two
- * lowercase hex digits of its UTF-8 encoding (`_` itself too). The mapping is injective and reversible, and
- * keeps ids readable in `nats stream view`: `default/my.app` -> `default_2fmy_2eapp`.
+ * `.`, `*`, `>` or whitespace, so every byte outside `[A-Za-z0-9-]` is written as `_` + two lowercase hex
+ * digits of its UTF-8 encoding (`_` itself too). The mapping is injective and reversible, and keeps ids
+ * readable in `nats stream view`: `default/my.app` -> `default_2fmy_2eapp`.
+ */
+const SAFE = /^[A-Za-z0-9-]$/;
+
+/**
+ * Encodes a migration id as one subject token.
  *
  * @example
  * ```ts
@@ -10,8 +15,6 @@
  * decodeMigrationId('default_2fm1'); // 'default/m1'
  * ```
  */
-const SAFE = /^[A-Za-z0-9-]$/;
-
 export function encodeMigrationId(id: string): string {
   if (id.length === 0) throw new Error('migration id must not be empty');
   let out = '';

@@ -37,6 +37,16 @@ export interface RabbitConnectionOptions {
   initialRetries?: number;
 }
 
+/**
+ * The connection of one broker URL; `declare` records what it declares for re-declaration after reconnects.
+ *
+ * @example
+ * ```ts
+ * const conn = new RabbitConnection({ url: 'amqp://guest:guest@127.0.0.1:5672', logger });
+ * await conn.declare({ kind: 'exchange', name: 'orders' });
+ * const ready = await conn.withThrowawayChannel('check', async (ch) => (await ch.checkQueue('orders')).messageCount);
+ * ```
+ */
 export class RabbitConnection {
   readonly declared = new Map<string, Declaration>();
   /** Increments on every (re)connect; tests and depth readings use it to see a reconnect happened. */

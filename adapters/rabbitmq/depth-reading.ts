@@ -9,6 +9,16 @@
 import type { QueueSample } from './management.ts';
 import type { QueueDepth } from './port.ts';
 
+/**
+ * The settle rule for one queue; feed it every reading in order.
+ *
+ * @example
+ * ```ts
+ * const reading = new DepthReading(13_000);
+ * const d = reading.next(amqpReadyCount, await fetchQueueSample(mgmtUrl, brokerUrl, queue), Date.now());
+ * if (d.depth === 0 && d.settled) drained();
+ * ```
+ */
 export class DepthReading {
   private readyZeroSince: number | undefined;
 
