@@ -95,16 +95,18 @@ export async function* readStream(
     Math.min(1000, idleMs),
   );
   try {
-    const ci = await jsm.consumers.add(stream, {
-      deliver_subject: inbox,
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: filter,
-      flow_control: true,
-      idle_heartbeat: nanos(Math.max(1000, Math.floor(idleMs / 3))),
-      mem_storage: true,
-      inactive_threshold: nanos(30_000),
-    });
+    const ci = await jsm.consumers
+      .add(stream, {
+        deliver_subject: inbox,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: filter,
+        flow_control: true,
+        idle_heartbeat: nanos(Math.max(1000, Math.floor(idleMs / 3))),
+        mem_storage: true,
+        inactive_threshold: nanos(30_000),
+      })
+      .catch((err: unknown) => Promise.reject(onStall(`could not create a consumer: ${(err as Error).message}`)));
     consumerName = ci.name;
     lastActivity = Date.now();
     for (;;) {

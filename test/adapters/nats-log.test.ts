@@ -156,6 +156,7 @@ describe('JetStream event log', () => {
         seq++;
       } catch (err) {
         failures.push(err);
+        if (failures.length === 1) await expect(l.read(id)).rejects.toBeInstanceOf(EventLogUnavailableError);
         if (failures.length === 3 && killed) await nats.start();
       }
     }
