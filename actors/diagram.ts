@@ -1,13 +1,12 @@
 /**
  * The chart as a Mermaid state diagram, generated from the machine itself with `xstate/graph`
  * (`npm run diagram` writes docs/migration.mmd; a test fails when the committed file is stale).
- * A step's internal run/wait pair is drawn as one state with its retry loop, so the picture reads like the
+ * A failed step's retry (re-entry after backoff) is drawn as a loop on the step, so the picture reads like the
  * phase table.
  */
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { type DirectedGraphNode, toDirectedGraph } from 'xstate/graph';
 
-const isStep = (n: DirectedGraphNode) => n.children.map((c) => c.stateNode.key).join() === 'run,wait';
 const descendants = (n: DirectedGraphNode): DirectedGraphNode[] => n.children.flatMap((c) => [c, ...descendants(c)]);
 const mid = (id: string) => id.replace(/[^A-Za-z0-9]/g, '_');
 
@@ -22,7 +21,7 @@ export function toMermaid(machine: AnyStateMachine, opts: { phasesOnly?: boolean
   const shown = new Set<string>();
   // phasesOnly: the overview, every state below a phase drawn at its phase
   const leaf = (n: DirectedGraphNode) =>
-    isStep(n) || (opts.phasesOnly === true && n.stateNode.parent?.key === 'active');
+    n.children.length === 0 || (opts.phasesOnly === true && n.stateNode.parent?.key === 'active');
   const collect = (n: DirectedGraphNode) => {
     shown.add(n.id);
     if (!leaf(n)) n.children.forEach(collect);
@@ -47,7 +46,7 @@ export function toMermaid(machine: AnyStateMachine, opts: { phasesOnly?: boolean
         const g = e.transition.guard as string | { type?: string } | undefined;
         const guard = typeof g === 'string' ? g : g?.type;
         const label = `${e.label.text}${guard && guard !== 'isPhaseDeadline' ? ` [${guard}]` : ''}`;
-        if (from === to && !label.startsWith('StepFailed') && !label.startsWith('RetryDue')) continue;
+        if (from === to && !label.startsWith('StepFailed')) continue;
         if (from === to && opts.phasesOnly) continue;
         const text =
           from === to ? 'retry (backoff)' : label.replace(/ \[isStep\]$/, '').replace(/^xstate\.\w+.*$/, 'always');

@@ -102,7 +102,6 @@ const dataSchemas = {
     transient: z.boolean(),
     attempt: z.number().int().positive(),
   }),
-  RetryDue: z.object({ step: z.enum(STEPS), attempt: z.number().int().positive() }),
   DeadlineExceeded: z.object({ phase: activePhase }),
   CancelRequested: z.object({ reason: z.string() }),
   CompensationCompleted: z.object({ actions: z.array(z.string()), leftovers: z.array(z.string()) }),

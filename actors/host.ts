@@ -16,7 +16,7 @@ import type { EventEnvelope } from '../machines/envelope.ts';
 import { MACHINE_VERSION } from '../machines/envelope.ts';
 import { type Fact, STEPS, type Step } from '../machines/events.ts';
 import { fold, type MigrationSnapshot } from '../machines/fold.ts';
-import { migrationMachine, type StepInput, type TimerInput } from '../machines/migration.ts';
+import { migrationMachine, type StepInput } from '../machines/migration.ts';
 import type { MigrationSpec } from '../machines/spec.ts';
 import type { EffectDeps } from './effects/deps.ts';
 import { effects as defaultEffects } from './effects/index.ts';
@@ -138,21 +138,25 @@ export class MigrationHost {
 
   private provideActors() {
     const effects = { ...defaultEffects, ...this.opts.effects };
-    const steps = Object.fromEntries(
+    return Object.fromEntries(
       STEPS.map((step) => [
         step,
-        fromPromise<void, StepInput>(({ input, signal }) => this.runEffect(step, effects[step], input, signal)),
+        fromPromise<void, StepInput>(async ({ input, signal }) => {
+          await Promise.all([this.watchDeadline(input, signal), this.runEffect(step, effects[step], input, signal)]);
+        }),
       ]),
     ) as Record<Step, ReturnType<typeof fromPromise<void, StepInput>>>;
-    const sleepUntil = fromPromise<void, TimerInput>(async ({ input, signal }) => {
-      try {
-        await this.deps.clock.sleepUntil(input.until, signal);
-      } catch {
-        return; // stopped: the state that owned the timer was left
-      }
-      if (!signal.aborted) await this.record(input.fact);
-    });
-    return { ...steps, sleepUntil };
+  }
+
+  /** Records DeadlineExceeded if the phase deadline passes while this step runs (the chart then stops the step). */
+  private async watchDeadline(input: StepInput, signal: AbortSignal): Promise<void> {
+    if (!input.deadline) return;
+    try {
+      await this.deps.clock.sleepUntil(input.deadline.at, signal);
+    } catch {
+      return; // the step ended first
+    }
+    if (!signal.aborted) await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } });
   }
 
   private async runEffect(
@@ -166,6 +170,7 @@ export class MigrationHost {
       if (!signal.aborted) await this.record(fact);
     };
     try {
+      if (input.notBefore !== undefined) await this.deps.clock.sleepUntil(input.notBefore, signal);
       log.debug('effect started');
       const fact = await effect(input, { deps: this.deps, emit, signal });
       if (!signal.aborted) await this.record(fact);

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseLog } from '../actors/event-schema.ts';
-import type { EventEnvelope } from '../machines/envelope.ts';
-import { fold } from '../machines/fold.ts';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
 import { fileNameOf } from '../adapters/file-log/jsonl.ts';
+import type { EventEnvelope } from '../machines/envelope.ts';
+import { fold } from '../machines/fold.ts';
 import { scriptedFaults } from '../test/support/faults.ts';
 import { runToEnd, scenario } from '../test/support/scenario.ts';
 

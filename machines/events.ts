@@ -82,7 +82,6 @@ export interface EventData {
   TargetReleased: Record<string, never>;
   StatefulSetRestored: { replicas: number };
   StepFailed: { step: Step; code: string; message: string; transient: boolean; attempt: number };
-  RetryDue: { step: Step; attempt: number };
   DeadlineExceeded: { phase: ActivePhase };
   CancelRequested: { reason: string };
   CompensationCompleted: { actions: string[]; leftovers: string[] };
@@ -112,7 +111,6 @@ export const EVENT_TYPES = [
   'TargetReleased',
   'StatefulSetRestored',
   'StepFailed',
-  'RetryDue',
   'DeadlineExceeded',
   'CancelRequested',
   'CompensationCompleted',

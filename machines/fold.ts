@@ -54,13 +54,17 @@ export class Fold {
 
   /** Applies one event. A snapshot that is done absorbs every event unchanged. */
   apply(event: MachineEvent): MigrationSnapshot {
-    if (this.snapshot.status === 'active') this.snapshot = migrationMachine.transition(this.snapshot, event, this.scope);
+    if (this.snapshot.status === 'active')
+      this.snapshot = migrationMachine.transition(this.snapshot, event, this.scope);
     return this.snapshot;
   }
 }
 
 /** Starts a migration from its first event (MigrationRequested). */
-export function initialSnapshot(first: MachineEvent & { type: 'MigrationRequested' }, migrationId: string): MigrationSnapshot {
+export function initialSnapshot(
+  first: MachineEvent & { type: 'MigrationRequested' },
+  migrationId: string,
+): MigrationSnapshot {
   return initialTransition(migrationMachine, { migrationId, spec: first.data.spec, at: first.at })[0];
 }
 

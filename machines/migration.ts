@@ -7,13 +7,14 @@
  * Every step invokes an effect by name (`src`); the effects themselves are provided by actors/host.ts with
  * `machine.provide`, so this file stays pure. An effect never answers through `onDone`: it records a fact in the
  * log and the host sends that fact here, which is why the chart transitions only on facts from events.ts.
- * Deadlines and retry waits are `sleepUntil` invocations with the due time in context, never `after` delays.
+ * Deadlines and retry waits are due times in context that the running step's effect waits for, never `after`
+ * delays (those are not persisted).
  *
  * Open it in the Stately visualiser: paste this file with its imports, or run `npm run diagram` for Mermaid.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
-import type { Fact, MachineEvent, Step } from './events.ts';
+import type { MachineEvent, Step } from './events.ts';
 import { cutoffReached, drainStalled, drainTooLong, isDrained, rejectionOf } from './guards.ts';
 import { closePhase, failWith } from './phase-timing.ts';
 import { recordFact } from './record-fact.ts';
@@ -24,21 +25,17 @@ export interface StepInput {
   step: Step;
   key: string;
   attempt: number;
+  /** A retry runs no earlier than this (epoch ms): the backoff, kept in context so it survives a restart. */
+  notBefore?: number;
+  /** The current phase's deadline: the runner records DeadlineExceeded for `phase` at `at` (epoch ms). */
+  deadline?: { phase: ActivePhase; at: number };
   ctx: MigrationContext;
-}
-/** A timer: record `fact` at `until` (epoch ms). */
-export interface TimerInput {
-  until: number;
-  fact: Fact;
 }
 
 const effect = (step: Step) =>
   fromPromise<void, StepInput>(async () => {
     throw new Error(`Effect ${step} runs only inside actors/host.ts, which provides it with machine.provide()`);
   });
-const sleepUntil = fromPromise<void, TimerInput>(async () => {
-  throw new Error('sleepUntil runs only inside actors/host.ts, which provides it with machine.provide()');
-});
 
 const sample = (event: MachineEvent) => (event.type === 'ReplayDepthSampled' ? event.data : undefined);
 
@@ -65,11 +62,9 @@ export const migrationSetup = setup({
     releaseTarget: effect('releaseTarget'),
     restoreReplicas: effect('restoreReplicas'),
     compensate: effect('compensate'),
-    sleepUntil,
   },
   guards: {
-    isStep: ({ event }, p: { step: Step }) =>
-      (event.type === 'StepFailed' || event.type === 'RetryDue') && event.data.step === p.step,
+    isStep: ({ event }, p: { step: Step }) => event.type === 'StepFailed' && event.data.step === p.step,
     canRetry: ({ context, event }, p: { step: Step }) =>
       event.type === 'StepFailed' &&
       event.data.step === p.step &&
@@ -110,11 +105,11 @@ export const migrationSetup = setup({
       if (p.phase === context.phase) return {};
       return { ...closePhase(context, at), phase: p.phase, phaseStartedAt: at, now: Math.max(context.now, at) };
     }),
-    // a retry runs as the attempt the RetryDue names; any other entry starts again at 1
+    // re-entered after its own failure: the next attempt; any other entry starts again at 1
     countAttempt: assign(({ context, event }, p: { step: Step }) => ({
       attempts: {
         ...context.attempts,
-        [p.step]: event.type === 'RetryDue' && event.data.step === p.step ? event.data.attempt : 1,
+        [p.step]: event.type === 'StepFailed' && event.data.step === p.step ? event.data.attempt + 1 : 1,
       },
     })),
     scheduleRetry: assign(({ context, event }) => {
@@ -149,15 +144,23 @@ type StateConfig = NonNullable<MachineConfig['states']>[string];
 type Transitions = NonNullable<StateConfig['on']>;
 
 /**
- * A step: run the effect; a transient failure waits (backoff) and runs it again; a final one compensates.
+ * A step: one invoked effect. A transient failure re-enters the step, whose effect then waits until the backoff
+ * has passed (`notBefore` in its input, from context); a final failure compensates. The phase deadline rides
+ * along in the input too: the effect's runner records DeadlineExceeded when it passes first.
  * `retryForever` (compensation): every failure is retried with capped backoff, since giving up would leave the
  * service broken (a StatefulSet at 0 replicas); the status message shows each failed attempt meanwhile.
  */
 function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig {
+  const retry = {
+    guard: { type: 'isStep', params: { step: name } },
+    target: `#step-${name}`,
+    reenter: true,
+    actions: 'scheduleRetry',
+  };
   const onFailure = opts.retryForever
-    ? [{ guard: { type: 'isStep', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' }]
+    ? [retry]
     : [
-        { guard: { type: 'canRetry', params: { step: name } }, target: 'wait', actions: 'scheduleRetry' },
+        { ...retry, guard: { type: 'canRetry', params: { step: name } } },
         {
           guard: { type: 'isStep', params: { step: name } },
           target: '#migration.compensating',
@@ -165,51 +168,36 @@ function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}
         },
       ];
   const config = {
-    initial: 'run',
-    states: {
-      run: {
-        entry: { type: 'countAttempt', params: { step: name } },
-        invoke: {
-          id: name,
-          src: name,
-          input: ({ context }: { context: MigrationContext }): StepInput => ({
-            step: name,
-            key: effectKey(context.migrationId, name),
-            attempt: context.attempts[name] ?? 1,
-            ctx: context,
-          }),
-        },
-        on: { StepFailed: onFailure },
-      },
-      wait: {
-        invoke: {
-          id: `${name}.retry`,
-          src: 'sleepUntil',
-          input: ({ context }: { context: MigrationContext }): TimerInput => ({
-            until: context.retry?.at ?? context.now,
-            fact: { type: 'RetryDue', data: { step: name, attempt: context.retry?.attempt ?? 1 } },
-          }),
-        },
-        on: { RetryDue: { guard: { type: 'isStep', params: { step: name } }, target: 'run' } },
+    id: `step-${name}`,
+    entry: { type: 'countAttempt', params: { step: name } },
+    invoke: {
+      id: name,
+      src: name,
+      input: ({ context }: { context: MigrationContext }): StepInput => {
+        const attempt = context.attempts[name] ?? 1;
+        const phase = context.phase as ActivePhase;
+        return {
+          step: name,
+          key: effectKey(context.migrationId, name),
+          attempt,
+          notBefore: attempt > 1 && context.retry?.step === name ? context.retry.at : undefined,
+          deadline:
+            context.failure === undefined
+              ? { phase, at: context.phaseStartedAt + context.spec.phaseDeadlines[phase] * 1000 }
+              : undefined,
+          ctx: context,
+        };
       },
     },
-    on,
+    on: { StepFailed: onFailure, ...on },
   };
   return config as StateConfig;
 }
 
-/** A phase: timing on entry, a deadline timer while in it. */
+/** A phase: timing on entry; its deadline is enforced by the running step (see StepInput.deadline). */
 function phase(name: ActivePhase, config: Pick<StateConfig, 'initial' | 'states'>): StateConfig {
   const node = {
     entry: { type: 'enterPhase', params: { phase: name } },
-    invoke: {
-      id: `${name}.deadline`,
-      src: 'sleepUntil',
-      input: ({ context }: { context: MigrationContext }): TimerInput => ({
-        until: context.phaseStartedAt + context.spec.phaseDeadlines[name] * 1000,
-        fact: { type: 'DeadlineExceeded', data: { phase: name } },
-      }),
-    },
     on: {
       DeadlineExceeded: {
         guard: 'isPhaseDeadline',
@@ -286,11 +274,11 @@ export const migrationMachine = migrationSetup.createMachine({
           initial: 'startReplay',
           states: {
             startReplay: step('startReplay', {
-              ReplayStarted: [{ guard: 'isDrainMode', target: 'stopSource', actions: 'record' }, go('monitoring')],
+              ReplayStarted: [{ guard: 'isDrainMode', target: 'stopSource', actions: 'record' }, go('monitorReplay')],
             }),
             // stop the source consumer, THEN unbind the replay queue: every message reaches the target
-            stopSource: step('stopSource', { SourceStopped: go('monitoring') }),
-            monitoring: step('monitorReplay', {
+            stopSource: step('stopSource', { SourceStopped: go('monitorReplay') }),
+            monitorReplay: step('monitorReplay', {
               ReplayDepthSampled: [
                 { guard: 'replayFinished', ...go('#migration.active.Finalizing') },
                 { guard: 'mustStopSource', ...go('stopSource') },

@@ -3,8 +3,8 @@
  * projection renders them as SHADOW's Go-duration strings.
  */
 import type { FailureReason, MigrationContext } from './context.ts';
-import { rejectionOf } from './guards.ts';
 import type { MachineEvent } from './events.ts';
+import { rejectionOf } from './guards.ts';
 import type { ActivePhase } from './spec.ts';
 
 const isActive = (phase: MigrationContext['phase']): phase is ActivePhase =>
@@ -61,7 +61,6 @@ export function failWith(ctx: MigrationContext, event: MachineEvent, reason: Fai
     message,
   };
 }
-
 
 function rejection(event: Extract<MachineEvent, { type: 'SourceInspected' }>, ctx: MigrationContext): string {
   return rejectionOf(ctx, event.data) ?? 'source cannot be migrated';
