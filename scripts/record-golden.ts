@@ -9,14 +9,16 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseLog } from '../actors/event-schema.ts';
 import { MigrationHost } from '../actors/host.ts';
 import { fold } from '../machines/fold.ts';
-import { parseLog } from '../actors/event-schema.ts';
 import { scriptedFaults } from '../test/support/faults.ts';
 import { type Scenario, type ScenarioOptions, scenario } from '../test/support/scenario.ts';
 
 const dir = join(import.meta.dirname, '../test/golden');
-const force = new Set(process.argv.slice(process.argv.indexOf('--force') + 1).filter(() => process.argv.includes('--force')));
+const force = new Set(
+  process.argv.slice(process.argv.indexOf('--force') + 1).filter(() => process.argv.includes('--force')),
+);
 
 type Driver = (s: Scenario) => Promise<void>;
 const plain: Driver = async (s) => {
@@ -60,13 +62,27 @@ const crashAt =
   };
 
 const scenarios: Record<string, { opts: ScenarioOptions; drive: Driver }> = {
-  'shadowpod-registry': { opts: { workload: 'deployment', spec: { checkpointImageRepository: '10.0.0.5:5000/ckpt' }, producerRate: 10, consumerRate: 40 }, drive: plain },
+  'shadowpod-registry': {
+    opts: {
+      workload: 'deployment',
+      spec: { checkpointImageRepository: '10.0.0.5:5000/ckpt' },
+      producerRate: 10,
+      consumerRate: 40,
+    },
+    drive: plain,
+  },
   'shadowpod-direct': { opts: { workload: 'pod', producerRate: 20, consumerRate: 15 }, drive: plain },
   sequential: { opts: { workload: 'statefulset' }, drive: plain },
-  'drain-stall-failed': { opts: { workload: 'pod', spec: { replayMode: 'Drain', drainStallSeconds: 10 }, consumerRate: 0 }, drive: plain },
+  'drain-stall-failed': {
+    opts: { workload: 'pod', spec: { replayMode: 'Drain', drainStallSeconds: 10 }, consumerRate: 0 },
+    drive: plain,
+  },
   'cancel-transferring': { opts: { workload: 'pod' }, drive: cancelAt('CheckpointCreated') },
   'crash-resume': {
-    opts: { workload: 'statefulset', faults: scriptedFaults([{ op: 'agentSend', nth: 1, outcome: { kind: 'transient' } }]) },
+    opts: {
+      workload: 'statefulset',
+      faults: scriptedFaults([{ op: 'agentSend', nth: 1, outcome: { kind: 'transient' } }]),
+    },
     drive: crashAt('SourceScaledDown'),
   },
 };
@@ -83,6 +99,9 @@ for (const [name, { opts, drive }] of Object.entries(scenarios)) {
   const envelopes = await s.log.read(s.migrationId);
   const final = fold(s.migrationId, parseLog(envelopes, s.migrationId))!;
   writeFileSync(logFile, `${envelopes.map((e) => JSON.stringify(e)).join('\n')}\n`);
-  writeFileSync(join(dir, `${name}.snapshot.json`), `${JSON.stringify({ value: final.value, context: final.context }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, `${name}.snapshot.json`),
+    `${JSON.stringify({ value: final.value, context: final.context }, null, 2)}\n`,
+  );
   console.log(`recorded  ${name}: ${envelopes.length} events -> ${JSON.stringify(final.value)}`);
 }
