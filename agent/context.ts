@@ -37,4 +37,6 @@ export interface AgentContext {
   now: () => number;
   /** TLS options for calls to peer agents (ca etc.). */
   peerTls?: import('node:https').AgentOptions;
+  /** A young-generation GC, run every few MiB of an upload (see AgentDeps.minorGc). */
+  minorGc?: () => void;
 }

@@ -8,6 +8,8 @@
 //   MS2M_AGENT_CONTAINERS_STORAGE=auto|on|off    MS2M_AGENT_GC_MAX_AGE_MS (default 6 h, 0 = off)
 import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { ociRegistry } from '../adapters/oci/registry.ts';
 import { createAgent } from './agent.ts';
@@ -26,6 +28,9 @@ const storeDir = env.MS2M_AGENT_STORE ?? '/var/lib/ms2m-agent';
 const cs = env.MS2M_AGENT_CONTAINERS_STORAGE ?? 'auto';
 const containersStorage = cs === 'on' ? true : cs === 'off' ? false : await detectContainersStorage();
 const user = env.MS2M_AGENT_REGISTRY_USER;
+// V8's gc(), without --expose-gc on the command line: uploads run a young-generation GC every few MiB (agent.ts)
+setFlagsFromString('--expose-gc');
+const v8gc = runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
 const server = await createAgent({
   logger,
   storeDir,
@@ -42,6 +47,7 @@ const server = await createAgent({
   }),
   loader: createImageLoader({ storeDir, containersStorage }),
   tls: env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY && existsSync(env.MS2M_AGENT_TLS_CERT) ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) } : undefined,
+  minorGc: () => v8gc({ type: 'minor' }),
   peerTls: env.MS2M_AGENT_PEER_CA && existsSync(env.MS2M_AGENT_PEER_CA) ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) } : undefined,
 });
 server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0', () => {

@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -6,9 +5,8 @@ import { ContainerName, HEADER_CONTAINER, HEADER_MIGRATION, HEADER_SHA256, Migra
 import type { AgentContext } from './context.ts';
 import { badRequest, digestMismatch, tooLarge } from './errors.ts';
 import { sendJson } from './http-io.ts';
-import { Meter } from './meter.ts';
+import { ReceiveSink } from './receive-sink.ts';
 import type { StoredCheckpoint } from './store.ts';
-import { TarGuard } from './tar-safety.ts';
 
 /**
  * PUT /v1/checkpoints: receives a checkpoint tar as a raw streamed body. The sha256 comes in the
@@ -34,9 +32,9 @@ export async function receiveCheckpoint(ctx: AgentContext, req: IncomingMessage,
 
   const tmp = ctx.store.tempPath();
   const t = ctx.transfers.begin('receive', migration.data, length ?? 0);
-  const meter = new Meter({ maxBytes: max, onBytes: (n) => t.progress(n) });
+  const meter = new ReceiveSink(tmp, { maxBytes: max, tar: ctx.limits.tar, onBytes: (n) => t.progress(n), gc: ctx.minorGc });
   try {
-    await pipeline(req, meter, new TarGuard(ctx.limits.tar), createWriteStream(tmp, { highWaterMark: 1 << 20 }));
+    await pipeline(req, meter);
     const expected = announced ?? (req.trailers[HEADER_SHA256] as string | undefined);
     if (!expected || !Sha256Hex.safeParse(expected).success) throw badRequest(`Checkpoint sha256 missing: send ${HEADER_SHA256} as a header or trailer`);
     const actual = meter.sha256();

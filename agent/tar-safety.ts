@@ -1,5 +1,4 @@
 import { posix } from 'node:path';
-import { Transform } from 'node:stream';
 import tar from 'tar-stream';
 import { UnsafeTarError } from './errors.ts';
 
@@ -47,22 +46,25 @@ export function checkTarEntry(h: { name: string; type?: string | null; size?: nu
 }
 
 /**
- * A pass-through stream that parses the tar flowing through it (tar-stream) and fails the pipeline at the first
- * unsafe entry, or when the bytes are not a well-formed tar. Nothing is extracted.
+ * Parses the tar flowing through it (tar-stream) and fails at the first unsafe entry, or when the bytes are not a
+ * well-formed tar. Only headers are inspected: entry contents are passed over (sliced, never copied or kept).
+ * Nothing is extracted. The parser may lag the caller by at most LAG_BYTES (bounded memory).
  *
  * @example
  * ```ts
- * await pipeline(createReadStream(path), new TarGuard(DEFAULT_TAR_LIMITS), createWriteStream(tmp));
+ * const check = new TarCheck(DEFAULT_TAR_LIMITS);
+ * for await (const chunk of body) await check.feed(chunk);
+ * await check.end(); // throws UnsafeTarError
  * ```
  */
-export class TarGuard extends Transform {
+export class TarCheck {
   entries = 0;
   private readonly extract = tar.extract();
   private failure: Error | undefined;
   private readonly finished: Promise<void>;
+  private lag = 0;
 
   constructor(private readonly limits: TarLimits = DEFAULT_TAR_LIMITS) {
-    super({ highWaterMark: 1 << 20 });
     this.extract.on('entry', (header, stream, next) => {
       try {
         this.entries++;
@@ -88,36 +90,36 @@ export class TarGuard extends Transform {
     });
   }
 
-  /** Bytes handed to the parser since it last drained: it may lag by at most LAG_BYTES (bounded memory). */
-  private lag = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    if (this.failure) return cb(this.failure);
+  /** Hands a chunk to the parser; throws the first failure. A promise only when the parser lags too far. */
+  feed(chunk: Buffer): Promise<void> | undefined {
+    if (this.failure) throw this.failure;
     if (this.extract.write(chunk)) this.lag = 0;
     else this.lag += chunk.length;
-    if (this.lag < LAG_BYTES) return cb(null, chunk);
-    const onDrain = () => {
-      this.extract.off('close', onDrain);
-      this.extract.off('drain', onDrain);
-      this.lag = 0;
-      cb(this.failure ?? null, chunk);
-    };
-    this.extract.once('drain', onDrain);
-    this.extract.once('close', onDrain);
-  }
-
-  override _flush(cb: (err?: Error | null) => void): void {
-    if (this.failure) return cb(this.failure);
-    (this.extract as unknown as NodeJS.WritableStream).end();
-    this.finished.then(() => {
-      if (!this.failure && this.entries === 0) this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
-      cb(this.failure ?? null);
+    if (this.lag < LAG_BYTES) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.extract.off('close', onDrain);
+        this.extract.off('drain', onDrain);
+        this.lag = 0;
+        if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      this.extract.once('drain', onDrain);
+      this.extract.once('close', onDrain);
     });
   }
 
-  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    this.failure ??= err ?? undefined;
-    this.extract.destroy(err ?? new Error('tar guard closed'));
-    cb(err);
+  /** The body is complete: resolves when the archive parsed cleanly with at least one entry, else throws. */
+  async end(): Promise<void> {
+    if (this.failure) throw this.failure;
+    (this.extract as unknown as NodeJS.WritableStream).end();
+    await this.finished;
+    if (!this.failure && this.entries === 0) this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
+    if (this.failure) throw this.failure;
+  }
+
+  destroy(err?: Error): void {
+    this.failure ??= err;
+    this.extract.destroy(err ?? new Error('tar check closed'));
   }
 }

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { tooLarge } from './errors.ts';
+import { TarCheck, type TarLimits } from './tar-safety.ts';
+
+/** Write size, and how many such buffers the sink cycles (the most it holds: CHUNK × POOL). */
+const CHUNK = 1 << 20;
+const POOL = 4;
+
+export interface ReceiveSinkOptions {
+  /** Fail with BODY_TOO_LARGE beyond this many bytes. */
+  maxBytes: number;
+  tar: TarLimits;
+  onBytes?: (total: number) => void;
+  /** Run every GC_EVERY bytes (the socket's dead read buffers are freed by a GC only). */
+  gc?: () => void;
+}
+
+const GC_EVERY = 8 << 20;
+
+/**
+ * The end of an upload pipeline, in one stage: counts and size-limits, hashes (sha256), checks the tar headers and
+ * writes the body to `path`. The socket's small chunks are copied into a fixed pool of 1 MiB buffers that are
+ * written in order, one write at a time while the next fills, and reused: constant memory and few syscalls whatever the
+ * size. The file is complete and closed when the stream finishes; any failure destroys it (the caller removes it).
+ *
+ * @example
+ * ```ts
+ * const sink = new ReceiveSink(tmp, { maxBytes, tar: DEFAULT_TAR_LIMITS });
+ * await pipeline(req, sink);
+ * sink.sha256(); // hex
+ * ```
+ */
+export class ReceiveSink extends Writable {
+  bytes = 0;
+  private nextGc = GC_EVERY;
+  private readonly hash = createHash('sha256');
+  private readonly tarCheck: TarCheck;
+  private fh: FileHandle | undefined;
+  private readonly free: Buffer[] = [];
+  private allocated = 0;
+  private cur: Buffer | undefined;
+  private fill = 0;
+  private pos = 0;
+  private readonly queue: { buf: Buffer; len: number; at: number }[] = [];
+  private writing = false;
+  private writeError: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly o: ReceiveSinkOptions,
+  ) {
+    super({ highWaterMark: CHUNK });
+    this.tarCheck = new TarCheck(o.tar);
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.path, 'w', 0o600).then((fh) => {
+      this.fh = fh;
+      cb();
+    }, cb);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    try {
+      this.bytes += chunk.length;
+      if (this.bytes > this.o.maxBytes) throw tooLarge(this.o.maxBytes);
+      this.hash.update(chunk);
+      this.o.onBytes?.(this.bytes);
+      if (this.o.gc && this.bytes >= this.nextGc) {
+        this.nextGc = this.bytes + GC_EVERY;
+        this.o.gc();
+      }
+      const lagging = this.tarCheck.feed(chunk);
+      if (lagging) lagging.then(() => this.copy(chunk, 0, cb), cb);
+      else this.copy(chunk, 0, cb);
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  /** Copies `chunk` from `off` into pool buffers, waiting for a free one when all are being written. */
+  private copy(chunk: Buffer, off: number, cb: (err?: Error | null) => void): void {
+    while (off < chunk.length) {
+      if (this.writeError) return cb(this.writeError);
+      if (!this.cur) {
+        this.cur = this.free.pop() ?? (this.allocated < POOL ? (this.allocated++, Buffer.allocUnsafeSlow(CHUNK)) : undefined);
+        if (!this.cur) {
+          this.wake = () => this.copy(chunk, off, cb);
+          return;
+        }
+      }
+      const n = chunk.copy(this.cur, this.fill, off);
+      this.fill += n;
+      off += n;
+      if (this.fill === CHUNK) this.flush();
+    }
+    cb();
+  }
+
+  /** Queues the current buffer for writing. One write at a time: parallel writes to one file only contend on its lock. */
+  private flush(): void {
+    this.queue.push({ buf: this.cur as Buffer, len: this.fill, at: this.pos });
+    this.pos += this.fill;
+    this.cur = undefined;
+    this.fill = 0;
+    if (!this.writing) this.next();
+  }
+
+  private next(): void {
+    const w = this.queue.shift();
+    this.writing = w !== undefined;
+    if (!w) return;
+    (this.fh as FileHandle).write(w.buf, 0, w.len, w.at).then(
+      () => undefined,
+      (err: Error) => (this.writeError ??= err),
+    ).finally(() => {
+      this.free.push(w.buf);
+      if (this.writeError) this.queue.length = 0;
+      this.next();
+      const wake = this.wake;
+      this.wake = undefined;
+      wake?.();
+    });
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.fill > 0) this.flush();
+    const settled = () =>
+      new Promise<void>((r) => {
+        const check = () => (this.writing ? (this.wake = check) : r());
+        check();
+      });
+    settled()
+      .then(() => {
+        if (this.writeError) throw this.writeError;
+        return this.tarCheck.end();
+      })
+      .then(() => (this.fh as FileHandle).close())
+      .then(() => {
+        this.fh = undefined;
+        cb();
+      }, cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.tarCheck.destroy(err ?? undefined);
+    const fh = this.fh;
+    this.fh = undefined;
+    if (!fh) return cb(err);
+    fh.close().then(() => cb(err), () => cb(err));
+  }
+
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
+}
