@@ -8,8 +8,9 @@ apt_install() {
   local stamp=/var/lib/apt/periodic/ms2m-update-stamp
   if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +60 2>/dev/null)" ]; then
     echo "ms2m setup: apt-get update"
-    $SUDO apt-get update -qq && $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
   fi
   echo "ms2m setup: installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # wait for another apt/dpkg run (up to 10 min) instead of failing on its lock
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
