@@ -12,7 +12,12 @@ import { Ms2mError } from './errors.ts';
  * - `lostAck` (applies the change, then fails as if the answer was lost: the retry must be a no-op);
  * - `permanent` (fails for good).
  */
-export type Outcome = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'transient' } | { kind: 'lostAck' } | { kind: 'permanent' };
+export type Outcome =
+  | { kind: 'ok' }
+  | { kind: 'slow'; ms: number }
+  | { kind: 'transient' }
+  | { kind: 'lostAck' }
+  | { kind: 'permanent' };
 export type FaultPlan = (op: string, key: string) => Outcome;
 export const noFaults: FaultPlan = () => ({ kind: 'ok' });
 
@@ -47,9 +52,13 @@ export class EffectJournal {
 
 export class InjectedFault extends Ms2mError {
   constructor(op: string, key: string, transient: boolean) {
-    super(transient ? 'INJECTED_TRANSIENT' : 'INJECTED_PERMANENT', `Injected ${transient ? 'transient' : 'permanent'} fault in ${op} (${key})`, {
-      transient,
-    });
+    super(
+      transient ? 'INJECTED_TRANSIENT' : 'INJECTED_PERMANENT',
+      `Injected ${transient ? 'transient' : 'permanent'} fault in ${op} (${key})`,
+      {
+        transient,
+      },
+    );
   }
 }
 

@@ -5,9 +5,9 @@
 import { FakeAgentClient } from './agent-client/fake.ts';
 import type { Clock } from './clock/port.ts';
 import { EffectJournal, type FaultPlan, noFaults } from './effect-journal.ts';
+import { FakeKubelet } from './kubelet/fake.ts';
 import { FakeCluster } from './kubernetes/fake.ts';
 import type { PodInfo } from './kubernetes/port.ts';
-import { FakeKubelet } from './kubelet/fake.ts';
 import { FakeBroker } from './rabbitmq/fake.ts';
 
 export interface FakeWorldOptions {
@@ -47,8 +47,20 @@ export function createFakeWorld(opts: FakeWorldOptions) {
     failingPods: opts.failingPods,
   });
   const kubelet = new FakeKubelet({ clock, faults, journal, checkpointMs: real ? 380 : 0 });
-  const broker = new FakeBroker({ clock, faults, journal, producerRate: opts.producerRate ?? 10, consumerRate: opts.consumerRate ?? 100 });
-  const agents = new FakeAgentClient({ clock, faults, journal, bytesPerSecond: real ? 150e6 : 1e12, sizeOf: () => 30 * 1024 * 1024 });
+  const broker = new FakeBroker({
+    clock,
+    faults,
+    journal,
+    producerRate: opts.producerRate ?? 10,
+    consumerRate: opts.consumerRate ?? 100,
+  });
+  const agents = new FakeAgentClient({
+    clock,
+    faults,
+    journal,
+    bytesPerSecond: real ? 150e6 : 1e12,
+    sizeOf: () => 30 * 1024 * 1024,
+  });
 
   const basePod = (name: string, owner: PodInfo['ownerReferences']): Omit<PodInfo, 'uid'> => ({
     namespace: 'default',
@@ -87,10 +99,20 @@ export function createFakeWorld(opts: FakeWorldOptions) {
         selector: { app: 'consumer', 'pod-template-hash': 'abc12' },
         deployment: 'consumer',
       });
-      const owner = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'consumer-abc12', uid: 'rs-consumer-abc12', controller: true }];
+      const owner = [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'consumer-abc12',
+          uid: 'rs-consumer-abc12',
+          controller: true,
+        },
+      ];
       return cluster.addPod(basePod('consumer-abc12-x7k2p', owner)).name;
     }
-    const owner = [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'consumer', uid: 'sts-consumer', controller: true }];
+    const owner = [
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'consumer', uid: 'sts-consumer', controller: true },
+    ];
     const pod = cluster.addPod(basePod('consumer-0', owner));
     const { name: _n, uid: _u, nodeName: _nn, ...template } = pod;
     cluster.addStatefulSet({ namespace: 'default', name: 'consumer', replicas: 1, template });

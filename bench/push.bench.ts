@@ -31,7 +31,13 @@ export async function run_(): Promise<Record<string, unknown>> {
     };
     const skopeo = async (repo: string) => {
       const t = performance.now();
-      await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:app`, `docker://${reg.host}/${repo}:checkpoint`]);
+      await run('skopeo', [
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        `oci:${layout}:app`,
+        `docker://${reg.host}/${repo}:checkpoint`,
+      ]);
       return (performance.now() - t) / 1000;
     };
     log('warm-up (page cache)');

@@ -84,7 +84,10 @@ export class FakeAgentClient implements AgentClient {
   }
 
   toJSON() {
-    return { images: [...this.images.entries()].map(([n, m]) => [n, [...m.entries()]] as const), pushed: [...this.pushed.entries()] };
+    return {
+      images: [...this.images.entries()].map(([n, m]) => [n, [...m.entries()]] as const),
+      pushed: [...this.pushed.entries()],
+    };
   }
   load(state: ReturnType<FakeAgentClient['toJSON']>): void {
     for (const [n, entries] of state.images) this.images.set(n, new Map(entries));

@@ -69,9 +69,7 @@ export interface PredumpRequest {
   container: string;
 }
 
-export type PredumpStatus =
-  | { supported: false; reason: string }
-  | { supported: true; running: boolean; dumps: number };
+export type PredumpStatus = { supported: false; reason: string } | { supported: true; running: boolean; dumps: number };
 
 export const directCheckpointImage = (container: string): string => `localhost/checkpoint/${container}:latest`;
 export const registryCheckpointImage = (repository: string, sourcePod: string): string =>

@@ -19,10 +19,13 @@ export function systemClock(): Clock {
           clearTimeout(timer);
           reject(signal?.reason);
         };
-        const timer = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, Math.max(0, epochMs - Date.now()));
+        const timer = setTimeout(
+          () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          Math.max(0, epochMs - Date.now()),
+        );
         signal?.addEventListener('abort', onAbort, { once: true });
       }),
   };

@@ -34,28 +34,40 @@ export class CheckpointFailedError extends Ms2mError {
 /** No answer within the timeout. Retrying may help (the container may be large). */
 export class CheckpointTimeoutError extends Ms2mError {
   constructor(target: string, timeoutMs: number, cause?: unknown) {
-    super('CHECKPOINT_TIMEOUT', `Checkpoint of ${target} got no answer within ${timeoutMs} ms: raise timeoutSeconds or check the node`, {
-      cause,
-      transient: true,
-      details: { target, timeoutMs },
-    });
+    super(
+      'CHECKPOINT_TIMEOUT',
+      `Checkpoint of ${target} got no answer within ${timeoutMs} ms: raise timeoutSeconds or check the node`,
+      {
+        cause,
+        transient: true,
+        details: { target, timeoutMs },
+      },
+    );
   }
 }
 
 /** The kubelet answered 200 without a checkpoint path. */
 export class EmptyCheckpointError extends Ms2mError {
   constructor(target: string, body: string) {
-    super('CHECKPOINT_EMPTY', `Checkpoint of ${target} returned no archive path (body ${body.trim().slice(0, 200)}): check the runtime's checkpoint support`, {
-      details: { target },
-    });
+    super(
+      'CHECKPOINT_EMPTY',
+      `Checkpoint of ${target} returned no archive path (body ${body.trim().slice(0, 200)}): check the runtime's checkpoint support`,
+      {
+        details: { target },
+      },
+    );
   }
 }
 
 /** 401/403: the operator's credentials may not use `nodes/proxy`. */
 export class CheckpointForbiddenError extends Ms2mError {
   constructor(target: string, status: number, body: string) {
-    super('CHECKPOINT_FORBIDDEN', `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (${body.trim().slice(0, 200)})`, {
-      details: { target, status },
-    });
+    super(
+      'CHECKPOINT_FORBIDDEN',
+      `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (${body.trim().slice(0, 200)})`,
+      {
+        details: { target, status },
+      },
+    );
   }
 }

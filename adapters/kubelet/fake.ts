@@ -15,7 +15,15 @@ import type { CheckpointRequest, CheckpointResult, Kubelet } from './port.ts';
 export class FakeKubelet implements Kubelet {
   readonly journal: EffectJournal;
   private readonly taken = new Map<string, string>();
-  constructor(private readonly opts: { clock: Clock; faults?: FaultPlan; journal?: EffectJournal; checkpointMs?: number; sizeBytes?: number }) {
+  constructor(
+    private readonly opts: {
+      clock: Clock;
+      faults?: FaultPlan;
+      journal?: EffectJournal;
+      checkpointMs?: number;
+      sizeBytes?: number;
+    },
+  ) {
     this.journal = opts.journal ?? new EffectJournal(opts.clock);
   }
   async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
@@ -23,11 +31,17 @@ export class FakeKubelet implements Kubelet {
     if (this.opts.checkpointMs) await clock.sleepUntil(clock.now() + this.opts.checkpointMs);
     const object = `${req.namespace}/${req.pod}/${req.container}`;
     // a kubelet checkpoints again on every call: each call is a real (non-idempotent) effect
-    return faulty({ clock, faults: this.opts.faults ?? noFaults, journal: this.journal }, 'checkpoint', object, object, () => {
-      const path = `/var/lib/kubelet/checkpoints/checkpoint-${req.pod}_${req.namespace}-${req.container}-${new Date(clock.now()).toISOString()}.tar`;
-      this.taken.set(object, path);
-      return { applied: true, value: { path } };
-    });
+    return faulty(
+      { clock, faults: this.opts.faults ?? noFaults, journal: this.journal },
+      'checkpoint',
+      object,
+      object,
+      () => {
+        const path = `/var/lib/kubelet/checkpoints/checkpoint-${req.pod}_${req.namespace}-${req.container}-${new Date(clock.now()).toISOString()}.tar`;
+        this.taken.set(object, path);
+        return { applied: true, value: { path } };
+      },
+    );
   }
   /** Size the fake reports for a checkpoint archive. */
   get sizeBytes(): number {

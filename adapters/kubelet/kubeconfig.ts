@@ -1,7 +1,7 @@
 import type https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { InvalidInputError } from '../errors.ts';
-import { type KubeletClientOptions, createKubeletClient } from './kubelet.ts';
+import { createKubeletClient, type KubeletClientOptions } from './kubelet.ts';
 import type { Kubelet } from './port.ts';
 
 /**

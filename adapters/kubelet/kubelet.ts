@@ -34,16 +34,25 @@ export interface KubeletClientOptions {
 const defaultFetch: KubeletFetch = (url, init) =>
   new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { ...init.tls, method: init.method, headers: { ...(init.tls.headers as object), ...init.headers }, signal: init.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= 1 << 20) chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      url,
+      {
+        ...init.tls,
+        method: init.method,
+        headers: { ...(init.tls.headers as object), ...init.headers },
+        signal: init.signal,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 1 << 20) chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -85,7 +94,11 @@ export function createKubeletClient(opts: KubeletClientOptions): Kubelet {
         res = await doFetch(url, { method: 'POST', headers, signal: ac.signal, tls });
       } catch (err) {
         if (ac.signal.aborted) throw new CheckpointTimeoutError(target, waitMs, err);
-        throw new UnavailableError('Kubelet checkpoint API', `${url.origin} for ${target}: ${(err as Error).message}`, err);
+        throw new UnavailableError(
+          'Kubelet checkpoint API',
+          `${url.origin} for ${target}: ${(err as Error).message}`,
+          err,
+        );
       } finally {
         clearTimeout(timer);
       }
@@ -99,8 +112,10 @@ function parseAnswer(target: string, res: { status: number; body: string }, wait
   if (status === 404) throw new CheckpointUnsupportedError(target, body);
   if (status === 401 || status === 403) throw new CheckpointForbiddenError(target, status, body);
   if (status === 504 || status === 408) throw new CheckpointTimeoutError(target, waitMs, new Error(body));
-  if (status >= 500 && /deadline exceeded|timed? ?out/i.test(body)) throw new CheckpointTimeoutError(target, waitMs, new Error(body));
-  if (status === 502 || status === 503) throw new UnavailableError('Kubelet checkpoint API', `HTTP ${status} for ${target}: ${body.slice(0, 200)}`);
+  if (status >= 500 && /deadline exceeded|timed? ?out/i.test(body))
+    throw new CheckpointTimeoutError(target, waitMs, new Error(body));
+  if (status === 502 || status === 503)
+    throw new UnavailableError('Kubelet checkpoint API', `HTTP ${status} for ${target}: ${body.slice(0, 200)}`);
   if (status >= 400) throw new CheckpointFailedError(target, status, runtimeMessage(body));
   let parsed: CheckpointResponseWire;
   try {

@@ -41,7 +41,10 @@ export class FakeCluster implements Cluster {
   /** Pending lifecycle changes by pod uid, applied lazily when time has come (no timers: survives a restart). */
   private readonly lifecycle = new Map<string, { startAt?: number; goneAt?: number }>();
   readonly statefulSets = new Map<string, FakeStatefulSet>();
-  readonly replicaSets = new Map<string, { namespace: string; name: string; replicas: number; selector: Record<string, string>; deployment?: string }>();
+  readonly replicaSets = new Map<
+    string,
+    { namespace: string; name: string; replicas: number; selector: Record<string, string>; deployment?: string }
+  >();
   readonly events: Array<{ ref: ObjectRef; type: string; reason: string; message: string }> = [];
   readonly deploymentAffinity = new Map<string, string>();
   private readonly nodes: Set<string>;
@@ -131,7 +134,11 @@ export class FakeCluster implements Cluster {
     if (!ref) return { kind: 'None' };
     if (ref.kind === 'StatefulSet') return { kind: 'StatefulSet', name: ref.name };
     if (ref.kind === 'ReplicaSet') {
-      return { kind: 'ReplicaSet', name: ref.name, deploymentName: this.replicaSets.get(this.k(namespace, ref.name))?.deployment };
+      return {
+        kind: 'ReplicaSet',
+        name: ref.name,
+        deploymentName: this.replicaSets.get(this.k(namespace, ref.name))?.deployment,
+      };
     }
     return { kind: 'Other', name: ref.name };
   }
@@ -205,10 +212,23 @@ export class FakeCluster implements Cluster {
     for (let i = 0; i < sts.replicas; i++) {
       const name = `${sts.name}-${i}`;
       const pod = this.pods.get(this.k(sts.namespace, name));
-      const ref = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts.name, uid: `sts-${sts.name}`, controller: true };
+      const ref = {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        name: sts.name,
+        uid: `sts-${sts.name}`,
+        controller: true,
+      };
       if (pod && !pod.ownerReferences.some((r) => r.controller)) pod.ownerReferences.push(ref);
       if (!pod) {
-        const created = this.addPod({ ...structuredClone(sts.template), name, nodeName: [...this.nodes][0], ownerReferences: [ref], phase: 'Pending', ready: false });
+        const created = this.addPod({
+          ...structuredClone(sts.template),
+          name,
+          nodeName: [...this.nodes][0],
+          ownerReferences: [ref],
+          phase: 'Pending',
+          ready: false,
+        });
         this.startLater(created);
       }
     }
@@ -236,7 +256,7 @@ export class FakeCluster implements Cluster {
   async removeOwnerReference(namespace: string, pod: string, ownerUid: string, key: string): Promise<void> {
     await faulty(this.ctx(), 'removeOwnerReference', key, this.k(namespace, pod), () => {
       const p = this.pods.get(this.k(namespace, pod));
-      if (!p || !p.ownerReferences.some((r) => r.uid === ownerUid)) return { applied: false, value: undefined };
+      if (!p?.ownerReferences.some((r) => r.uid === ownerUid)) return { applied: false, value: undefined };
       p.ownerReferences = p.ownerReferences.filter((r) => r.uid !== ownerUid);
       this.reconcileReplicaSets();
       return { applied: true, value: undefined };
@@ -250,13 +270,22 @@ export class FakeCluster implements Cluster {
         p.namespace === rs.namespace && !p.deleting && Object.entries(rs.selector).every(([k, v]) => p.labels[k] === v);
       for (const p of this.pods.values()) {
         if (matches(p) && !p.ownerReferences.some((r) => r.controller)) {
-          p.ownerReferences.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.name, uid: `rs-${rs.name}`, controller: true });
+          p.ownerReferences.push({
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: rs.name,
+            uid: `rs-${rs.name}`,
+            controller: true,
+          });
         }
       }
-      const owned = [...this.pods.values()].filter((p) => matches(p) && p.ownerReferences.some((r) => r.controller && r.name === rs.name));
+      const owned = [...this.pods.values()].filter(
+        (p) => matches(p) && p.ownerReferences.some((r) => r.controller && r.name === rs.name),
+      );
       const cost = (p: PodInfo) => Number(p.annotations[POD_DELETION_COST] ?? 0);
       owned.sort((a, b) => cost(a) - cost(b));
-      for (const p of owned.slice(0, Math.max(0, owned.length - rs.replicas))) this.removeLater(p.namespace, p.name, p.uid);
+      for (const p of owned.slice(0, Math.max(0, owned.length - rs.replicas)))
+        this.removeLater(p.namespace, p.name, p.uid);
     }
   }
 

@@ -85,7 +85,14 @@ export interface NewPod {
   annotations?: Record<string, string>;
   containers: Array<Record<string, unknown>>;
   podSpec: Record<string, unknown>;
-  ownerReferences: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
+  ownerReferences: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
 }
 
 export const MIGRATION_LABEL = 'migration.ms2m.io/migration';

@@ -1,13 +1,13 @@
-import { CHECKPOINT_ANNOTATION } from './port.ts';
 import { digestBytes } from './digest.ts';
 import {
   type DescriptorWire,
   type ImageConfigWire,
+  type ManifestWire,
   MEDIA_CONFIG,
   MEDIA_LAYER_TAR,
   MEDIA_MANIFEST,
-  type ManifestWire,
 } from './oci.wire.ts';
+import { CHECKPOINT_ANNOTATION } from './port.ts';
 
 export interface CheckpointImageBlobs {
   config: { bytes: Buffer; descriptor: DescriptorWire };
@@ -25,7 +25,12 @@ export interface CheckpointImageBlobs {
  * img.manifest.descriptor.digest; // sha256 of the manifest JSON
  * ```
  */
-export function checkpointImage(p: { container: string; layerDigest: string; layerSize: number; arch?: string }): CheckpointImageBlobs {
+export function checkpointImage(p: {
+  container: string;
+  layerDigest: string;
+  layerSize: number;
+  arch?: string;
+}): CheckpointImageBlobs {
   const annotations = { [CHECKPOINT_ANNOTATION]: p.container };
   const cfg: ImageConfigWire = {
     architecture: p.arch ?? goArch(process.arch),

@@ -1,9 +1,9 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHash, randomUUID } from 'node:crypto';
 import { checkpointImage } from './checkpoint-image.ts';
 import { type IndexWire, MEDIA_INDEX, MEDIA_MANIFEST, type OciLayoutWire, REF_NAME_ANNOTATION } from './oci.wire.ts';
 
@@ -54,7 +54,13 @@ export async function writeCheckpointLayout(req: WriteLayoutRequest): Promise<La
     try {
       await pipeline(
         createReadStream(req.tarPath, { highWaterMark: 1 << 20 }),
-        new Transform({ transform(c: Buffer, _e, cb) { h.update(c); n += c.length; cb(null, c); } }),
+        new Transform({
+          transform(c: Buffer, _e, cb) {
+            h.update(c);
+            n += c.length;
+            cb(null, c);
+          },
+        }),
         createWriteStream(tmp),
       );
       await fsyncPath(tmp);
@@ -77,13 +83,28 @@ export async function writeCheckpointLayout(req: WriteLayoutRequest): Promise<La
     /* new layout */
   }
   index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== tag);
-  index.manifests.push({ ...img.manifest.descriptor, mediaType: MEDIA_MANIFEST, annotations: { [REF_NAME_ANNOTATION]: tag } });
+  index.manifests.push({
+    ...img.manifest.descriptor,
+    mediaType: MEDIA_MANIFEST,
+    annotations: { [REF_NAME_ANNOTATION]: tag },
+  });
   await writeAtomic(join(req.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
-  return { dir: req.dir, tag, manifestDigest: img.manifest.descriptor.digest, layerDigest: digest, bytes: size as number };
+  return {
+    dir: req.dir,
+    tag,
+    manifestDigest: img.manifest.descriptor.digest,
+    layerDigest: digest,
+    bytes: size as number,
+  };
 }
 
 async function placeKnown(src: string, dst: string, move: boolean): Promise<void> {
-  if (await stat(dst).then(() => true, () => false)) {
+  if (
+    await stat(dst).then(
+      () => true,
+      () => false,
+    )
+  ) {
     if (move) await rm(src, { force: true });
     return;
   }
@@ -104,7 +125,13 @@ async function placeKnown(src: string, dst: string, move: boolean): Promise<void
 
 async function writeBlob(blobs: string, digest: string, bytes: Buffer): Promise<void> {
   const p = join(blobs, digest.slice(7));
-  if (await stat(p).then(() => true, () => false)) return;
+  if (
+    await stat(p).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   await writeAtomic(p, bytes);
 }
 

@@ -15,7 +15,10 @@ import type { Readable } from 'node:stream';
 export interface Registry {
   /** True when the manifest `ref` exists. */
   exists(ref: string): Promise<boolean>;
-  pushCheckpointImage(req: PushCheckpointImage, onProgress?: (bytesDone: number, bytesTotal: number) => void): Promise<PushedImage>;
+  pushCheckpointImage(
+    req: PushCheckpointImage,
+    onProgress?: (bytesDone: number, bytesTotal: number) => void,
+  ): Promise<PushedImage>;
 }
 
 export interface PushCheckpointImage {

@@ -23,7 +23,10 @@ export function parseReference(ref: string): ImageReference {
   const slash = ref.indexOf('/');
   const host = slash > 0 ? ref.slice(0, slash) : '';
   if (!host || !(host.includes('.') || host.includes(':') || host === 'localhost')) {
-    throw new InvalidInputError(`Image reference ${ref}`, 'must start with a registry host, e.g. registry.local:5000/ckpt/pod:checkpoint');
+    throw new InvalidInputError(
+      `Image reference ${ref}`,
+      'must start with a registry host, e.g. registry.local:5000/ckpt/pod:checkpoint',
+    );
   }
   let rest = ref.slice(slash + 1);
   let reference = 'latest';

@@ -58,7 +58,9 @@ export class RegistrySession {
     private readonly opts: RegistryHttpOptions,
   ) {
     this.base = new URL(`${opts.insecure ? 'http' : 'https'}://${registry}`);
-    this.agent = opts.insecure ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true, ...opts.tls });
+    this.agent = opts.insecure
+      ? new http.Agent({ keepAlive: true })
+      : new https.Agent({ keepAlive: true, ...opts.tls });
     this.creds = opts.credentials?.(registry);
     if (this.creds?.token) this.authHeader = `Bearer ${this.creds.token}`;
   }
@@ -85,15 +87,25 @@ export class RegistrySession {
       if (c?.username !== undefined) this.authHeader = basic(c.username, c.password ?? '');
       return;
     }
-    if (scheme !== 'bearer') throw new RegistryError(`Authentication to ${this.registry}`, res.status, `unsupported challenge "${challenge}"`);
+    if (scheme !== 'bearer')
+      throw new RegistryError(`Authentication to ${this.registry}`, res.status, `unsupported challenge "${challenge}"`);
     const p = challengeParams(challenge);
-    if (!p.realm) throw new RegistryError(`Authentication to ${this.registry}`, 401, `bearer challenge without realm: ${challenge}`);
+    if (!p.realm)
+      throw new RegistryError(
+        `Authentication to ${this.registry}`,
+        401,
+        `bearer challenge without realm: ${challenge}`,
+      );
     const u = new URL(p.realm);
     if (p.service) u.searchParams.set('service', p.service);
     u.searchParams.set('scope', p.scope ?? `repository:${this.repository}:pull,push`);
     const headers: Record<string, string> = {};
     if (c?.username !== undefined) headers.Authorization = basic(c.username, c.password ?? '');
-    const tr = await raw(u, { method: 'GET', headers }, u.protocol === 'https:' ? new https.Agent(this.opts.tls) : undefined);
+    const tr = await raw(
+      u,
+      { method: 'GET', headers },
+      u.protocol === 'https:' ? new https.Agent(this.opts.tls) : undefined,
+    );
     if (tr.status !== 200) throw new RegistryError(`Token request to ${u.origin}${u.pathname}`, tr.status, tr.body);
     const tok = JSON.parse(tr.body) as TokenResponseWire;
     const t = tok.token ?? tok.access_token;
@@ -109,7 +121,11 @@ export class RegistrySession {
       return await raw(url, { method: req.method, headers, body: req.body?.() }, this.agent);
     } catch (err) {
       if (err instanceof RegistryError) throw err;
-      throw new UnavailableError(`Registry ${this.registry}`, `${req.method} ${url.pathname}: ${(err as Error).message}`, err);
+      throw new UnavailableError(
+        `Registry ${this.registry}`,
+        `${req.method} ${url.pathname}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 }
@@ -142,7 +158,9 @@ function raw(
         n += c.length;
         if (n <= 1 << 20) chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

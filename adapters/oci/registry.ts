@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { InvalidInputError } from '../errors.ts';
 import { checkpointImage } from './checkpoint-image.ts';
 import { digestStream, isSha256Digest } from './digest.ts';
 import { RegistryError } from './errors.ts';
-import { MEDIA_INDEX, MEDIA_MANIFEST, type DescriptorWire } from './oci.wire.ts';
+import { type DescriptorWire, MEDIA_INDEX, MEDIA_MANIFEST } from './oci.wire.ts';
 import type { PushCheckpointImage, PushedImage, Registry } from './port.ts';
 import { parseReference } from './reference.ts';
 import { type RegistryHttpOptions, RegistrySession } from './registry-http.ts';
@@ -43,9 +43,14 @@ export function ociRegistry(opts: OciRegistryOptions = {}): Registry {
   };
 
   async function manifestDigest(s: RegistrySession, repo: string, reference: string): Promise<string | null> {
-    const res = await s.send({ method: 'HEAD', url: `/v2/${repo}/manifests/${reference}`, headers: { Accept: `${MEDIA_MANIFEST}, ${MEDIA_INDEX}` } });
+    const res = await s.send({
+      method: 'HEAD',
+      url: `/v2/${repo}/manifests/${reference}`,
+      headers: { Accept: `${MEDIA_MANIFEST}, ${MEDIA_INDEX}` },
+    });
     if (res.status === 404) return null;
-    if (res.status !== 200) throw new RegistryError(`HEAD manifest ${repo}:${reference} on ${s.registry}`, res.status, res.body);
+    if (res.status !== 200)
+      throw new RegistryError(`HEAD manifest ${repo}:${reference} on ${s.registry}`, res.status, res.body);
     return String(res.headers['docker-content-digest'] ?? '');
   }
 
@@ -63,16 +68,30 @@ export function ociRegistry(opts: OciRegistryOptions = {}): Registry {
     }
     if (head.status !== 404) throw new RegistryError(`HEAD blob ${d.digest} in ${repo}`, head.status, head.body);
     const post = await s.send({ method: 'POST', url: `/v2/${repo}/blobs/uploads/` });
-    if (post.status !== 202 || !post.headers.location) throw new RegistryError(`Starting upload of ${d.digest} to ${repo}`, post.status, post.body);
+    if (post.status !== 202 || !post.headers.location)
+      throw new RegistryError(`Starting upload of ${d.digest} to ${repo}`, post.status, post.body);
     let location = String(post.headers.location);
     let sent = 0;
-    const counted = (r: Readable) => r.pipe(new Transform({ transform(c: Buffer, _e, cb) { sent += c.length; progress?.(sent); cb(null, c); } }));
+    const counted = (r: Readable) =>
+      r.pipe(
+        new Transform({
+          transform(c: Buffer, _e, cb) {
+            sent += c.length;
+            progress?.(sent);
+            cb(null, c);
+          },
+        }),
+      );
     if (src.bytes || !src.ranged || d.size <= chunkBytes) {
       const put = await s.send({
         method: 'PUT',
         url: withDigest(location, d.digest),
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(d.size) },
-        body: () => (src.bytes ? src.bytes : counted((sent = 0, src.open?.() as Readable))),
+        body: () => {
+          if (src.bytes) return src.bytes;
+          sent = 0;
+          return counted(src.open?.() as Readable);
+        },
       });
       if (put.status !== 201) throw new RegistryError(`Uploading blob ${d.digest} to ${repo}`, put.status, put.body);
       if (src.bytes) progress?.(d.size);
@@ -83,14 +102,23 @@ export function ociRegistry(opts: OciRegistryOptions = {}): Registry {
       const patch = await s.send({
         method: 'PATCH',
         url: location,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start + 1), 'Content-Range': `${start}-${end}` },
-        body: () => counted((sent = start, src.open?.({ start, end }) as Readable)),
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(end - start + 1),
+          'Content-Range': `${start}-${end}`,
+        },
+        body: () => {
+          sent = start;
+          return counted(src.open?.({ start, end }) as Readable);
+        },
       });
-      if (patch.status !== 202 || !patch.headers.location) throw new RegistryError(`Uploading chunk ${start}-${end} of ${d.digest} to ${repo}`, patch.status, patch.body);
+      if (patch.status !== 202 || !patch.headers.location)
+        throw new RegistryError(`Uploading chunk ${start}-${end} of ${d.digest} to ${repo}`, patch.status, patch.body);
       location = String(patch.headers.location);
     }
     const put = await s.send({ method: 'PUT', url: withDigest(location, d.digest) });
-    if (put.status !== 201) throw new RegistryError(`Completing upload of ${d.digest} to ${repo}`, put.status, put.body);
+    if (put.status !== 201)
+      throw new RegistryError(`Completing upload of ${d.digest} to ${repo}`, put.status, put.body);
   }
 
   return {
@@ -110,11 +138,18 @@ export function ociRegistry(opts: OciRegistryOptions = {}): Registry {
         ? (range?: { start: number; end: number }) => createReadStream(tarPath, { highWaterMark: READ_HWM, ...range })
         : () => (req.open as () => Readable)();
       const known = req.digest && req.size !== undefined && isSha256Digest(req.digest);
-      const { digest, size } = known ? { digest: req.digest as string, size: req.size as number } : await digestStream(open());
+      const { digest, size } = known
+        ? { digest: req.digest as string, size: req.size as number }
+        : await digestStream(open());
       const img = checkpointImage({ container: req.container, layerDigest: digest, layerSize: size });
       const { r, s } = session(req.ref);
       try {
-        const result = { ref: req.ref, manifestDigest: img.manifest.descriptor.digest, layerDigest: digest, bytes: size };
+        const result = {
+          ref: req.ref,
+          manifestDigest: img.manifest.descriptor.digest,
+          layerDigest: digest,
+          bytes: size,
+        };
         if ((await manifestDigest(s, r.repository, r.reference)) === img.manifest.descriptor.digest) {
           onProgress?.(size, size);
           return result;

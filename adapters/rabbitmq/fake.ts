@@ -69,7 +69,13 @@ export class FakeBroker implements Broker {
       const applied = !this.exchanges.has(cfg.exchangeName) || !this.queues.has(cfg.queueName);
       this.exchanges.add(cfg.exchangeName);
       if (!this.queues.has(cfg.queueName)) {
-        this.queues.set(cfg.queueName, { name: cfg.queueName, bound: true, depth: 0, consuming: true, updatedAt: this.opts.clock.now() });
+        this.queues.set(cfg.queueName, {
+          name: cfg.queueName,
+          bound: true,
+          depth: 0,
+          consuming: true,
+          updatedAt: this.opts.clock.now(),
+        });
       }
       return { applied, value: undefined };
     });
@@ -78,7 +84,8 @@ export class FakeBroker implements Broker {
   async createReplayQueue(cfg: BrokerConfig, key: string): Promise<string> {
     const name = replayQueueName(cfg.queueName);
     return faulty(this.ctx(), 'createReplayQueue', key, name, () => {
-      if (!this.exchanges.has(cfg.exchangeName)) throw new NotFoundError('Exchange', cfg.exchangeName, 'declare the topology first');
+      if (!this.exchanges.has(cfg.exchangeName))
+        throw new NotFoundError('Exchange', cfg.exchangeName, 'declare the topology first');
       if (this.queues.has(name)) return { applied: false, value: name };
       this.queues.set(name, { name, bound: true, depth: 0, consuming: false, updatedAt: this.opts.clock.now() });
       return { applied: true, value: name };
@@ -89,7 +96,7 @@ export class FakeBroker implements Broker {
     const name = replayQueueName(cfg.queueName);
     await faulty(this.ctx(), 'unbindReplayQueue', key, name, () => {
       const q = this.queues.get(name);
-      if (!q || !q.bound) return { applied: false, value: undefined };
+      if (!q?.bound) return { applied: false, value: undefined };
       this.integrate(q);
       q.bound = false;
       return { applied: true, value: undefined };
@@ -98,7 +105,10 @@ export class FakeBroker implements Broker {
 
   async deleteReplayQueue(cfg: BrokerConfig, key: string): Promise<void> {
     const name = replayQueueName(cfg.queueName);
-    await faulty(this.ctx(), 'deleteReplayQueue', key, name, () => ({ applied: this.queues.delete(name), value: undefined }));
+    await faulty(this.ctx(), 'deleteReplayQueue', key, name, () => ({
+      applied: this.queues.delete(name),
+      value: undefined,
+    }));
   }
 
   async sendControl(cfg: BrokerConfig, pod: string, message: ControlMessage, key: string): Promise<void> {

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferProgress } from '../../adapters/agent-client/port.ts';
 import { digestFile } from '../../adapters/oci/digest.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
-import { type AgentPair, rawPut, startAgentPair, startAgentProcess, tarOf, writeRandomTar, writeSparseTar } from '../harness/agent.ts';
+import {
+  type AgentPair,
+  rawPut,
+  startAgentPair,
+  startAgentProcess,
+  tarOf,
+  writeRandomTar,
+  writeSparseTar,
+} from '../harness/agent.ts';
 import { type RegistryHarness, startRegistry } from '../harness/registry.ts';
 
 /** Every path under `dir` (files and folders), relative. */
@@ -31,20 +39,46 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
 describe('node agents A and B over real sockets', () => {
   let pair: AgentPair;
   const send = (name: string, extra: Partial<{ migrationId: string; key: string }> = {}) =>
-    pair.client.send({ sourceNode: 'node-a', targetNode: 'node-b', checkpointPath: join(pair.a.checkpointsDir, name), container: 'app', migrationId: 'default/m1', key: 'default/m1:transfer', ...extra });
+    pair.client.send({
+      sourceNode: 'node-a',
+      targetNode: 'node-b',
+      checkpointPath: join(pair.a.checkpointsDir, name),
+      container: 'app',
+      migrationId: 'default/m1',
+      key: 'default/m1:transfer',
+      ...extra,
+    });
 
   beforeAll(async () => {
     pair = await startAgentPair();
   });
   afterAll(async () => pair?.stop());
 
-  for (const [label, bytes] of [['1 MiB', 1 << 20], ['256 MiB', 256 << 20]] as const) {
+  for (const [label, bytes] of [
+    ['1 MiB', 1 << 20],
+    ['256 MiB', 256 << 20],
+  ] as const) {
     it(`sends ${label} node to node, verified and loaded as localhost/checkpoint/app:latest`, async () => {
       const name = `ckpt-${bytes}.tar`;
       await writeRandomTar(join(pair.a.checkpointsDir, name), bytes);
       const progress: TransferProgress[] = [];
-      const r = await send(name).then((x) => x, (e) => { throw e; });
-      const again = await pair.client.send({ sourceNode: 'node-a', targetNode: 'node-b', checkpointPath: join(pair.a.checkpointsDir, name), container: 'app', migrationId: 'default/m1', key: 'k' }, (p) => progress.push(p));
+      const r = await send(name).then(
+        (x) => x,
+        (e) => {
+          throw e;
+        },
+      );
+      const again = await pair.client.send(
+        {
+          sourceNode: 'node-a',
+          targetNode: 'node-b',
+          checkpointPath: join(pair.a.checkpointsDir, name),
+          container: 'app',
+          migrationId: 'default/m1',
+          key: 'k',
+        },
+        (p) => progress.push(p),
+      );
       const { digest, size } = await digestFile(join(pair.a.checkpointsDir, name));
       expect(r).toEqual({ image: 'localhost/checkpoint/app:latest', bytes: size, sha256: digest.slice(7) });
       expect(again).toEqual(r); // re-send is a no-op with the same answer
@@ -78,7 +112,12 @@ describe('node agents A and B over real sockets', () => {
     const body = readFileSync(join(pair.a.checkpointsDir, name));
     const sha = (await digestFile(join(pair.a.checkpointsDir, name))).digest.slice(7);
     const before = archives(pair.b.storeDir);
-    const res = await rawPut(pair.b.url, { token: pair.token, body, abortAfterBytes: 3 << 20, headers: { 'x-checkpoint-sha256': sha, 'x-checkpoint-container': 'app', 'x-migration-id': 'm' } });
+    const res = await rawPut(pair.b.url, {
+      token: pair.token,
+      body,
+      abortAfterBytes: 3 << 20,
+      headers: { 'x-checkpoint-sha256': sha, 'x-checkpoint-container': 'app', 'x-migration-id': 'm' },
+    });
     expect(res).toBe('aborted');
     await until(() => tmpFiles(pair.b.storeDir).length === 0);
     expect(archives(pair.b.storeDir)).toEqual(before);
@@ -91,10 +130,27 @@ describe('node agents A and B over real sockets', () => {
     const name = 'killed.tar';
     await writeRandomTar(join(pair.a.checkpointsDir, name), 64 << 20);
     const sha = (await digestFile(join(pair.a.checkpointsDir, name))).digest.slice(7);
-    const opts = { storeDir: join(pair.root, 'proc-a', 'store'), checkpointsDir: pair.a.checkpointsDir, token: pair.token };
+    const opts = {
+      storeDir: join(pair.root, 'proc-a', 'store'),
+      checkpointsDir: pair.a.checkpointsDir,
+      token: pair.token,
+    };
     const slow = await startAgentProcess({ ...opts, env: { MS2M_AGENT_BYTES_PER_SECOND: String(8 << 20) } });
-    pair.nodes.set('proc-a', { name: 'proc-a', url: slow.url, storeDir: opts.storeDir, checkpointsDir: opts.checkpointsDir, stop: () => slow.stop() });
-    const req = { sourceNode: 'proc-a', targetNode: 'node-b', checkpointPath: join(pair.a.checkpointsDir, name), container: 'app', migrationId: 'default/m2', key: 'default/m2:transfer' };
+    pair.nodes.set('proc-a', {
+      name: 'proc-a',
+      url: slow.url,
+      storeDir: opts.storeDir,
+      checkpointsDir: opts.checkpointsDir,
+      stop: () => slow.stop(),
+    });
+    const req = {
+      sourceNode: 'proc-a',
+      targetNode: 'node-b',
+      checkpointPath: join(pair.a.checkpointsDir, name),
+      container: 'app',
+      migrationId: 'default/m2',
+      key: 'default/m2:transfer',
+    };
     let seen = 0;
     const sending = pair.client.send(req, (p) => (seen = p.bytesTransferred)).catch((e) => e);
     await until(() => seen > 4 << 20);
@@ -103,7 +159,13 @@ describe('node agents A and B over real sockets', () => {
     await until(() => tmpFiles(pair.b.storeDir).length === 0);
     expect(archives(pair.b.storeDir)).not.toContain(`${sha}.tar`);
     const fast = await startAgentProcess(opts);
-    pair.nodes.set('proc-a', { name: 'proc-a', url: fast.url, storeDir: opts.storeDir, checkpointsDir: opts.checkpointsDir, stop: () => fast.stop() });
+    pair.nodes.set('proc-a', {
+      name: 'proc-a',
+      url: fast.url,
+      storeDir: opts.storeDir,
+      checkpointsDir: opts.checkpointsDir,
+      stop: () => fast.stop(),
+    });
     const r = await pair.client.send(req);
     expect(r.sha256).toBe(sha);
     expect(archives(pair.b.storeDir).filter((n) => n.startsWith(sha))).toHaveLength(1);
@@ -112,7 +174,11 @@ describe('node agents A and B over real sockets', () => {
   it('rejects a body whose sha256 differs from the announced one and stores nothing', async () => {
     const body = await tarOf([{ name: 'config.dump', body: '{}' }]);
     const before = archives(pair.b.storeDir);
-    const r = await rawPut(pair.b.url, { token: pair.token, body, headers: { 'x-checkpoint-sha256': '0'.repeat(64), 'x-checkpoint-container': 'app', 'x-migration-id': 'm' } });
+    const r = await rawPut(pair.b.url, {
+      token: pair.token,
+      body,
+      headers: { 'x-checkpoint-sha256': '0'.repeat(64), 'x-checkpoint-container': 'app', 'x-migration-id': 'm' },
+    });
     expect(r).toMatchObject({ status: 400, body: { code: 'DIGEST_MISMATCH' } });
     expect(archives(pair.b.storeDir)).toEqual(before);
     expect(tmpFiles(pair.b.storeDir)).toEqual([]);
@@ -133,7 +199,12 @@ describe('node agents A and B over real sockets', () => {
     const list = await pair.client.list('node-b');
     expect(list.length).toBeGreaterThan(0);
     expect(list[0]).toMatchObject({ container: 'app' });
-    const p = await pair.client.predump('node-b', { action: 'start', namespace: 'default', pod: 'p', container: 'app' });
+    const p = await pair.client.predump('node-b', {
+      action: 'start',
+      namespace: 'default',
+      pod: 'p',
+      container: 'app',
+    });
     expect(p.supported).toBe(false);
     if (!p.supported) expect(p.reason).toMatch(/criu|memory dirty tracking/);
     expect(await pair.client.gc('node-b', 0)).toBe(list.length);
@@ -173,9 +244,18 @@ describe('hostile uploads are rejected and write nothing outside the store', () 
   }
   it('rejects a missing or wrong token (401) on every endpoint', async () => {
     const body = await tarOf([{ name: 'a', body: 'x' }]);
-    expect(await rawPut(pair.b.url, { body, headers: h })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+    expect(await rawPut(pair.b.url, { body, headers: h })).toMatchObject({
+      status: 401,
+      body: { code: 'UNAUTHORIZED' },
+    });
     expect(await rawPut(pair.b.url, { token: 'wrong', body, headers: h })).toMatchObject({ status: 401 });
-    for (const [m, p] of [['GET', '/v1/healthz'], ['GET', '/v1/checkpoints'], ['POST', '/v1/send'], ['POST', '/v1/gc'], ['POST', '/v1/predump']]) {
+    for (const [m, p] of [
+      ['GET', '/v1/healthz'],
+      ['GET', '/v1/checkpoints'],
+      ['POST', '/v1/send'],
+      ['POST', '/v1/gc'],
+      ['POST', '/v1/predump'],
+    ]) {
       const res = await fetch(`${pair.b.url}${p}`, { method: m, headers: { authorization: 'Bearer nope' } });
       expect(res.status).toBe(401);
     }
@@ -183,7 +263,14 @@ describe('hostile uploads are rejected and write nothing outside the store', () 
   });
   it('refuses to send a file outside its checkpoint folders', async () => {
     const err = await pair.client
-      .send({ sourceNode: 'node-a', targetNode: 'node-b', checkpointPath: '/etc/passwd', container: 'app', migrationId: 'm', key: 'k' })
+      .send({
+        sourceNode: 'node-a',
+        targetNode: 'node-b',
+        checkpointPath: '/etc/passwd',
+        container: 'app',
+        migrationId: 'm',
+        key: 'k',
+      })
       .catch((e) => e);
     expect(err.code).toBe('BAD_REQUEST');
   });
@@ -205,7 +292,14 @@ describe('agent push to a registry', () => {
     await writeRandomTar(path, 4 << 20);
     const ref = `${reg.host}/ckpt/myapp-0:checkpoint`;
     const progress: TransferProgress[] = [];
-    const req = { sourceNode: 'node-a', checkpointPath: path, container: 'app', imageRef: ref, migrationId: 'default/m', key: 'default/m:transfer' };
+    const req = {
+      sourceNode: 'node-a',
+      checkpointPath: path,
+      container: 'app',
+      imageRef: ref,
+      migrationId: 'default/m',
+      key: 'default/m:transfer',
+    };
     const r = await pair.client.push(req, (p) => progress.push(p));
     expect(r).toEqual({ image: ref, bytes: statSync(path).size, sha256: (await digestFile(path)).digest.slice(7) });
     expect(progress.at(-1)?.bytesTransferred).toBe(r.bytes);

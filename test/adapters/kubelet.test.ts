@@ -19,12 +19,20 @@ import { createKubeletClient } from '../../adapters/kubelet/kubelet.ts';
 function handler(seen: { url: string; auth: string | undefined; method: string }[]) {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     seen.push({ url: req.url ?? '', auth: req.headers.authorization, method: req.method ?? '' });
-    const m = /^\/api\/v1\/nodes\/([^/]+)\/proxy\/checkpoint\/([^/]+)\/([^/]+)\/([^/?]+)\?timeout=(\d+)$/.exec(req.url ?? '');
+    const m = /^\/api\/v1\/nodes\/([^/]+)\/proxy\/checkpoint\/([^/]+)\/([^/]+)\/([^/?]+)\?timeout=(\d+)$/.exec(
+      req.url ?? '',
+    );
     if (!m || req.method !== 'POST') return void res.writeHead(404).end('404 page not found');
     const pod = m[3];
-    if (pod === 'ok') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [`/var/lib/kubelet/checkpoints/checkpoint-${pod}.tar`] }));
+    if (pod === 'ok')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ items: [`/var/lib/kubelet/checkpoints/checkpoint-${pod}.tar`] }));
     if (pod === 'gateoff') return void res.writeHead(404).end('404 page not found');
-    if (pod === 'criu') return void res.writeHead(500).end('checkpointing of default/criu/app failed running "criu dump": vdso: Unexpected rt vDSO area bounds');
+    if (pod === 'criu')
+      return void res
+        .writeHead(500)
+        .end('checkpointing of default/criu/app failed running "criu dump": vdso: Unexpected rt vDSO area bounds');
     if (pod === 'empty') return void res.writeHead(200).end('{"items":[]}');
     if (pod === 'hang') return; // never answers
     res.writeHead(400).end('bad');
@@ -56,21 +64,29 @@ describe('kubelet checkpoint client against a local kubelet-proxy server', () =>
     expect(last?.method).toBe('POST');
   });
   it('maps 404 to CheckpointUnsupportedError (feature gate off)', async () => {
-    const err = await createKubeletClient({ server: base }).checkpoint(req('gateoff')).catch((e) => e);
+    const err = await createKubeletClient({ server: base })
+      .checkpoint(req('gateoff'))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointUnsupportedError);
     expect(err.code).toBe('CHECKPOINT_UNSUPPORTED');
   });
   it('maps 500 to CheckpointFailedError keeping the runtime message', async () => {
-    const err = await createKubeletClient({ server: base }).checkpoint(req('criu')).catch((e) => e);
+    const err = await createKubeletClient({ server: base })
+      .checkpoint(req('criu'))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointFailedError);
     expect(err.runtimeMessage).toContain('vdso: Unexpected rt vDSO area bounds');
   });
   it('maps empty items to EmptyCheckpointError', async () => {
-    const err = await createKubeletClient({ server: base }).checkpoint(req('empty')).catch((e) => e);
+    const err = await createKubeletClient({ server: base })
+      .checkpoint(req('empty'))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(EmptyCheckpointError);
   });
   it('maps no answer to a transient CheckpointTimeoutError', async () => {
-    const err = await createKubeletClient({ server: base, graceMs: 50 }).checkpoint({ ...req('hang'), timeoutSeconds: 0 }).catch((e) => e);
+    const err = await createKubeletClient({ server: base, graceMs: 50 })
+      .checkpoint({ ...req('hang'), timeoutSeconds: 0 })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointTimeoutError);
     expect(err.transient).toBe(true);
   });
@@ -82,9 +98,31 @@ describe('kubelet checkpoint client over TLS from a kubeconfig', () => {
   let server: https.Server;
   let port = 0;
   beforeAll(async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, handler(seen));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    server = https.createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      handler(seen),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -95,13 +133,16 @@ describe('kubelet checkpoint client over TLS from a kubeconfig', () => {
   });
   it('uses the kubeconfig CA and token', async () => {
     const ca = readFileSync(join(dir, 'cert.pem')).toString('base64');
-    writeFileSync(join(dir, 'kubeconfig'), `apiVersion: v1
+    writeFileSync(
+      join(dir, 'kubeconfig'),
+      `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: ${ca}}}]
 users: [{name: u, user: {token: kc-token}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
-`);
+`,
+    );
     const k = await kubeletFromKubeconfig({ file: join(dir, 'kubeconfig') });
     const r = await k.checkpoint({ node: 'n', namespace: 'ns', pod: 'ok', container: 'c' });
     expect(r.path).toContain('checkpoint-ok.tar');

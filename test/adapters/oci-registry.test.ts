@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestFile } from '../../adapters/oci/digest.ts';
 import { RegistryError } from '../../adapters/oci/errors.ts';
 import { writeCheckpointLayout } from '../../adapters/oci/layout.ts';
-import { MEDIA_LAYER_TAR, type IndexWire, type ManifestWire } from '../../adapters/oci/oci.wire.ts';
+import { type IndexWire, type ManifestWire, MEDIA_LAYER_TAR } from '../../adapters/oci/oci.wire.ts';
 import { CHECKPOINT_ANNOTATION } from '../../adapters/oci/port.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
 import { type RegistryHarness, startRegistry } from '../harness/registry.ts';
@@ -38,22 +38,31 @@ function startProxy(target: string, bearer?: { user: string; pass: string; token
   const server = http.createServer((req, res) => {
     const self = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     if (bearer && req.url?.startsWith('/token')) {
-      const ok = req.headers.authorization === `Basic ${Buffer.from(`${bearer.user}:${bearer.pass}`).toString('base64')}`;
-      return void res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(ok ? JSON.stringify({ token: bearer.token }) : '{}');
+      const ok =
+        req.headers.authorization === `Basic ${Buffer.from(`${bearer.user}:${bearer.pass}`).toString('base64')}`;
+      return void res
+        .writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+        .end(ok ? JSON.stringify({ token: bearer.token }) : '{}');
     }
     log.push(`${req.method} ${req.url?.split('?')[0]}`);
     if (bearer && req.headers.authorization !== `Bearer ${bearer.token}`) {
       req.resume();
       return void res
-        .writeHead(401, { 'www-authenticate': `Bearer realm="${self}/token",service="test",scope="repository:x:pull,push"` })
+        .writeHead(401, {
+          'www-authenticate': `Bearer realm="${self}/token",service="test",scope="repository:x:pull,push"`,
+        })
         .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
     }
-    const up = http.request(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (r) => {
-      const headers = { ...r.headers };
-      if (headers.location) headers.location = headers.location.replace(`http://${target}`, self);
-      res.writeHead(r.statusCode ?? 500, headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      `http://${target}${req.url}`,
+      { method: req.method, headers: { ...req.headers, host: target } },
+      (r) => {
+        const headers = { ...r.headers };
+        if (headers.location) headers.location = headers.location.replace(`http://${target}`, self);
+        res.writeHead(r.statusCode ?? 500, headers);
+        r.pipe(res);
+      },
+    );
     req.pipe(up);
   });
   return new Promise<{ host: string; log: string[]; close: () => Promise<void> }>((resolve) =>
@@ -61,13 +70,18 @@ function startProxy(target: string, bearer?: { user: string; pass: string; token
       resolve({
         host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
         log,
-        close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
       }),
     ),
   );
 }
 
-const skopeo = (...args: string[]) => execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const skopeo = (...args: string[]) =>
+  execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 describe('OCI registry adapter against docker-registry', () => {
   let reg: RegistryHarness;
@@ -85,7 +99,9 @@ describe('OCI registry adapter against docker-registry', () => {
   it('pushes a single-layer checkpoint image that skopeo reads back with the annotation and layer digest', async () => {
     const ref = `${reg.host}/ckpt/myapp-0:checkpoint`;
     const progress: number[] = [];
-    const r = await ociRegistry({ insecure: true }).pushCheckpointImage({ ref, container: 'app', tarPath }, (d) => progress.push(d));
+    const r = await ociRegistry({ insecure: true }).pushCheckpointImage({ ref, container: 'app', tarPath }, (d) =>
+      progress.push(d),
+    );
     const { digest, size } = await digestFile(tarPath);
     expect(r.layerDigest).toBe(digest);
     expect(r.bytes).toBe(size);
@@ -98,9 +114,17 @@ describe('OCI registry adapter against docker-registry', () => {
     const info = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${ref}`)) as { Digest: string };
     expect(info.Digest).toBe(r.manifestDigest);
     const out = join(dir, 'copied');
-    skopeo('copy', '--src-tls-verify=false', '--dest-oci-accept-uncompressed-layers', `docker://${ref}`, `oci:${out}:x`);
+    skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-oci-accept-uncompressed-layers',
+      `docker://${ref}`,
+      `oci:${out}:x`,
+    );
     const idx = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as IndexWire;
-    const m = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', (idx.manifests[0]?.digest ?? '').slice(7)), 'utf8')) as ManifestWire;
+    const m = JSON.parse(
+      readFileSync(join(out, 'blobs', 'sha256', (idx.manifests[0]?.digest ?? '').slice(7)), 'utf8'),
+    ) as ManifestWire;
     expect(m.annotations?.[CHECKPOINT_ANNOTATION]).toBe('app');
     expect(m.layers[0]?.digest).toBe(digest);
     expect((await digestFile(join(out, 'blobs', 'sha256', digest.slice(7)))).digest).toBe(digest);
@@ -126,9 +150,15 @@ describe('OCI registry adapter against docker-registry', () => {
     const proxy = await startProxy(reg.host);
     try {
       const ref = `${proxy.host}/ckpt/chunked:checkpoint`;
-      const r = await ociRegistry({ insecure: true, chunkBytes: 1024 * 1024 }).pushCheckpointImage({ ref, container: 'app', tarPath });
+      const r = await ociRegistry({ insecure: true, chunkBytes: 1024 * 1024 }).pushCheckpointImage({
+        ref,
+        container: 'app',
+        tarPath,
+      });
       expect(proxy.log.filter((l) => l.startsWith('PATCH')).length).toBeGreaterThanOrEqual(5);
-      const raw = JSON.parse(skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/ckpt/chunked:checkpoint`)) as ManifestWire;
+      const raw = JSON.parse(
+        skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/ckpt/chunked:checkpoint`),
+      ) as ManifestWire;
       expect(raw.layers[0]?.digest).toBe(r.layerDigest);
     } finally {
       await proxy.close();
@@ -143,7 +173,9 @@ describe('OCI registry adapter against docker-registry', () => {
       const r = await ok.pushCheckpointImage({ ref, container: 'app', tarPath });
       expect(r.layerDigest).toMatch(/^sha256:/);
       const bad = ociRegistry({ insecure: true, credentials: () => ({ username: 'u', password: 'wrong' }) });
-      const err = await bad.pushCheckpointImage({ ref: `${proxy.host}/ckpt/denied:checkpoint`, container: 'app', tarPath }).catch((e) => e);
+      const err = await bad
+        .pushCheckpointImage({ ref: `${proxy.host}/ckpt/denied:checkpoint`, container: 'app', tarPath })
+        .catch((e) => e);
       expect(err).toBeInstanceOf(RegistryError);
       expect(err.code).toBe('REGISTRY_UNAUTHORIZED');
     } finally {
@@ -154,9 +186,15 @@ describe('OCI registry adapter against docker-registry', () => {
   it('writes an OCI layout that skopeo copies to the registry with the same manifest digest as our push', async () => {
     const layout = join(dir, 'layout');
     const img = await writeCheckpointLayout({ dir: layout, container: 'app', tarPath, tag: 'app' });
-    const pushed = await ociRegistry({ insecure: true }).pushCheckpointImage({ ref: `${reg.host}/ckpt/ours:checkpoint`, container: 'app', tarPath });
+    const pushed = await ociRegistry({ insecure: true }).pushCheckpointImage({
+      ref: `${reg.host}/ckpt/ours:checkpoint`,
+      container: 'app',
+      tarPath,
+    });
     skopeo('copy', '--dest-tls-verify=false', `oci:${layout}:app`, `docker://${reg.host}/ckpt/theirs:checkpoint`);
-    const theirs = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${reg.host}/ckpt/theirs:checkpoint`)) as { Digest: string };
+    const theirs = JSON.parse(
+      skopeo('inspect', '--tls-verify=false', `docker://${reg.host}/ckpt/theirs:checkpoint`),
+    ) as { Digest: string };
     expect(img.manifestDigest).toBe(pushed.manifestDigest);
     expect(theirs.Digest).toBe(pushed.manifestDigest);
   });
