@@ -3,7 +3,7 @@
  * offset from the start, the phase it left the migration in, and the human message of that moment.
  */
 import type { EventEnvelope } from '../machines/envelope.ts';
-import { fold, type MigrationSnapshot, step } from '../machines/fold.ts';
+import { Fold, type MigrationSnapshot } from '../machines/fold.ts';
 import { parseEvent } from './event-schema.ts';
 import { goDuration } from './go-duration.ts';
 
@@ -20,33 +20,51 @@ const phaseOf = (s: MigrationSnapshot): string =>
   s.status === 'done' ? String(s.value) : s.context.failure ? `${s.context.phase} (compensating)` : s.context.phase;
 
 /**
+ * Builds the timeline one event at a time (the demo prints rows as events are logged).
+ *
  * @example
  * ```ts
- * for (const row of timeline(await log.read('default/m1'))) console.log(formatRow(row));
+ * const t = new Timeline();
+ * for (const env of await log.read('default/m1')) console.log(formatRow(t.add(env)));
  * ```
  */
+export class Timeline {
+  private folding: Fold | null = null;
+  private lastMessage = '';
+  readonly rows: TimelineRow[] = [];
+
+  get final(): MigrationSnapshot | null {
+    return this.folding?.snapshot ?? null;
+  }
+
+  add(env: EventEnvelope): TimelineRow {
+    const ev = parseEvent(env, env.migrationId, env.seq);
+    if (this.folding) this.folding.apply(ev);
+    else this.folding = new Fold(env.migrationId, ev);
+    const snap = this.folding.snapshot;
+    const message = snap.context.message === this.lastMessage ? '' : snap.context.message;
+    this.lastMessage = snap.context.message;
+    const row = {
+      seq: env.seq,
+      at: env.at,
+      offsetMs: ev.at - snap.context.startTime,
+      type: env.type,
+      phase: phaseOf(snap),
+      message: describe(env) ?? message,
+    };
+    this.rows.push(row);
+    return row;
+  }
+}
+
+/** The whole timeline of one migration's events. */
 export function timeline(envelopes: readonly EventEnvelope[]): {
   rows: TimelineRow[];
   final: MigrationSnapshot | null;
 } {
-  const rows: TimelineRow[] = [];
-  let snap: MigrationSnapshot | null = null;
-  let lastMessage = '';
-  for (const env of envelopes) {
-    const ev = parseEvent(env, env.migrationId, env.seq);
-    snap = snap ? step(snap, ev) : fold(env.migrationId, [ev]);
-    const message = snap!.context.message === lastMessage ? '' : snap!.context.message;
-    lastMessage = snap!.context.message;
-    rows.push({
-      seq: env.seq,
-      at: env.at,
-      offsetMs: ev.at - snap!.context.startTime,
-      type: env.type,
-      phase: phaseOf(snap!),
-      message: describe(env) ?? message,
-    });
-  }
-  return { rows, final: snap };
+  const t = new Timeline();
+  for (const env of envelopes) t.add(env);
+  return { rows: t.rows, final: t.final };
 }
 
 function describe(env: EventEnvelope): string | undefined {

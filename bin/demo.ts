@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type HostDeps, MigrationHost } from '../actors/host.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
-import { formatRow, phaseSummary, timeline } from '../actors/timeline.ts';
+import { formatRow, phaseSummary, Timeline } from '../actors/timeline.ts';
 import { systemClock } from '../adapters/clock/system.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
@@ -75,20 +75,13 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
   const log: EventLog = await openFileLog({ dir: join(dir, 'log'), logger });
   const migrationId = `default/${name}`;
   const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
-  const before = (await log.read(migrationId)).length;
-  const host = await MigrationHost.open({
-    migrationId,
-    deps,
-    onEvent: (env) => {
-      const { rows } = timeline([...seen, env]);
-      seen.push(env);
-      out(formatRow(rows.at(-1)!));
-    },
-  });
-  const seen = await log.read(migrationId);
+  const history = new Timeline();
+  for (const env of await log.read(migrationId)) history.add(env);
+  const before = history.rows.length;
+  const host = await MigrationHost.open({ migrationId, deps, onEvent: (env) => out(formatRow(history.add(env))) });
   if (before > 0) {
     out(
-      `  resumed from the log at seq ${before} (phase ${timeline(seen).rows.at(-1)?.phase}); effects of the current step run again, idempotently`,
+      `  resumed from the log at seq ${before} (phase ${history.rows.at(-1)?.phase}); effects of the current step run again, idempotently`,
     );
   } else {
     const spec = normalizeSpec(
