@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseLog } from '../../actors/event-schema.ts';
 import type { JournalEntry } from '../../adapters/effect-journal.ts';
-import { fold, step } from '../../machines/fold.ts';
+import { Fold, fold, step } from '../../machines/fold.ts';
 import { execute, type RunConfig, type RunResult, runConfigArb } from '../support/property-run.ts';
 
 // ≥ 1,000 runs each in CI (issue 2); PROPERTY_RUNS overrides for local exploration
@@ -88,8 +88,8 @@ describe('migration chart safety invariants (ARCHITECTURE.md §3), arbitrary out
   property('5. fold(log) at every prefix equals the live actor snapshot at that point', async (r) => {
     const evs = await events(r);
     // fold is a left fold: the prefix of length k is one step on from the prefix of length k-1
-    const prefixes = [fold(r.s.migrationId, evs.slice(0, 1))!];
-    for (const ev of evs.slice(1)) prefixes.push(step(prefixes.at(-1)!, ev));
+    const folding = new Fold(r.s.migrationId, evs[0]!);
+    const prefixes = [folding.snapshot, ...evs.slice(1).map((ev) => folding.apply(ev))];
     for (const point of r.live) {
       const folded = prefixes[point.seq - 1]!;
       expect({ value: folded.value, context: folded.context }).toEqual({ value: point.value, context: point.context });
