@@ -4,9 +4,13 @@ import { Writable } from 'node:stream';
 import { tooLarge } from './errors.ts';
 import { TarCheck, type TarLimits } from './tar-safety.ts';
 
-/** Write size, and how many such buffers the sink cycles (the most it holds: CHUNK × POOL). */
-const CHUNK = 1 << 20;
-const POOL = 4;
+/**
+ * Write size, and how many such buffers the sink cycles (the most it holds: CHUNK × POOL). 256 KiB writes cost the
+ * kernel half the system time of 1 MiB writes here (measured 1.2 s vs 2.5 s per GiB): the buffer is still in cache
+ * when the kernel copies it into the page cache.
+ */
+const CHUNK = 256 * 1024;
+const POOL = 8;
 
 export interface ReceiveSinkOptions {
   /** Fail with BODY_TOO_LARGE beyond this many bytes. */
@@ -21,7 +25,7 @@ const GC_EVERY = 8 << 20;
 
 /**
  * The end of an upload pipeline, in one stage: counts and size-limits, hashes (sha256), checks the tar headers and
- * writes the body to `path`. The socket's small chunks are copied into a fixed pool of 1 MiB buffers that are
+ * writes the body to `path`. The socket's small chunks are copied into a fixed pool of 256 KiB buffers that are
  * written in order, one write at a time while the next fills, and reused: constant memory and few syscalls whatever the
  * size. The file is complete and closed when the stream finishes; any failure destroys it (the caller removes it).
  *
@@ -110,10 +114,11 @@ export class ReceiveSink extends Writable {
   }
 
   private next(): void {
-    const w = this.queue.shift();
+    const fh = this.fh;
+    const w = fh ? this.queue.shift() : undefined; // destroyed: the file is closed, nothing more is written
     this.writing = w !== undefined;
-    if (!w) return;
-    (this.fh as FileHandle).write(w.buf, 0, w.len, w.at).then(
+    if (!fh || !w) return void (this.queue.length = 0);
+    fh.write(w.buf, 0, w.len, w.at).then(
       () => undefined,
       (err: Error) => (this.writeError ??= err),
     ).finally(() => {

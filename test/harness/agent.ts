@@ -1,15 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { truncate } from 'node:fs/promises';
-import http from 'node:http';
-import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import type { Server } from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pino } from 'pino';
+import tar from 'tar-stream';
 import { createAgentClient } from '../../adapters/agent-client/agent-client.ts';
 import type { AgentClient } from '../../adapters/agent-client/port.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
@@ -38,7 +38,12 @@ export interface AgentPair {
 }
 
 /** Starts one in-process agent on 127.0.0.1 (random port) with its own store and checkpoints dir under `root`. */
-export async function startAgentInProcess(root: string, name: string, token: string, limits?: Partial<AgentLimits>): Promise<AgentNode> {
+export async function startAgentInProcess(
+  root: string,
+  name: string,
+  token: string,
+  limits?: Partial<AgentLimits>,
+): Promise<AgentNode> {
   const storeDir = join(root, name, 'store');
   const checkpointsDir = join(root, name, 'checkpoints');
   mkdirSync(checkpointsDir, { recursive: true });
@@ -131,7 +136,17 @@ export function buildAgent(): Promise<string> {
     const repo = resolve(import.meta.dirname, '..', '..');
     const { build } = await import('esbuild');
     const out = join(repo, 'dist', 'agent', 'main.mjs');
-    const r = await build({ entryPoints: [join(repo, 'agent', 'main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, outfile: out, logLevel: 'error' });
+    const r = await build({
+      entryPoints: [join(repo, 'agent', 'main.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      write: false,
+      outfile: out,
+      logLevel: 'error',
+    });
     mkdirSync(dirname(out), { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
     writeFileSync(tmp, (r.outputFiles[0] as { contents: Uint8Array }).contents);
@@ -141,17 +156,20 @@ export function buildAgent(): Promise<string> {
   return built;
 }
 
-/** Node flags for agent processes: a small young generation keeps RSS low (buffers are off-heap anyway). */
-export const AGENT_NODE_FLAGS = ['--max-semi-space-size=2'];
-
 /**
  * Starts the agent as a child process on plain node (the bundle from `buildAgent`) and waits for its
  * "Agent listening" line. `nodeArgs` adds node flags (e.g. `--cpu-prof`).
  */
-export async function startAgentProcess(o: { storeDir: string; checkpointsDir: string; token: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<AgentProcess> {
+export async function startAgentProcess(o: {
+  storeDir: string;
+  checkpointsDir: string;
+  token: string;
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}): Promise<AgentProcess> {
   const repo = resolve(import.meta.dirname, '..', '..');
   const main = await buildAgent();
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...(o.nodeArgs ?? []), main], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), main], {
     cwd: repo,
     env: {
       ...process.env,
@@ -168,7 +186,7 @@ export async function startAgentProcess(o: { storeDir: string; checkpointsDir: s
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let err = '';
-  child.stderr?.on('data', (c: Buffer) => { if (process.env.AGENT_STDERR) process.stderr.write(c); err = (err + c.toString()).slice(-4000); });
+  child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   const port = await new Promise<number>((res, rej) => {
     let buf = '';
     child.stdout?.on('data', (c: Buffer) => {
@@ -215,12 +233,16 @@ export async function writeSparseTar(path: string, bytes: number): Promise<void>
   header.on('data', (c) => void chunks.push(c as Buffer));
   await new Promise((r) => setTimeout(r, 20));
   const h = Buffer.concat(chunks).subarray(0, 512);
-  await pipeline(async function* () { yield h; }, createWriteStream(path));
+  await pipeline(async function* () {
+    yield h;
+  }, createWriteStream(path));
   await truncate(path, 512 + Math.ceil(bytes / 512) * 512 + 1024);
 }
 
 /** A small tar built from the given headers (hostile ones included). */
-export async function tarOf(entries: { name: string; type?: string; linkname?: string; body?: string; size?: number }[]): Promise<Buffer> {
+export async function tarOf(
+  entries: { name: string; type?: string; linkname?: string; body?: string; size?: number }[],
+): Promise<Buffer> {
   const p = tar.pack();
   for (const { body, ...h } of entries) p.entry(h as tar.Header, body ?? '');
   p.finalize();
@@ -235,19 +257,37 @@ export interface RawAnswer {
 }
 
 /** PUT /v1/checkpoints by hand; `abortAfterBytes` destroys the request mid-body (a killed sender). */
-export function rawPut(base: string, o: { token?: string; headers?: Record<string, string>; body: Buffer; abortAfterBytes?: number }): Promise<RawAnswer | 'aborted'> {
+export function rawPut(
+  base: string,
+  o: { token?: string; headers?: Record<string, string>; body: Buffer; abortAfterBytes?: number },
+): Promise<RawAnswer | 'aborted'> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL('/v1/checkpoints', base), {
-      method: 'PUT',
-      headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), 'content-length': String(o.body.length), ...o.headers },
-    }, (res) => {
-      let b = '';
-      res.setEncoding('utf8').on('data', (c: string) => (b += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b ? (JSON.parse(b) as Record<string, unknown>) : {} }));
-    });
+    const req = http.request(
+      new URL('/v1/checkpoints', base),
+      {
+        method: 'PUT',
+        headers: {
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          'content-length': String(o.body.length),
+          ...o.headers,
+        },
+      },
+      (res) => {
+        let b = '';
+        res.setEncoding('utf8').on('data', (c: string) => (b += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: b ? (JSON.parse(b) as Record<string, unknown>) : {} }),
+        );
+      },
+    );
     req.on('error', (e) => (o.abortAfterBytes !== undefined ? resolve('aborted') : reject(e)));
     if (o.abortAfterBytes !== undefined) {
-      req.write(o.body.subarray(0, o.abortAfterBytes), () => setTimeout(() => { req.destroy(); resolve('aborted'); }, 100));
+      req.write(o.body.subarray(0, o.abortAfterBytes), () =>
+        setTimeout(() => {
+          req.destroy();
+          resolve('aborted');
+        }, 100),
+      );
     } else {
       req.end(o.body);
     }
