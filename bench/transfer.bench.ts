@@ -42,10 +42,20 @@ async function agentRun(root: string, file: string, label: string): Promise<{ se
   const pb = await startAgentProcess({ ...b, token });
   await warm(file);
   try {
-    const urls = new Map([['a', pa.url], ['b', pb.url]]);
+    const urls = new Map([
+      ['a', pa.url],
+      ['b', pb.url],
+    ]);
     const client = createAgentClient({ token, resolve: (n) => urls.get(n) as string });
     const t = performance.now();
-    await client.send({ sourceNode: 'a', targetNode: 'b', checkpointPath: join(a.checkpointsDir, 'ckpt.tar'), container: 'app', migrationId: 'bench', key: 'bench:transfer' });
+    await client.send({
+      sourceNode: 'a',
+      targetNode: 'b',
+      checkpointPath: join(a.checkpointsDir, 'ckpt.tar'),
+      container: 'app',
+      migrationId: 'bench',
+      key: 'bench:transfer',
+    });
     const seconds = (performance.now() - t) / 1000;
     const peak = Math.max(vmHwmMiB(pa.pid), vmHwmMiB(pb.pid));
     return { seconds, peak };
@@ -69,7 +79,11 @@ async function curlRun(file: string): Promise<number> {
     const t = performance.now();
     // `--data-binary @file` loads the whole file and fails with "out of memory" at 1 GiB in curl 7.88, so the
     // same POST is streamed from the file with -T (what curl does for large bodies).
-    await run('curl', ['-s', '-o', '/dev/null', '-H', 'Expect:', '-X', 'POST', '-T', file, `http://127.0.0.1:${port}/`], { maxBuffer: 1 << 20 });
+    await run(
+      'curl',
+      ['-s', '-o', '/dev/null', '-H', 'Expect:', '-X', 'POST', '-T', file, `http://127.0.0.1:${port}/`],
+      { maxBuffer: 1 << 20 },
+    );
     const seconds = (performance.now() - t) / 1000;
     if (got !== statSync(file).size) throw new Error(`null sink got ${got} bytes`);
     return seconds;

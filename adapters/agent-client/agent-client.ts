@@ -46,11 +46,16 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
         {
           method,
           agent: isHttps ? httpsAgent : httpAgent,
-          headers: { authorization: `Bearer ${o.token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+          headers: {
+            authorization: `Bearer ${o.token}`,
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          },
         },
         (res) => resolve({ status: res.statusCode ?? 0, res }),
       );
-      req.on('error', (err) => reject(new UnavailableError(`Agent on node ${node}`, `${method} ${url.pathname}: ${err.message}`, err)));
+      req.on('error', (err) =>
+        reject(new UnavailableError(`Agent on node ${node}`, `${method} ${url.pathname}: ${err.message}`, err)),
+      );
       req.end(payload);
     });
   }
@@ -58,8 +63,17 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
   async function json<T>(node: string, a: Answer): Promise<T> {
     let text = '';
     for await (const c of a.res) text += (c as Buffer).toString('utf8');
-    const parsed = text ? (JSON.parse(text) as T & { code?: string; message?: string }) : ({} as T & { code?: string; message?: string });
-    if (a.status >= 400) throw new AgentRequestError(node, a.status, parsed.code ?? 'AGENT_ERROR', parsed.message ?? text, a.status === 429 || a.status >= 500);
+    const parsed = text
+      ? (JSON.parse(text) as T & { code?: string; message?: string })
+      : ({} as T & { code?: string; message?: string });
+    if (a.status >= 400)
+      throw new AgentRequestError(
+        node,
+        a.status,
+        parsed.code ?? 'AGENT_ERROR',
+        parsed.message ?? text,
+        a.status === 429 || a.status >= 500,
+      );
     return parsed;
   }
 
@@ -73,10 +87,18 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
         const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
         buf = buf.slice(nl + 1);
         nl = buf.indexOf('\n');
-        if (line.type === 'progress') onProgress?.({ bytesTransferred: Number(line.bytesTransferred), bytesTotal: Number(line.bytesTotal) });
-        else if (line.type === 'result') return { image: String(line.image), bytes: Number(line.bytes), sha256: String(line.sha256) };
+        if (line.type === 'progress')
+          onProgress?.({ bytesTransferred: Number(line.bytesTransferred), bytesTotal: Number(line.bytesTotal) });
+        else if (line.type === 'result')
+          return { image: String(line.image), bytes: Number(line.bytes), sha256: String(line.sha256) };
         else if (line.type === 'error')
-          throw new AgentRequestError(node, Number(line.status), String(line.code), String(line.message), Boolean(line.transient));
+          throw new AgentRequestError(
+            node,
+            Number(line.status),
+            String(line.code),
+            String(line.message),
+            Boolean(line.transient),
+          );
       }
     }
     throw new UnavailableError(`Agent on node ${node}`, 'transfer stream ended without a result: retry');
@@ -85,11 +107,23 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
   return {
     async send(req, onProgress) {
       const targetUrl = await o.resolve(req.targetNode);
-      const a = await call(req.sourceNode, 'POST', '/v1/send', { checkpointPath: req.checkpointPath, container: req.container, migrationId: req.migrationId, targetUrl, key: req.key });
+      const a = await call(req.sourceNode, 'POST', '/v1/send', {
+        checkpointPath: req.checkpointPath,
+        container: req.container,
+        migrationId: req.migrationId,
+        targetUrl,
+        key: req.key,
+      });
       return stream(req.sourceNode, a, onProgress);
     },
     async push(req, onProgress) {
-      const a = await call(req.sourceNode, 'POST', '/v1/push', { checkpointPath: req.checkpointPath, container: req.container, imageRef: req.imageRef, migrationId: req.migrationId, key: req.key });
+      const a = await call(req.sourceNode, 'POST', '/v1/push', {
+        checkpointPath: req.checkpointPath,
+        container: req.container,
+        imageRef: req.imageRef,
+        migrationId: req.migrationId,
+        key: req.key,
+      });
       return stream(req.sourceNode, a, onProgress);
     },
     async list(node): Promise<CheckpointEntry[]> {
