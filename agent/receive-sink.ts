@@ -88,9 +88,12 @@ export class ReceiveSink extends Writable {
   /** Copies `chunk` from `off` into pool buffers, waiting for a free one when all are being written. */
   private copy(chunk: Buffer, off: number, cb: (err?: Error | null) => void): void {
     while (off < chunk.length) {
-      if (this.writeError) return cb(this.writeError);
+      if (this.writeError) {
+        cb(this.writeError);
+        return;
+      }
       if (!this.cur) {
-        this.cur = this.free.pop() ?? (this.allocated < POOL ? (this.allocated++, Buffer.allocUnsafeSlow(CHUNK)) : undefined);
+        this.cur = this.free.pop() ?? this.allocate();
         if (!this.cur) {
           this.wake = () => this.copy(chunk, off, cb);
           return;
@@ -102,6 +105,12 @@ export class ReceiveSink extends Writable {
       if (this.fill === CHUNK) this.flush();
     }
     cb();
+  }
+
+  private allocate(): Buffer | undefined {
+    if (this.allocated >= POOL) return undefined;
+    this.allocated++;
+    return Buffer.allocUnsafeSlow(CHUNK);
   }
 
   /** Queues the current buffer for writing. One write at a time: parallel writes to one file only contend on its lock. */
@@ -117,25 +126,33 @@ export class ReceiveSink extends Writable {
     const fh = this.fh;
     const w = fh ? this.queue.shift() : undefined; // destroyed: the file is closed, nothing more is written
     this.writing = w !== undefined;
-    if (!fh || !w) return void (this.queue.length = 0);
-    fh.write(w.buf, 0, w.len, w.at).then(
-      () => undefined,
-      (err: Error) => (this.writeError ??= err),
-    ).finally(() => {
-      this.free.push(w.buf);
-      if (this.writeError) this.queue.length = 0;
-      this.next();
-      const wake = this.wake;
-      this.wake = undefined;
-      wake?.();
-    });
+    if (!fh || !w) {
+      this.queue.length = 0;
+      return;
+    }
+    fh.write(w.buf, 0, w.len, w.at)
+      .then(
+        () => undefined,
+        (err: Error) => (this.writeError ??= err),
+      )
+      .finally(() => {
+        this.free.push(w.buf);
+        if (this.writeError) this.queue.length = 0;
+        this.next();
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
+      });
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     if (this.fill > 0) this.flush();
     const settled = () =>
       new Promise<void>((r) => {
-        const check = () => (this.writing ? (this.wake = check) : r());
+        const check = () => {
+          if (this.writing) this.wake = check;
+          else r();
+        };
         check();
       });
     settled()
@@ -154,8 +171,14 @@ export class ReceiveSink extends Writable {
     this.tarCheck.destroy(err ?? undefined);
     const fh = this.fh;
     this.fh = undefined;
-    if (!fh) return cb(err);
-    fh.close().then(() => cb(err), () => cb(err));
+    if (!fh) {
+      cb(err);
+      return;
+    }
+    fh.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
   }
 
   sha256(): string {

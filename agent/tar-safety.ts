@@ -30,11 +30,16 @@ function insideRoot(p: string): boolean {
  * checkTarEntry({ name: '../etc/passwd', type: 'file', size: 1 }, DEFAULT_TAR_LIMITS); // throws
  * ```
  */
-export function checkTarEntry(h: { name: string; type?: string | null; size?: number | null; linkname?: string | null }, limits: TarLimits): void {
+export function checkTarEntry(
+  h: { name: string; type?: string | null; size?: number | null; linkname?: string | null },
+  limits: TarLimits,
+): void {
   const type = h.type ?? 'file';
-  if (!ALLOWED.has(type)) throw new UnsafeTarError(h.name, `has type ${type}: device, fifo and other special entries are not allowed`);
+  if (!ALLOWED.has(type))
+    throw new UnsafeTarError(h.name, `has type ${type}: device, fifo and other special entries are not allowed`);
   if (!insideRoot(h.name)) throw new UnsafeTarError(h.name, 'has an absolute path or a ".." component');
-  if ((h.size ?? 0) > limits.maxEntryBytes) throw new UnsafeTarError(h.name, `is ${h.size} bytes, over the limit of ${limits.maxEntryBytes}`);
+  if ((h.size ?? 0) > limits.maxEntryBytes)
+    throw new UnsafeTarError(h.name, `is ${h.size} bytes, over the limit of ${limits.maxEntryBytes}`);
   if (type === 'symlink') {
     const target = h.linkname ?? '';
     if (!target || target.startsWith('/') || !insideRoot(posix.join(posix.dirname(h.name), target)))
@@ -68,7 +73,8 @@ export class TarCheck {
     this.extract.on('entry', (header, stream, next) => {
       try {
         this.entries++;
-        if (this.entries > this.limits.maxEntries) throw new UnsafeTarError(header.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
+        if (this.entries > this.limits.maxEntries)
+          throw new UnsafeTarError(header.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
         checkTarEntry(header, this.limits);
       } catch (err) {
         stream.on('error', () => undefined); // the entry stream is destroyed with the extractor
@@ -84,7 +90,8 @@ export class TarCheck {
       this.extract.on('finish', () => resolve());
       this.extract.on('close', () => resolve());
       this.extract.on('error', (err: Error) => {
-        this.failure ??= err instanceof UnsafeTarError ? err : new UnsafeTarError('(archive)', `is not a valid tar: ${err.message}`);
+        this.failure ??=
+          err instanceof UnsafeTarError ? err : new UnsafeTarError('(archive)', `is not a valid tar: ${err.message}`);
         resolve();
       });
     });
@@ -114,7 +121,8 @@ export class TarCheck {
     if (this.failure) throw this.failure;
     (this.extract as unknown as NodeJS.WritableStream).end();
     await this.finished;
-    if (!this.failure && this.entries === 0) this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
+    if (!this.failure && this.entries === 0)
+      this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
     if (this.failure) throw this.failure;
   }
 

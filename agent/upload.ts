@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { HEADER_CONTAINER, HEADER_MIGRATION, HEADER_SHA256, type SendBody, type TransferResultWire } from './agent.wire.ts';
+import {
+  HEADER_CONTAINER,
+  HEADER_MIGRATION,
+  HEADER_SHA256,
+  type SendBody,
+  type TransferResultWire,
+} from './agent.wire.ts';
 import { type AgentContext, SOCKET_BUFFER } from './context.ts';
 import { AgentError } from './errors.ts';
 
@@ -11,7 +17,9 @@ const CHUNK = 1 << 20;
 const POOL = 4;
 
 export function peerAgent(ctx: AgentContext, url: URL) {
-  return url.protocol === 'https:' ? { mod: https, agent: new https.Agent({ ...ctx.peerTls }) } : { mod: http, agent: undefined };
+  return url.protocol === 'https:'
+    ? { mod: https, agent: new https.Agent({ ...ctx.peerTls }) }
+    : { mod: http, agent: undefined };
 }
 
 /**
@@ -19,7 +27,13 @@ export function peerAgent(ctx: AgentContext, url: URL) {
  * The file is read into a fixed pool of buffers, each reused once the socket has taken it (no allocation, no
  * page faults per chunk): constant memory, whatever the archive size.
  */
-export function upload(ctx: AgentContext, body: SendBody, local: { path: string; size: number }, signal: AbortSignal, onBytes: (n: number) => void): Promise<TransferResultWire> {
+export function upload(
+  ctx: AgentContext,
+  body: SendBody,
+  local: { path: string; size: number },
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<TransferResultWire> {
   const url = new URL('/v1/checkpoints', body.targetUrl);
   const { mod, agent } = peerAgent(ctx, url);
   // highWaterMark is passed on to the socket (net.connect), which is missing from RequestOptions' type
@@ -39,33 +53,50 @@ export function upload(ctx: AgentContext, body: SendBody, local: { path: string;
   };
   return new Promise((resolve, reject) => {
     let answered = false;
-    const out = mod.request(
-      url,
-      options,
-      (res) => {
-        let b = '';
-        res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
-        res.on('end', () => {
-          answered = true;
-          const status = res.statusCode ?? 0;
-          if (status === 200 || status === 201) return resolve(JSON.parse(b) as TransferResultWire);
-          let j: { code?: string; message?: string } = {};
-          try {
-            j = JSON.parse(b);
-          } catch {
-            /* not JSON */
-          }
-          reject(new AgentError(j.code ?? 'PEER_ERROR', status >= 400 ? status : 502, `Target agent ${url.host} refused the checkpoint: ${j.message ?? b.slice(0, 300)}`));
-        });
-      },
+    const out = mod.request(url, options, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
+      res.on('end', () => {
+        answered = true;
+        const status = res.statusCode ?? 0;
+        if (status === 200 || status === 201) return resolve(JSON.parse(b) as TransferResultWire);
+        let j: { code?: string; message?: string } = {};
+        try {
+          j = JSON.parse(b);
+        } catch {
+          /* not JSON */
+        }
+        reject(
+          new AgentError(
+            j.code ?? 'PEER_ERROR',
+            status >= 400 ? status : 502,
+            `Target agent ${url.host} refused the checkpoint: ${j.message ?? b.slice(0, 300)}`,
+          ),
+        );
+      });
+    });
+    out.on('error', (err) =>
+      reject(
+        new AgentError('PEER_UNAVAILABLE', 503, `Target agent ${url.host} unreachable: ${err.message}`, {
+          cause: err,
+          transient: true,
+        }),
+      ),
     );
-    out.on('error', (err) => reject(new AgentError('PEER_UNAVAILABLE', 503, `Target agent ${url.host} unreachable: ${err.message}`, { cause: err, transient: true })));
-    pump(local.path, out, () => answered || out.destroyed, ctx.limits.bytesPerSecond, onBytes).catch((err: Error) => out.destroy(err));
+    pump(local.path, out, () => answered || out.destroyed, ctx.limits.bytesPerSecond, onBytes).catch((err: Error) =>
+      out.destroy(err),
+    );
   });
 }
 
 /** Reads, hashes and writes the file; ends the request with the sha256 trailer. Stops early once `stopped()`. */
-async function pump(path: string, out: http.ClientRequest, stopped: () => boolean, rate: number | undefined, onBytes: (n: number) => void): Promise<void> {
+async function pump(
+  path: string,
+  out: http.ClientRequest,
+  stopped: () => boolean,
+  rate: number | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
   const fh = await open(path, 'r');
   const free: Buffer[] = Array.from({ length: POOL }, () => Buffer.allocUnsafeSlow(CHUNK));
   let wake: (() => void) | undefined;
