@@ -18,7 +18,7 @@ import { type Fact, STEPS, type Step } from '../machines/events.ts';
 import { fold, type MigrationSnapshot } from '../machines/fold.ts';
 import { migrationMachine, type StepInput } from '../machines/migration.ts';
 import type { MigrationSpec } from '../machines/spec.ts';
-import type { EffectDeps } from './effects/deps.ts';
+import type { EffectDeps, EffectInput } from './effects/deps.ts';
 import { effects as defaultEffects } from './effects/index.ts';
 import { parseEvent, parseLog } from './event-schema.ts';
 
@@ -142,7 +142,12 @@ export class MigrationHost {
       STEPS.map((step) => [
         step,
         fromPromise<void, StepInput>(async ({ input, signal }) => {
-          await Promise.all([this.watchDeadline(input, signal), this.runEffect(step, effects[step], input, signal)]);
+          // invoked children start after the parent's snapshot is updated: this is the context of this step
+          const ctx = this.actor!.getSnapshot().context;
+          await Promise.all([
+            this.watchDeadline(input, signal),
+            this.runEffect(step, effects[step], { ...input, ctx }, signal),
+          ]);
         }),
       ]),
     ) as Record<Step, ReturnType<typeof fromPromise<void, StepInput>>>;
@@ -162,7 +167,7 @@ export class MigrationHost {
   private async runEffect(
     step: Step,
     effect: (typeof defaultEffects)[Step],
-    input: StepInput,
+    input: EffectInput,
     signal: AbortSignal,
   ): Promise<void> {
     const log = this.deps.logger.child({ migrationId: this.migrationId, step, attempt: input.attempt });

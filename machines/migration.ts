@@ -20,7 +20,10 @@ import { closePhase, failWith } from './phase-timing.ts';
 import { recordFact } from './record-fact.ts';
 import { type ActivePhase, retryDelayMs } from './spec.ts';
 
-/** What every effect receives. `key` is stable across retries and crashes: effects must be idempotent on it. */
+/**
+ * What every step's invocation carries (and a persisted snapshot stores). `key` is stable across retries and
+ * crashes: effects must be idempotent on it. The runner adds the migration's current context when it runs.
+ */
 export interface StepInput {
   step: Step;
   key: string;
@@ -29,7 +32,6 @@ export interface StepInput {
   notBefore?: number;
   /** The current phase's deadline: the runner records DeadlineExceeded for `phase` at `at` (epoch ms). */
   deadline?: { phase: ActivePhase; at: number };
-  ctx: MigrationContext;
 }
 
 const effect = (step: Step) =>
@@ -185,7 +187,6 @@ function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}
             context.failure === undefined
               ? { phase, at: context.phaseStartedAt + context.spec.phaseDeadlines[phase] * 1000 }
               : undefined,
-          ctx: context,
         };
       },
     },

@@ -32,8 +32,13 @@ export interface EffectEnv {
   signal: AbortSignal;
 }
 
+/** A step's input plus the migration's context at the moment the step started. */
+export interface EffectInput extends StepInput {
+  ctx: MigrationContext;
+}
+
 /** An effect: does its (idempotent) work and returns the fact that says it is done. */
-export type Effect = (input: StepInput, env: EffectEnv) => Promise<Fact>;
+export type Effect = (input: EffectInput, env: EffectEnv) => Promise<Fact>;
 
 export async function brokerConfigOf(ctx: MigrationContext, deps: EffectDeps): Promise<BrokerConfig> {
   if (deps.brokerConfig) return deps.brokerConfig(ctx);
