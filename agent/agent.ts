@@ -9,7 +9,7 @@ import { type AgentContext, type AgentLimits, SOCKET_BUFFER } from './context.ts
 import { notFound, toAgentError, tooMany, unauthorized } from './errors.ts';
 import { readJson, sendError, sendJson } from './http-io.ts';
 import type { ImageLoader } from './loader.ts';
-import { type PredumpControl, createPredumpControl, detectPredump } from './predump.ts';
+import { createPredumpControl, detectPredump, type PredumpControl } from './predump.ts';
 import { receiveCheckpoint } from './receive.ts';
 import { pushCheckpoint, sendCheckpoint } from './send.ts';
 import { createCheckpointStore } from './store.ts';
@@ -49,10 +49,22 @@ export const DEFAULT_LIMITS: AgentLimits = {
 type Handler = (ctx: AgentContext, req: http.IncomingMessage, res: http.ServerResponse, id?: string) => Promise<void>;
 
 const routes: { method: string; path: RegExp; transfer?: boolean; run: Handler }[] = [
-  { method: 'GET', path: /^\/v1\/healthz$/, run: async (c, _q, s) => sendJson(s, 200, { ok: true, transfers: c.transfers.running }) },
-  { method: 'GET', path: /^\/v1\/transfers$/, run: async (c, _q, s) => sendJson(s, 200, { items: c.transfers.list() }) },
+  {
+    method: 'GET',
+    path: /^\/v1\/healthz$/,
+    run: async (c, _q, s) => sendJson(s, 200, { ok: true, transfers: c.transfers.running }),
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/transfers$/,
+    run: async (c, _q, s) => sendJson(s, 200, { items: c.transfers.list() }),
+  },
   { method: 'PUT', path: /^\/v1\/checkpoints$/, transfer: true, run: receiveCheckpoint },
-  { method: 'GET', path: /^\/v1\/checkpoints$/, run: async (c, _q, s) => sendJson(s, 200, { items: (await c.store.list()).map(publicEntry) }) },
+  {
+    method: 'GET',
+    path: /^\/v1\/checkpoints$/,
+    run: async (c, _q, s) => sendJson(s, 200, { items: (await c.store.list()).map(publicEntry) }),
+  },
   {
     method: 'GET',
     path: /^\/v1\/checkpoints\/([^/]+)$/,
@@ -72,11 +84,27 @@ const routes: { method: string; path: RegExp; transfer?: boolean; run: Handler }
   },
   { method: 'POST', path: /^\/v1\/send$/, transfer: true, run: sendCheckpoint },
   { method: 'POST', path: /^\/v1\/push$/, transfer: true, run: pushCheckpoint },
-  { method: 'POST', path: /^\/v1\/gc$/, run: async (c, q, s) => sendJson(s, 200, { removed: await c.store.gc((await readJson(q, GcBody)).olderThanMs) }) },
-  { method: 'POST', path: /^\/v1\/predump$/, run: async (c, q, s) => sendJson(s, 200, await c.predump.handle(await readJson(q, PredumpBody))) },
+  {
+    method: 'POST',
+    path: /^\/v1\/gc$/,
+    run: async (c, q, s) => sendJson(s, 200, { removed: await c.store.gc((await readJson(q, GcBody)).olderThanMs) }),
+  },
+  {
+    method: 'POST',
+    path: /^\/v1\/predump$/,
+    run: async (c, q, s) => sendJson(s, 200, await c.predump.handle(await readJson(q, PredumpBody))),
+  },
 ];
 
-function publicEntry(e: { id: string; container: string; migrationId?: string; bytes: number; sha256: string; createdAt: string; image?: string }) {
+function publicEntry(e: {
+  id: string;
+  container: string;
+  migrationId?: string;
+  bytes: number;
+  sha256: string;
+  createdAt: string;
+  image?: string;
+}) {
   const { id, container, migrationId, bytes, sha256, createdAt, image } = e;
   return { id, container, migrationId, bytes, sha256, createdAt, image };
 }
@@ -93,9 +121,16 @@ function publicEntry(e: { id: string; container: string; migrationId?: string; b
  * ```
  */
 export async function createAgent(deps: AgentDeps): Promise<http.Server> {
-  const store = createCheckpointStore({ dir: deps.storeDir, now: deps.clock ? () => deps.clock?.now() ?? Date.now() : undefined });
+  const store = createCheckpointStore({
+    dir: deps.storeDir,
+    now: deps.clock ? () => deps.clock?.now() ?? Date.now() : undefined,
+  });
   await store.init();
-  const limits: AgentLimits = { ...DEFAULT_LIMITS, ...deps.limits, tar: { ...DEFAULT_TAR_LIMITS, ...deps.limits?.tar } };
+  const limits: AgentLimits = {
+    ...DEFAULT_LIMITS,
+    ...deps.limits,
+    tar: { ...DEFAULT_TAR_LIMITS, ...deps.limits?.tar },
+  };
   const ownPredump = deps.predump ? undefined : createPredumpControl({ detect: () => detectPredump() });
   const ctx: AgentContext = {
     logger: deps.logger,
@@ -139,7 +174,10 @@ export async function createAgent(deps: AgentDeps): Promise<http.Server> {
     }
   };
   const server = deps.tls
-    ? https.createServer({ cert: deps.tls.cert, key: deps.tls.key, highWaterMark: SOCKET_BUFFER }, (q, s) => void handle(q, s))
+    ? https.createServer(
+        { cert: deps.tls.cert, key: deps.tls.key, highWaterMark: SOCKET_BUFFER },
+        (q, s) => void handle(q, s),
+      )
     : http.createServer({ highWaterMark: SOCKET_BUFFER }, (q, s) => void handle(q, s));
   server.requestTimeout = 0; // multi-GiB bodies: no whole-request timeout
   server.on('close', () => (ownPredump as { close?: () => void } | undefined)?.close?.());

@@ -7,7 +7,10 @@ export const HEADER_CONTAINER = 'x-checkpoint-container';
 export const HEADER_MIGRATION = 'x-migration-id';
 
 export const Sha256Hex = z.string().regex(/^[a-f0-9]{64}$/);
-export const ContainerName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63);
+export const ContainerName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(63);
 export const MigrationId = z.string().regex(/^[A-Za-z0-9._:/-]{1,253}$/);
 
 /** POST /v1/send: the source agent streams a local checkpoint to `targetUrl` (another agent). */

@@ -20,7 +20,10 @@ export async function readJson<T extends z.ZodType>(req: IncomingMessage, schema
     throw badRequest('Request body is not JSON');
   }
   const r = schema.safeParse(raw);
-  if (!r.success) throw badRequest(`Request body invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw badRequest(
+      `Request body invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 

@@ -41,9 +41,18 @@ export function createImageLoader(o: { storeDir: string; containersStorage?: boo
       const image = directCheckpointImage(req.container);
       const layoutDir = join(o.storeDir, 'images', req.container);
       await rm(layoutDir, { recursive: true, force: true }); // one image per container: old blobs hold old memory
-      await writeCheckpointLayout({ dir: layoutDir, container: req.container, tarPath: req.archivePath, tag: 'latest', digest: `sha256:${req.sha256}`, size: req.bytes });
+      await writeCheckpointLayout({
+        dir: layoutDir,
+        container: req.container,
+        tarPath: req.archivePath,
+        tag: 'latest',
+        digest: `sha256:${req.sha256}`,
+        size: req.bytes,
+      });
       if (o.containersStorage) {
-        await run(o.skopeo ?? 'skopeo', ['copy', '--quiet', `oci:${layoutDir}:latest`, `containers-storage:${image}`], { maxBuffer: 1 << 20 });
+        await run(o.skopeo ?? 'skopeo', ['copy', '--quiet', `oci:${layoutDir}:latest`, `containers-storage:${image}`], {
+          maxBuffer: 1 << 20,
+        });
         return { image, via: 'containers-storage', layoutDir };
       }
       return { image, via: 'oci-layout', layoutDir };
@@ -52,7 +61,10 @@ export function createImageLoader(o: { storeDir: string; containersStorage?: boo
 }
 
 /** True when skopeo runs and a containers-storage root exists (what CRI-O and podman use). */
-export async function detectContainersStorage(root = '/var/lib/containers/storage', skopeo = 'skopeo'): Promise<boolean> {
+export async function detectContainersStorage(
+  root = '/var/lib/containers/storage',
+  skopeo = 'skopeo',
+): Promise<boolean> {
   try {
     await run(skopeo, ['--version']);
     const { stat } = await import('node:fs/promises');

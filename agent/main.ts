@@ -19,7 +19,8 @@ import { createCheckpointStore } from './store.ts';
 const env = process.env;
 const logger = pino({ name: 'ms2m-agent' });
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-const token = env.MS2M_AGENT_TOKEN ?? (env.MS2M_AGENT_TOKEN_FILE ? readFileSync(env.MS2M_AGENT_TOKEN_FILE, 'utf8').trim() : '');
+const token =
+  env.MS2M_AGENT_TOKEN ?? (env.MS2M_AGENT_TOKEN_FILE ? readFileSync(env.MS2M_AGENT_TOKEN_FILE, 'utf8').trim() : '');
 if (!token) {
   logger.fatal('MS2M_AGENT_TOKEN or MS2M_AGENT_TOKEN_FILE is required');
   process.exit(2);
@@ -46,9 +47,15 @@ const server = await createAgent({
     credentials: user ? () => ({ username: user, password: env.MS2M_AGENT_REGISTRY_PASSWORD ?? '' }) : undefined,
   }),
   loader: createImageLoader({ storeDir, containersStorage }),
-  tls: env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY && existsSync(env.MS2M_AGENT_TLS_CERT) ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) } : undefined,
+  tls:
+    env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY && existsSync(env.MS2M_AGENT_TLS_CERT)
+      ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) }
+      : undefined,
   minorGc: () => v8gc({ type: 'minor' }),
-  peerTls: env.MS2M_AGENT_PEER_CA && existsSync(env.MS2M_AGENT_PEER_CA) ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) } : undefined,
+  peerTls:
+    env.MS2M_AGENT_PEER_CA && existsSync(env.MS2M_AGENT_PEER_CA)
+      ? { ca: readFileSync(env.MS2M_AGENT_PEER_CA) }
+      : undefined,
 });
 server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0', () => {
   const a = server.address() as AddressInfo;
@@ -57,6 +64,9 @@ server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0'
 const maxAge = num(env.MS2M_AGENT_GC_MAX_AGE_MS) ?? 6 * 3600_000;
 if (maxAge > 0) {
   const gcStore = createCheckpointStore({ dir: storeDir });
-  setInterval(() => void gcStore.gc(maxAge).then((n) => n && logger.info({ removed: n }, 'Removed old checkpoint archives')), Math.min(maxAge, 600_000)).unref();
+  setInterval(
+    () => void gcStore.gc(maxAge).then((n) => n && logger.info({ removed: n }, 'Removed old checkpoint archives')),
+    Math.min(maxAge, 600_000),
+  ).unref();
 }
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => server.close(() => process.exit(0)));

@@ -27,9 +27,13 @@ export async function detectPredump(criu = 'criu'): Promise<PredumpCapability> {
     return { supported: true };
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
-    if (e.code === 'ENOENT') return { supported: false, reason: `criu not found (${criu}): install CRIU on the node to use pre-dumps` };
+    if (e.code === 'ENOENT')
+      return { supported: false, reason: `criu not found (${criu}): install CRIU on the node to use pre-dumps` };
     const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-3).join(' ');
-    return { supported: false, reason: `kernel lacks memory dirty tracking (criu check --feature mem_dirty_track failed: ${out || e.message})` };
+    return {
+      supported: false,
+      reason: `kernel lacks memory dirty tracking (criu check --feature mem_dirty_track failed: ${out || e.message})`,
+    };
   }
 }
 
@@ -57,11 +61,25 @@ export function createPredumpControl(o: {
       const c = await cap;
       if (!c.supported) return { supported: false, reason: c.reason };
       const dump = o.dump;
-      if (!dump) return { supported: false, reason: 'memory tracking works, but this agent has no container runtime hook for pre-dumps' };
+      if (!dump)
+        return {
+          supported: false,
+          reason: 'memory tracking works, but this agent has no container runtime hook for pre-dumps',
+        };
       const k = key(req);
       const cur = runs.get(k);
       if (req.action === 'start' && !cur) {
-        const st = { dumps: 0, timer: setInterval(() => void dump(req, st.dumps + 1).then(() => void st.dumps++, () => undefined), o.intervalMs ?? 5000) };
+        const st = {
+          dumps: 0,
+          timer: setInterval(
+            () =>
+              void dump(req, st.dumps + 1).then(
+                () => void st.dumps++,
+                () => undefined,
+              ),
+            o.intervalMs ?? 5000,
+          ),
+        };
         runs.set(k, st);
       } else if (req.action === 'stop' && cur) {
         clearInterval(cur.timer);

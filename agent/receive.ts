@@ -1,7 +1,15 @@
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { ContainerName, HEADER_CONTAINER, HEADER_MIGRATION, HEADER_SHA256, MigrationId, Sha256Hex, type TransferResultWire } from './agent.wire.ts';
+import {
+  ContainerName,
+  HEADER_CONTAINER,
+  HEADER_MIGRATION,
+  HEADER_SHA256,
+  MigrationId,
+  Sha256Hex,
+  type TransferResultWire,
+} from './agent.wire.ts';
 import type { AgentContext } from './context.ts';
 import { badRequest, digestMismatch, tooLarge } from './errors.ts';
 import { sendJson } from './http-io.ts';
@@ -20,7 +28,8 @@ export async function receiveCheckpoint(ctx: AgentContext, req: IncomingMessage,
   const migration = MigrationId.safeParse(header(req, HEADER_MIGRATION));
   if (!container.success) throw badRequest(`Header ${HEADER_CONTAINER} must be a container name (DNS-1123 label)`);
   if (!migration.success) throw badRequest(`Header ${HEADER_MIGRATION} must be a migration id`);
-  if (announced !== undefined && !Sha256Hex.safeParse(announced).success) throw badRequest(`Header ${HEADER_SHA256} must be 64 lowercase hex`);
+  if (announced !== undefined && !Sha256Hex.safeParse(announced).success)
+    throw badRequest(`Header ${HEADER_SHA256} must be 64 lowercase hex`);
   const max = ctx.limits.maxBodyBytes;
   const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
   if (length !== undefined && length > max) throw tooLarge(max);
@@ -32,16 +41,30 @@ export async function receiveCheckpoint(ctx: AgentContext, req: IncomingMessage,
 
   const tmp = ctx.store.tempPath();
   const t = ctx.transfers.begin('receive', migration.data, length ?? 0);
-  const meter = new ReceiveSink(tmp, { maxBytes: max, tar: ctx.limits.tar, onBytes: (n) => t.progress(n), gc: ctx.minorGc });
+  const meter = new ReceiveSink(tmp, {
+    maxBytes: max,
+    tar: ctx.limits.tar,
+    onBytes: (n) => t.progress(n),
+    gc: ctx.minorGc,
+  });
   try {
     await pipeline(req, meter);
     const expected = announced ?? (req.trailers[HEADER_SHA256] as string | undefined);
-    if (!expected || !Sha256Hex.safeParse(expected).success) throw badRequest(`Checkpoint sha256 missing: send ${HEADER_SHA256} as a header or trailer`);
+    if (!expected || !Sha256Hex.safeParse(expected).success)
+      throw badRequest(`Checkpoint sha256 missing: send ${HEADER_SHA256} as a header or trailer`);
     const actual = meter.sha256();
     if (actual !== expected) throw digestMismatch(expected, actual);
-    const entry = await ctx.store.commit(tmp, { sha256: actual, bytes: meter.bytes, container: container.data, migrationId: migration.data });
+    const entry = await ctx.store.commit(tmp, {
+      sha256: actual,
+      bytes: meter.bytes,
+      container: container.data,
+      migrationId: migration.data,
+    });
     const result = await ensureLoaded(ctx, entry);
-    ctx.logger.info({ sha256: actual, bytes: meter.bytes, container: container.data, migrationId: migration.data }, 'Received checkpoint');
+    ctx.logger.info(
+      { sha256: actual, bytes: meter.bytes, container: container.data, migrationId: migration.data },
+      'Received checkpoint',
+    );
     sendJson(res, 201, result);
   } finally {
     t.end();
@@ -51,7 +74,12 @@ export async function receiveCheckpoint(ctx: AgentContext, req: IncomingMessage,
 
 async function ensureLoaded(ctx: AgentContext, e: StoredCheckpoint): Promise<TransferResultWire> {
   if (!e.image) {
-    const loaded = await ctx.loader.load({ archivePath: e.path, container: e.container, sha256: e.sha256, bytes: e.bytes });
+    const loaded = await ctx.loader.load({
+      archivePath: e.path,
+      container: e.container,
+      sha256: e.sha256,
+      bytes: e.bytes,
+    });
     e.image = loaded.image;
     e.layoutDir = loaded.layoutDir;
     await ctx.store.update(e);

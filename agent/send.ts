@@ -19,7 +19,8 @@ async function resolveLocal(ctx: AgentContext, p: string): Promise<{ path: strin
     throw notFound(`Checkpoint archive ${p} on this node`);
   }
   const roots = await Promise.all(ctx.readableRoots.map((r) => realpath(r).catch(() => null)));
-  if (!roots.some((r) => r !== null && real.startsWith(r + sep))) throw badRequest(`Checkpoint path ${p} is outside the agent's checkpoint folders`);
+  if (!roots.some((r) => r !== null && real.startsWith(r + sep)))
+    throw badRequest(`Checkpoint path ${p} is outside the agent's checkpoint folders`);
   const st = await stat(real);
   if (!st.isFile()) throw badRequest(`Checkpoint path ${p} is not a regular file`);
   return { path: real, size: st.size, cacheKey: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };
@@ -37,7 +38,12 @@ function progressWriter(write: (l: TransferLineWire) => void, total: number, now
   };
 }
 
-async function streamed(ctx: AgentContext, req: IncomingMessage, res: ServerResponse, work: (write: (l: TransferLineWire) => void, signal: AbortSignal) => Promise<TransferResultWire>) {
+async function streamed(
+  ctx: AgentContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  work: (write: (l: TransferLineWire) => void, signal: AbortSignal) => Promise<TransferResultWire>,
+) {
   const ac = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) ac.abort(new Error('caller disconnected'));
@@ -95,7 +101,12 @@ export async function pushCheckpoint(ctx: AgentContext, req: IncomingMessage, re
     try {
       const known = digestCache.get(local.cacheKey);
       const r = await ctx.registry.pushCheckpointImage(
-        { ref: body.imageRef, container: body.container, tarPath: local.path, ...(known ? { digest: `sha256:${known}`, size: local.size } : {}) },
+        {
+          ref: body.imageRef,
+          container: body.container,
+          tarPath: local.path,
+          ...(known ? { digest: `sha256:${known}`, size: local.size } : {}),
+        },
         (n) => {
           t.progress(n);
           onBytes(n);
@@ -109,7 +120,13 @@ export async function pushCheckpoint(ctx: AgentContext, req: IncomingMessage, re
   });
 }
 
-function peerCall(ctx: AgentContext, base: string, method: string, path: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
+function peerCall(
+  ctx: AgentContext,
+  base: string,
+  method: string,
+  path: string,
+  signal: AbortSignal,
+): Promise<{ status: number; body: string }> {
   const url = new URL(path, base);
   const { mod, agent } = peerAgent(ctx, url);
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncPath } from '../adapters/oci/layout.ts';
 import type { CheckpointEntryWire } from './agent.wire.ts';
@@ -104,7 +104,13 @@ export function createCheckpointStore(o: { dir: string; now?: () => number }): C
       const e = await store.get(id);
       const layout = e?.layoutDir;
       // the layout is removed only while it still holds this checkpoint (a newer load replaces it)
-      if (layout?.startsWith(join(o.dir, 'images')) && (await stat(join(layout, 'blobs', 'sha256', id)).then(() => true, () => false)))
+      if (
+        layout?.startsWith(join(o.dir, 'images')) &&
+        (await stat(join(layout, 'blobs', 'sha256', id)).then(
+          () => true,
+          () => false,
+        ))
+      )
         await rm(layout, { recursive: true, force: true });
       await rm(metaPath(id), { force: true });
       await rm(tarPath(id), { force: true });
@@ -118,7 +124,8 @@ export function createCheckpointStore(o: { dir: string; now?: () => number }): C
       }
       for (const n of await readdir(archives)) {
         // a .tar without metadata is an orphan of a crash between rename and meta write
-        if (n.endsWith('.tar') && !(await store.get(n.slice(0, -4)).catch(() => null))) await rm(join(archives, n), { force: true });
+        if (n.endsWith('.tar') && !(await store.get(n.slice(0, -4)).catch(() => null)))
+          await rm(join(archives, n), { force: true });
       }
       return removed;
     },
