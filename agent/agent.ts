@@ -3,7 +3,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from '../adapters/oci/port.ts';
-import { GcBody, PredumpBody } from './agent.wire.ts';
+import { type CheckpointEntryWire, GcBody, PredumpBody } from './agent.wire.ts';
 import { bearerMatches } from './auth.ts';
 import { type AgentContext, type AgentLimits, SOCKET_BUFFER } from './context.ts';
 import { notFound, toAgentError, tooMany, unauthorized } from './errors.ts';
@@ -96,15 +96,7 @@ const routes: { method: string; path: RegExp; transfer?: boolean; run: Handler }
   },
 ];
 
-function publicEntry(e: {
-  id: string;
-  container: string;
-  migrationId?: string;
-  bytes: number;
-  sha256: string;
-  createdAt: string;
-  image?: string;
-}) {
+function publicEntry(e: CheckpointEntryWire) {
   const { id, container, migrationId, bytes, sha256, createdAt, image } = e;
   return { id, container, migrationId, bytes, sha256, createdAt, image };
 }

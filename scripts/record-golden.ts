@@ -10,56 +10,17 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLog } from '../actors/event-schema.ts';
-import { MigrationHost } from '../actors/host.ts';
 import { fold } from '../machines/fold.ts';
+import { cancelAt, crashAt, type Driver } from '../test/support/drivers.ts';
 import { scriptedFaults } from '../test/support/faults.ts';
-import { type Scenario, type ScenarioOptions, scenario } from '../test/support/scenario.ts';
+import { runToEnd, type ScenarioOptions, scenario } from '../test/support/scenario.ts';
 
 const dir = join(import.meta.dirname, '../test/golden');
 const force = new Set(
   process.argv.slice(process.argv.indexOf('--force') + 1).filter(() => process.argv.includes('--force')),
 );
 
-type Driver = (s: Scenario) => Promise<void>;
-const plain: Driver = async (s) => {
-  const host = await s.open();
-  await host.request(s.spec);
-  await host.done();
-};
-const cancelAt =
-  (type: string): Driver =>
-  async (s) => {
-    const host: MigrationHost = await MigrationHost.open({
-      migrationId: s.migrationId,
-      deps: s.deps,
-      onEvent: (e) => {
-        if (e.type === type) void host.cancel('spec.cancel set to true');
-      },
-    });
-    await host.request(s.spec);
-    await host.done();
-  };
-const crashAt =
-  (type: string): Driver =>
-  async (s) => {
-    let crashed!: () => void;
-    const crash = new Promise<void>((r) => {
-      crashed = r;
-    });
-    const first: MigrationHost = await MigrationHost.open({
-      migrationId: s.migrationId,
-      deps: s.deps,
-      onEvent: (e) => {
-        if (e.type === type) {
-          first.stop();
-          crashed();
-        }
-      },
-    });
-    await first.request(s.spec);
-    await crash;
-    await (await s.open()).done();
-  };
+const plain: Driver = runToEnd;
 
 const scenarios: Record<string, { opts: ScenarioOptions; drive: Driver }> = {
   'shadowpod-registry': {

@@ -115,6 +115,13 @@ export class RabbitConnection {
   }
 
   /** Forgets a cached channel once it closed, so the next operation opens a fresh one. */
+  /** A channel shared by operations until it closes; then it is dropped and the next operation opens a new one. */
+  private sharedChannel<C extends Channel>(opening: Promise<C>): Promise<C> {
+    const p: Promise<C> = opening.then((ch) => this.watchChannel(ch, () => this.dropChannel(p)));
+    p.catch(() => this.dropChannel(p));
+    return p;
+  }
+
   private dropChannel(p: Promise<Channel>): void {
     if (this.channel === p) this.channel = undefined;
     if (this.confirm === p) this.confirm = undefined;
@@ -156,13 +163,7 @@ export class RabbitConnection {
   ): Promise<T> {
     const work = (async () => {
       const model = await this.connect();
-      if (!this.channel) {
-        const p: Promise<Channel> = model
-          .createChannel()
-          .then((ch) => this.watchChannel(ch, () => this.dropChannel(p)));
-        this.channel = p;
-        p.catch(() => this.dropChannel(p));
-      }
+      this.channel ??= this.sharedChannel(model.createChannel());
       return fn(await this.channel);
     })();
     return this.timed(operation, work, object);
@@ -195,13 +196,7 @@ export class RabbitConnection {
   ): Promise<void> {
     const work = (async () => {
       const model = await this.connect();
-      if (!this.confirm) {
-        const p: Promise<ConfirmChannel> = model
-          .createConfirmChannel()
-          .then((ch) => this.watchChannel(ch, () => this.dropChannel(p)));
-        this.confirm = p;
-        p.catch(() => this.dropChannel(p));
-      }
+      this.confirm ??= this.sharedChannel(model.createConfirmChannel());
       const ch = await this.confirm;
       await new Promise<void>((resolve, reject) => {
         ch.sendToQueue(queue, body, props, (err) => (err ? reject(err) : resolve()));

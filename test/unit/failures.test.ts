@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MigrationHost } from '../../actors/host.ts';
+import { cancelAt, crashAt } from '../support/drivers.ts';
 import { scriptedFaults } from '../support/faults.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
 
@@ -109,23 +109,9 @@ describe('compensation never gives up on restoring the service', () => {
 });
 
 describe('cancel', () => {
-  async function cancelWhen(s: ReturnType<typeof scenario>, type: string) {
-    const host: MigrationHost = await import('../../actors/host.ts').then(({ MigrationHost }) =>
-      MigrationHost.open({
-        migrationId: s.migrationId,
-        deps: s.deps,
-        onEvent: (e) => {
-          if (e.type === type) void host.cancel('spec.cancel set by user');
-        },
-      }),
-    );
-    await host.request(s.spec);
-    return host.done();
-  }
-
   it('during Transferring: compensates and leaves the source serving', async () => {
     const s = scenario();
-    const final = await cancelWhen(s, 'CheckpointCreated');
+    const final = await cancelAt('CheckpointCreated')(s);
     expect(final.value).toBe('Failed');
     expect(final.context.failure).toMatchObject({ reason: 'Cancelled', phase: 'Transferring' });
     expect(s.world.cluster.pods.get('default/consumer')).toMatchObject({ deleting: false });
@@ -134,7 +120,7 @@ describe('cancel', () => {
 
   it('during Finalizing: too late to go back, the migration completes and says so', async () => {
     const s = scenario();
-    const final = await cancelWhen(s, 'ReplayEnded');
+    const final = await cancelAt('ReplayEnded')(s);
     expect(final.value).toBe('Completed');
     expect(final.context.cancelRequested).toMatchObject({ ignored: true });
   });
@@ -143,26 +129,16 @@ describe('cancel', () => {
 describe('crash and resume', () => {
   it('a host stopped mid-run resumes from the log and completes with each effect applied once', async () => {
     const s = scenario({ workload: 'statefulset' });
-    let first: MigrationHost | undefined;
-    let crashed!: () => void;
-    const crash = new Promise<void>((resolve) => {
-      crashed = resolve;
-    });
-    const { MigrationHost } = await import('../../actors/host.ts');
-    first = await MigrationHost.open({
-      migrationId: s.migrationId,
-      deps: s.deps,
-      onEvent: (e) => {
-        if (e.type !== 'SourceScaledDown') return;
-        first!.stop();
-        crashed();
+    const resumedAt: unknown[] = [];
+    const final = await crashAt('SourceScaledDown')({
+      ...s,
+      open: async () => {
+        const host = await s.open();
+        resumedAt.push(host.snapshot()?.value);
+        return host;
       },
     });
-    await first.request(s.spec);
-    await crash;
-    const second = await s.open();
-    expect(second.snapshot()?.value).toEqual({ active: { Restoring: 'awaitSourceGone' } });
-    const final = await second.done();
+    expect(resumedAt).toEqual([{ active: { Restoring: 'awaitSourceGone' } }]);
     expect(final.value).toBe('Completed');
     const once = s.world.journal.entries.filter((e) => e.applied && e.op !== 'checkpoint');
     expect(new Set(once.map((e) => `${e.op}|${e.object}`)).size).toBe(once.length);
