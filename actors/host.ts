@@ -12,6 +12,7 @@ import { type Actor, createActor, fromPromise } from 'xstate';
 import { toMs2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { StaleWriterError } from '../adapters/event-log/port.ts';
+import type { SnapshotCache } from '../adapters/snapshot-cache/port.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
 import { MACHINE_VERSION } from '../machines/envelope.ts';
 import { type Fact, STEPS, type Step } from '../machines/events.ts';
@@ -21,9 +22,12 @@ import type { MigrationSpec } from '../machines/spec.ts';
 import type { EffectDeps, EffectInput } from './effects/deps.ts';
 import { effects as defaultEffects } from './effects/index.ts';
 import { parseEvent, parseLog } from './event-schema.ts';
+import { toCacheEntry } from './rebuild.ts';
 
 export interface HostDeps extends EffectDeps {
   log: EventLog;
+  /** Where a finished migration's snapshot is kept, so a rebuild need not fold its events again. */
+  snapshots?: SnapshotCache;
 }
 
 export interface MigrationHostOptions {
@@ -197,7 +201,20 @@ export class MigrationHost {
       const env = await this.append(fact);
       if (this.stopped) return;
       this.actor.send(parseEvent(env, this.migrationId, env.seq));
-      this.opts.onEvent?.(env, this.actor.getSnapshot());
+      const snapshot = this.actor.getSnapshot();
+      this.opts.onEvent?.(env, snapshot);
+      if (snapshot.status === 'done' && this.deps.snapshots) {
+        await this.deps.snapshots.put(
+          toCacheEntry({
+            migrationId: this.migrationId,
+            lastSeq: env.seq,
+            lastAt: env.at,
+            status: snapshot.status,
+            value: snapshot.value,
+            persisted: migrationMachine.getPersistedSnapshot(snapshot),
+          }),
+        );
+      }
     });
   }
 

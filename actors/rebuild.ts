@@ -3,10 +3,13 @@
  * migrations are handed out in batches to worker threads (validation + fold are CPU-bound: one worker per
  * core), and each comes back as a persisted snapshot a host can start from.
  */
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EventLog } from '../adapters/event-log/port.ts';
-import type { EventEnvelope } from '../machines/envelope.ts';
+import type { CachedSnapshot, SnapshotCache } from '../adapters/snapshot-cache/port.ts';
+import { type EventEnvelope, MACHINE_VERSION } from '../machines/envelope.ts';
+import { migrationMachine } from '../machines/migration.ts';
 
 export interface RebuiltMigration {
   migrationId: string;
@@ -24,7 +27,18 @@ export interface RebuildOptions {
   workers?: number;
   /** Migrations per batch handed to a worker. */
   batch?: number;
+  /** Snapshots folded before: used when still exact (see SnapshotCache); finished migrations are added to it. */
+  cache?: SnapshotCache;
 }
+
+/** Identifies the chart that folded a snapshot: its machineVersion and a hash of its definition. */
+export const CHART_FINGERPRINT = createHash('sha256')
+  .update(`${MACHINE_VERSION}:${JSON.stringify(migrationMachine.definition)}`)
+  .digest('hex')
+  .slice(0, 16);
+
+const isExact = (c: CachedSnapshot, last: EventEnvelope) =>
+  c.seq === last.seq && c.lastAt === last.at && c.machineVersion === MACHINE_VERSION && c.chart === CHART_FINGERPRINT;
 
 type Batch = Array<[string, EventEnvelope[]]>;
 
@@ -45,28 +59,65 @@ function startWorker(): Worker {
  * ```
  */
 export async function rebuildAll(log: EventLog, opts: RebuildOptions = {}): Promise<RebuiltMigration[]> {
-  const workerCount = opts.workers ?? availableParallelism();
+  const byId = await groupByMigration(log);
+  const cached = opts.cache ? await opts.cache.getMany([...byId.keys()]) : new Map<string, CachedSnapshot>();
+  const results: RebuiltMigration[] = [];
+  const toFold: Batch = [];
+  for (const [id, envelopes] of byId) {
+    const c = cached.get(id);
+    if (c && isExact(c, envelopes.at(-1)!)) {
+      results.push({
+        migrationId: id,
+        lastSeq: c.seq,
+        lastAt: c.lastAt,
+        status: c.status,
+        value: c.value,
+        persisted: c.persisted,
+      });
+    } else toFold.push([id, envelopes]);
+  }
+  const folded = await foldAll(toFold, opts);
+  results.push(...folded);
+  if (opts.cache) {
+    const cache = opts.cache;
+    const finished = folded.filter((m) => m.status === 'done');
+    for (let i = 0; i < finished.length; i += 256) {
+      await Promise.all(finished.slice(i, i + 256).map((m) => cache.put(toCacheEntry(m))));
+    }
+  }
+  return results;
+}
+
+/** What a host or a rebuild stores for a migration it has folded. */
+export function toCacheEntry(m: RebuiltMigration): CachedSnapshot {
+  return {
+    migrationId: m.migrationId,
+    seq: m.lastSeq,
+    lastAt: m.lastAt,
+    machineVersion: MACHINE_VERSION,
+    chart: CHART_FINGERPRINT,
+    status: m.status,
+    value: m.value,
+    persisted: m.persisted,
+  };
+}
+
+async function foldAll(migrations: Batch, opts: RebuildOptions): Promise<RebuiltMigration[]> {
+  const workerCount = Math.min(opts.workers ?? availableParallelism(), Math.ceil(migrations.length / 50));
   const batchSize = opts.batch ?? 250;
-  if (workerCount === 0) {
+  const batches: Batch[] = [];
+  for (let i = 0; i < migrations.length; i += batchSize) batches.push(migrations.slice(i, i + batchSize));
+  if (workerCount <= 0) {
     const { rebuildBatch } = await import('./rebuild-batch.ts');
-    const out: RebuiltMigration[] = [];
-    for await (const batch of batches(log, batchSize)) out.push(...rebuildBatch(batch));
-    return out;
+    return batches.flatMap(rebuildBatch);
   }
   const workers = Array.from({ length: workerCount }, () => new BatchWorker());
-  const results: RebuiltMigration[] = [];
-  const pending: Array<Promise<void>> = [];
-  let next = 0;
   try {
-    for await (const batch of batches(log, batchSize)) {
-      const worker = workers[next++ % workers.length]!;
-      pending.push(worker.run(batch).then((r) => void results.push(...r)));
-    }
-    await Promise.all(pending);
+    const results = await Promise.all(batches.map((batch, i) => workers[i % workers.length]!.run(batch)));
+    return results.flat();
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return results;
 }
 
 /** One worker thread with its queue of batches, answered in order by id. */
@@ -107,21 +158,13 @@ class BatchWorker {
   }
 }
 
-/** Groups the log's stream per migration (streams may interleave migrations), then cuts it into batches. */
-async function* batches(log: EventLog, size: number): AsyncGenerator<Batch> {
+/** Groups the log's stream per migration (streams may interleave migrations). */
+async function groupByMigration(log: EventLog): Promise<Map<string, EventEnvelope[]>> {
   const byId = new Map<string, EventEnvelope[]>();
   for await (const env of log.readAll()) {
     const list = byId.get(env.migrationId);
     if (list) list.push(env);
     else byId.set(env.migrationId, [env]);
   }
-  let batch: Batch = [];
-  for (const entry of byId) {
-    batch.push(entry);
-    if (batch.length >= size) {
-      yield batch;
-      batch = [];
-    }
-  }
-  if (batch.length > 0) yield batch;
+  return byId;
 }
