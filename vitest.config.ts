@@ -16,6 +16,7 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 180_000 } },
     ],
   },
 });

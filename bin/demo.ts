@@ -14,12 +14,14 @@ import { type HostDeps, MigrationHost } from '../actors/host.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
 import { formatRow, phaseSummary, Timeline } from '../actors/timeline.ts';
 import { systemClock } from '../adapters/clock/system.ts';
+import { openEventLog } from '../adapters/event-log/open.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
-import { openFileLog } from '../adapters/file-log/file-log.ts';
 
 interface DemoScenario {
   title: string;
+  /** Run by the crash-recovery part of the demo, in a child process that gets killed. */
+  crash?: boolean;
   workload: 'pod' | 'deployment' | 'statefulset';
   spec: Partial<StatefulMigrationSpec>;
   producerRate: number;
@@ -49,12 +51,25 @@ export const SCENARIOS: Record<string, DemoScenario> = {
     producerRate: 10,
     consumerRate: 40,
   },
+  'sequential-crash': {
+    title: 'Crash recovery · Sequential · the process is killed mid-Restoring and restarted',
+    crash: true,
+    workload: 'statefulset',
+    spec: { replayMode: 'Drain' },
+    producerRate: 10,
+    consumerRate: 40,
+  },
 };
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 /** Runs one scenario in this process. The world is saved to `dir` on every change so a restart continues it. */
-export async function runScenario(name: string, dir: string, logger: pino.Logger): Promise<'Completed' | 'Failed'> {
+export async function runScenario(
+  name: string,
+  dir: string,
+  logger: pino.Logger,
+  nats?: { url: string; run: string },
+): Promise<'Completed' | 'Failed'> {
   const sc = SCENARIOS[name];
   if (!sc) throw new Error(`unknown demo scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const clock = systemClock();
@@ -72,7 +87,13 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
   world.journal.onChange = saveWorld;
   saveWorld();
 
-  const log: EventLog = await openFileLog({ dir: join(dir, 'log'), logger });
+  // the embedded file log by default; JetStream when --nats names a server
+  const log: EventLog = await openEventLog(
+    nats
+      ? { kind: 'nats', servers: nats.url, stream: `MS2M_DEMO_${nats.run}`, subjectPrefix: `ms2m.demo.${nats.run}` }
+      : { kind: 'file', dir: join(dir, 'log') },
+    logger,
+  );
   const migrationId = `default/${name}`;
   const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
   const history = new Timeline();
@@ -103,10 +124,16 @@ export async function runScenario(name: string, dir: string, logger: pino.Logger
 }
 
 /** Runs a scenario in a child process and SIGKILLs it when the log reaches `killAt`; then runs it again. */
-async function crashAndResume(name: string, dir: string, killAt: string): Promise<boolean> {
+async function crashAndResume(
+  name: string,
+  dir: string,
+  killAt: string,
+  nats?: { url: string; run: string },
+): Promise<boolean> {
+  const natsArgs = nats ? ['--nats', nats.url, '--run', nats.run] : [];
   const child = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir],
+    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir, ...natsArgs],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -127,7 +154,7 @@ async function crashAndResume(name: string, dir: string, killAt: string): Promis
   out(`  ✂ killed pid ${child.pid} with SIGKILL right after ${killAt}; restarting the process…`);
   const again = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir],
+    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir, ...natsArgs],
     {
       stdio: 'inherit',
     },
@@ -136,9 +163,17 @@ async function crashAndResume(name: string, dir: string, killAt: string): Promis
   return code2 === 0;
 }
 
-export async function demo(opts: { dir: string; child?: string; verbose?: boolean }): Promise<number> {
+export async function demo(opts: {
+  dir: string;
+  child?: string;
+  verbose?: boolean;
+  nats?: string;
+  run?: string;
+}): Promise<number> {
+  // JetStream keeps streams across runs: each demo run gets its own stream
+  const nats = opts.nats ? { url: opts.nats, run: opts.run ?? Date.now().toString(36).toUpperCase() } : undefined;
   const logger = pino({ level: opts.verbose ? 'info' : 'warn' }, pino.destination(2));
-  if (opts.child) return (await runScenario(opts.child, opts.dir, logger)) === 'Completed' ? 0 : 1;
+  if (opts.child) return (await runScenario(opts.child, opts.dir, logger, nats)) === 'Completed' ? 0 : 1;
 
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true });
@@ -146,13 +181,13 @@ export async function demo(opts: { dir: string; child?: string; verbose?: boolea
   out(`state and event log: ${opts.dir}\n`);
   let ok = true;
   for (const [name, sc] of Object.entries(SCENARIOS)) {
+    if (sc.crash) continue;
     out(`▶ ${sc.title}`);
-    ok = (await runScenario(name, opts.dir, logger)) === 'Completed' && ok;
+    ok = (await runScenario(name, opts.dir, logger, nats)) === 'Completed' && ok;
     out();
   }
-  out('▶ Crash recovery · Sequential · the process is killed mid-Restoring and restarted');
-  mkdirSync(join(opts.dir, 'crash'), { recursive: true });
-  ok = (await crashAndResume('sequential-statefulset', join(opts.dir, 'crash'), 'SourceScaledDown')) && ok;
+  out(`▶ ${SCENARIOS['sequential-crash']!.title}`);
+  ok = (await crashAndResume('sequential-crash', opts.dir, 'SourceScaledDown', nats)) && ok;
   out();
   out(ok ? 'All migrations completed.' : 'Some migrations did not complete: see the timelines above.');
   return ok ? 0 : 1;

@@ -2,7 +2,7 @@
 /**
  * The ms2m command line.
  *
- *   ms2m demo [--dir DIR] [--verbose]          the demo migrations on the embedded local setup
+ *   ms2m demo [--dir DIR] [--nats URL] [--verbose]   the demo migrations (event log: embedded file, or JetStream)
  *   ms2m timeline --log DIR [--id NS/NAME]     phase timeline of migrations in an embedded event log
  *   ms2m status --log DIR --id NS/NAME         the StatefulMigration status projected from the log
  */
@@ -14,7 +14,7 @@ import { openFileLog } from '../adapters/file-log/file-log.ts';
 import { demo } from './demo.ts';
 
 const usage = `usage:
-  ms2m demo [--dir DIR] [--verbose]
+  ms2m demo [--dir DIR] [--nats URL] [--verbose]
   ms2m timeline --log DIR [--id NAMESPACE/NAME]
   ms2m status --log DIR --id NAMESPACE/NAME`;
 
@@ -28,12 +28,20 @@ async function main(argv: string[]): Promise<number> {
       verbose: { type: 'boolean', default: false },
       log: { type: 'string' },
       id: { type: 'string' },
+      nats: { type: 'string' },
+      run: { type: 'string' },
     },
     allowPositionals: false,
   });
   switch (command) {
     case 'demo':
-      return demo({ dir: values.dir!, child: values.child, verbose: values.verbose });
+      return demo({
+        dir: values.dir!,
+        child: values.child,
+        verbose: values.verbose,
+        nats: values.nats,
+        run: values.run,
+      });
     case 'timeline':
     case 'status': {
       if (!values.log) throw new Error(`ms2m ${command} needs --log DIR (an embedded event log directory)`);
