@@ -88,33 +88,6 @@ export interface EventData {
 }
 
 export type EventType = keyof EventData;
-export const EVENT_TYPES = [
-  'MigrationRequested',
-  'SourceInspected',
-  'ReplayQueueCreated',
-  'CheckpointCreated',
-  'TransferProgressed',
-  'TransferCompleted',
-  'ReplicasRecorded',
-  'SourceScaledDown',
-  'SourcePodGone',
-  'TargetPodCreated',
-  'TargetPodReady',
-  'ReplayStarted',
-  'SourceStopped',
-  'ReplayDepthSampled',
-  'ReplayEnded',
-  'ReplayQueueDeleted',
-  'SourcePodDeleted',
-  'TargetHandedOver',
-  'SourceReleased',
-  'TargetReleased',
-  'StatefulSetRestored',
-  'StepFailed',
-  'DeadlineExceeded',
-  'CancelRequested',
-  'CompensationCompleted',
-] as const satisfies readonly EventType[];
 
 /** A fact as the machine sees it. */
 export type MachineEvent = { [K in EventType]: { type: K; at: number; data: EventData[K] } }[EventType];
