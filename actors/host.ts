@@ -119,11 +119,6 @@ export class MigrationHost {
     this.actor?.stop();
   }
 
-  /** Waits until every queued append has been applied. */
-  async settled(): Promise<void> {
-    await this.queue;
-  }
-
   private start(snapshot: MigrationSnapshot): void {
     const logic = migrationMachine.provide({ actors: this.provideActors() });
     // the input only seeds a fresh actor; a restored snapshot carries its context already

@@ -24,7 +24,8 @@ export const transferCheckpoint: Effect = async ({ ctx, key }, { deps, emit }) =
     // a progress fact at most once a second, and the last one always
     if (clock.now() - lastEmit < 1000 && p.bytesTransferred < p.bytesTotal) return;
     lastEmit = clock.now();
-    void emit({ type: 'TransferProgressed', data: p });
+    // a failed append already stops the host; progress is not worth an unhandled rejection
+    emit({ type: 'TransferProgressed', data: p }).catch(() => undefined);
   };
   const common = {
     sourceNode: ctx.source!.node,

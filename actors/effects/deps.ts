@@ -46,6 +46,11 @@ export async function brokerConfigOf(ctx: MigrationContext, deps: EffectDeps): P
   return { brokerUrl: m.brokerUrl, exchangeName: m.exchangeName, queueName: m.queueName, routingKey: m.routingKey };
 }
 
+/** Waits until the pod object is gone (deleted and terminated). */
+export async function untilPodGone(env: EffectEnv, namespace: string, name: string): Promise<void> {
+  await pollUntil(env, async () => ((await env.deps.cluster.getPod(namespace, name)) ? undefined : true));
+}
+
 /** Polls `check` every pollMs until it returns a value (not undefined), or the signal aborts. */
 export async function pollUntil<T>(env: EffectEnv, check: () => Promise<T | undefined>): Promise<T> {
   const { clock, pollMs } = env.deps;

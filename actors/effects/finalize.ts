@@ -1,4 +1,4 @@
-import { type Effect, pollUntil } from './deps.ts';
+import { type Effect, untilPodGone } from './deps.ts';
 
 /** Lowest deletion cost: the ReplicaSet removes the source first when it has one pod too many. */
 export const SOURCE_DELETION_COST = -1_000_000;
@@ -32,8 +32,6 @@ export const handOverTarget: Effect = async ({ ctx, key }, { deps }) => {
 
 /** Adopt: wait for the ReplicaSet to remove the source. */
 export const awaitSourceReleased: Effect = async ({ ctx }, env) => {
-  await pollUntil(env, async () =>
-    (await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true,
-  );
+  await untilPodGone(env, ctx.spec.namespace, ctx.spec.sourcePod);
   return { type: 'SourceReleased', data: {} };
 };

@@ -1,5 +1,5 @@
 import { Ms2mError } from '../../adapters/errors.ts';
-import { type Effect, pollUntil } from './deps.ts';
+import { type Effect, untilPodGone } from './deps.ts';
 
 const stsOf = (ctx: { statefulSetName?: string; source?: { owner: { name?: string } } }): string =>
   ctx.statefulSetName ?? ctx.source!.owner.name!;
@@ -25,9 +25,7 @@ export const scaleDownSource: Effect = async ({ ctx, key }, { deps }) => {
 
 /** Waits until the source pod object is gone (its name is needed for the target). */
 export const awaitSourceGone: Effect = async ({ ctx }, env) => {
-  await pollUntil(env, async () =>
-    (await env.deps.cluster.getPod(ctx.spec.namespace, ctx.spec.sourcePod)) ? undefined : true,
-  );
+  await untilPodGone(env, ctx.spec.namespace, ctx.spec.sourcePod);
   return { type: 'SourcePodGone', data: {} };
 };
 

@@ -4,7 +4,7 @@ import type { CheckpointRequest, CheckpointResult, Kubelet } from './port.ts';
 
 /**
  * A kubelet that "checkpoints" instantly (or after `checkpointMs`), answering the path CRI-O would.
- * The path is derived from the request and the clock so a retried call for the same key gets the same path.
+ * Like a real kubelet, every call takes a new checkpoint (a new path from the clock): it is not idempotent.
  *
  * @example
  * ```ts
@@ -14,14 +14,12 @@ import type { CheckpointRequest, CheckpointResult, Kubelet } from './port.ts';
  */
 export class FakeKubelet implements Kubelet {
   readonly journal: EffectJournal;
-  private readonly taken = new Map<string, string>();
   constructor(
     private readonly opts: {
       clock: Clock;
       faults?: FaultPlan;
       journal?: EffectJournal;
       checkpointMs?: number;
-      sizeBytes?: number;
     },
   ) {
     this.journal = opts.journal ?? new EffectJournal(opts.clock);
@@ -38,13 +36,8 @@ export class FakeKubelet implements Kubelet {
       object,
       () => {
         const path = `/var/lib/kubelet/checkpoints/checkpoint-${req.pod}_${req.namespace}-${req.container}-${new Date(clock.now()).toISOString()}.tar`;
-        this.taken.set(object, path);
         return { applied: true, value: { path } };
       },
     );
-  }
-  /** Size the fake reports for a checkpoint archive. */
-  get sizeBytes(): number {
-    return this.opts.sizeBytes ?? 30 * 1024 * 1024;
   }
 }
