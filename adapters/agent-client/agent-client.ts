@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Ms2mError, UnavailableError } from '../errors.ts';
+import { ErrorCode, errorCodeFromWire, Ms2mError, UnavailableError } from '../errors.ts';
 import type { AgentClient, CheckpointEntry, PredumpStatus, ProgressListener, TransferResult } from './port.ts';
 
 export interface AgentClientOptions {
@@ -10,10 +10,16 @@ export interface AgentClientOptions {
   tls?: https.AgentOptions;
 }
 
-/** An error the agent answered (`{code, message}`), with its HTTP status. */
+/**
+ * An error the agent answered (`{code, message}`), with its HTTP status. The agent's code is kept when it is in
+ * the registry (ErrorCode), else AGENT_ERROR; the code as sent is in `details.upstreamCode`.
+ */
 export class AgentRequestError extends Ms2mError {
-  constructor(node: string, status: number, code: string, message: string, transient: boolean) {
-    super(code, `Agent on node ${node}: ${message}`, { transient, details: { node, status } });
+  constructor(node: string, status: number, code: unknown, message: string, transient: boolean) {
+    super(errorCodeFromWire(code, ErrorCode.AGENT_ERROR), `Agent on node ${node}: ${message}`, {
+      transient,
+      details: { node, status, upstreamCode: code },
+    });
   }
 }
 
@@ -70,7 +76,7 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
       throw new AgentRequestError(
         node,
         a.status,
-        parsed.code ?? 'AGENT_ERROR',
+        parsed.code,
         parsed.message ?? text,
         a.status === 429 || a.status >= 500,
       );
@@ -95,7 +101,7 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
           throw new AgentRequestError(
             node,
             Number(line.status),
-            String(line.code),
+            line.code,
             String(line.message),
             Boolean(line.transient),
           );
