@@ -67,6 +67,11 @@ export const ErrorCode = {
   PEER_UNAVAILABLE: 'PEER_UNAVAILABLE',
   PEER_ERROR: 'PEER_ERROR',
   AGENT_ERROR: 'AGENT_ERROR',
+  CLIENT_CLOSED_REQUEST: 'CLIENT_CLOSED_REQUEST',
+  BODY_IDLE_TIMEOUT: 'BODY_IDLE_TIMEOUT',
+  BODY_TOO_SLOW: 'BODY_TOO_SLOW',
+  IMAGE_VERIFY_FAILED: 'IMAGE_VERIFY_FAILED',
+  ANSWER_MISMATCH: 'ANSWER_MISMATCH',
   // command line (bin/): a wrong command, option or argument (exit code 2)
   USAGE: 'USAGE',
   // local cluster tooling (cluster/)
