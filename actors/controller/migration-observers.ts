@@ -1,0 +1,137 @@
+/**
+ * What the operator does with a migration's committed events, outside the write path (observers.ts):
+ * the status projection PATCHed to `/status`, a Kubernetes Event per phase change and failure, and metrics.
+ */
+import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
+import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
+import type { MigrationSnapshot } from '../../machines/fold.ts';
+import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
+import { goDuration } from '../go-duration.ts';
+import type { Committed, HostObserver } from '../observers.ts';
+import { projectStatus } from '../status.ts';
+import type { OperatorMetrics } from './metrics.ts';
+
+export type MigrationClient = CustomResourceClient<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
+
+/** The resource a migration belongs to (namespace, name and the UID its log is keyed by). */
+export interface MigrationResource {
+  namespace: string;
+  name: string;
+  uid: string;
+  generation?: number;
+}
+
+const phaseOf = (s: MigrationSnapshot): string =>
+  s.status === 'done' ? (s.value === 'Completed' ? 'Completed' : 'Failed') : s.context.phase;
+
+/**
+ * The status projection of the newest snapshot, merge-patched onto the resource. A batch of several events
+ * writes once (the observer loop coalesces); a failed PATCH is retried by the loop, never by the migration.
+ *
+ * @example
+ * ```ts
+ * const status = statusObserver(client, { namespace, name, uid, generation }, () => log.locate(id));
+ * ```
+ */
+export function statusObserver(client: MigrationClient, cr: MigrationResource, eventLog: string): HostObserver {
+  return {
+    name: 'status',
+    async observe(batch) {
+      const last = batch.at(-1);
+      if (!last) return;
+      const projected = projectStatus(last.snapshot, { eventLog, generation: cr.generation });
+      const status: StatefulMigrationStatusWire = {
+        ...(projected as StatefulMigrationStatusWire),
+        transferMode: last.snapshot.context.spec.transferMode,
+        ...(last.snapshot.status === 'done'
+          ? { phaseTimings: { ...projected.phaseTimings, Total: goDuration(totalMs(last.snapshot)) } }
+          : {}),
+      };
+      await client.patchStatus(cr.namespace, cr.name, status);
+    },
+  };
+}
+
+const totalMs = (s: MigrationSnapshot): number => (s.context.completionTime ?? s.context.now) - s.context.startTime;
+
+/** A failure's reason for Events and the outcome metric: the Failed condition's reason of the projection. */
+const failureReason = (s: MigrationSnapshot): string =>
+  projectStatus(s).conditions.find((c) => c.type === 'Failed')?.reason ?? 'Failed';
+
+/**
+ * Kubernetes Events (kubebuilder style) and metrics for events this operator committed; events replayed from the
+ * log at open were reported by whoever committed them. Remembers the last seq it handled, so a retried batch
+ * records nothing twice.
+ */
+export function eventsObserver(
+  cluster: Cluster,
+  cr: MigrationResource,
+  metrics: OperatorMetrics | undefined,
+  apiVersion: string,
+): HostObserver {
+  const ref: ObjectRef = { apiVersion, kind: 'StatefulMigration', namespace: cr.namespace, name: cr.name, uid: cr.uid };
+  let handled = 0;
+  let previous: MigrationSnapshot | undefined;
+  return {
+    name: 'events',
+    async observe(batch: readonly Committed[]) {
+      for (const c of batch) {
+        if (c.event.seq <= handled) continue;
+        const before = previous;
+        if (!c.replayed && before) {
+          await recordChange(cluster, ref, metrics, before, c);
+        }
+        previous = c.snapshot;
+        handled = c.event.seq;
+      }
+    },
+  };
+}
+
+async function recordChange(
+  cluster: Cluster,
+  ref: ObjectRef,
+  metrics: OperatorMetrics | undefined,
+  before: MigrationSnapshot,
+  c: Committed,
+): Promise<void> {
+  const { event, snapshot } = c;
+  const id = c.migrationId;
+  if (event.type === 'ReplayDepthSampled') {
+    metrics?.replayDepth.set({ migration: id }, (event.data as { depth: number }).depth);
+  }
+  if (event.type === 'TransferCompleted') metrics?.bytesTransferred.inc((event.data as { bytes: number }).bytes);
+  const from = phaseOf(before);
+  const to = phaseOf(snapshot);
+  const failure = snapshot.context.failure;
+  if (failure && !before.context.failure && to !== 'Failed') {
+    await cluster.recordEvent(
+      ref,
+      'Warning',
+      failureReason(snapshot),
+      `Started compensation in phase ${from}: ${failure.message}`,
+    );
+  }
+  if (from === to) return;
+  const ended = snapshot.context.phaseTimings[from as keyof typeof snapshot.context.phaseTimings];
+  if (ended !== undefined) metrics?.phaseDuration.observe({ phase: from }, ended / 1000);
+  const spec = snapshot.context.spec;
+  if (to === 'Completed') {
+    metrics?.outcomes.inc({ outcome: 'Completed', reason: 'Completed' });
+    metrics?.replayDepth.remove({ migration: id });
+    await cluster.recordEvent(
+      ref,
+      'Normal',
+      'Completed',
+      `Migrated Pod ${spec.namespace}/${spec.sourcePod} to node ${spec.targetNode} in ${goDuration(totalMs(snapshot))}`,
+    );
+  } else if (to === 'Failed') {
+    const reason = failureReason(snapshot);
+    metrics?.outcomes.inc({ outcome: 'Failed', reason });
+    metrics?.replayDepth.remove({ migration: id });
+    await cluster.recordEvent(ref, 'Warning', reason, `Failed migration: ${snapshot.context.message}`);
+  } else {
+    const took = ended === undefined ? '' : ` after ${from} took ${goDuration(ended)}`;
+    await cluster.recordEvent(ref, 'Normal', to, `Started phase ${to}${took}`);
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * The StatefulMigration operator: list+watch of the resources, a level-triggered reconcile per resource (one run
+ * in flight per key), one migration host per resource rebuilt from the event log, status/Events/metrics as
+ * observers after each commit, a finalizer that cancels and compensates before a resource goes, and leader
+ * election: only the lease holder runs hosts, and losing the lease stops all of them at once.
+ *
+ * `createOperator(deps)` builds it from ports; `main.ts` wires the real ones.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode, InvalidInputError, Ms2mError } from '../../adapters/errors.ts';
+import type { EventLog } from '../../adapters/event-log/port.ts';
+import type { CustomResource } from '../../adapters/kubernetes/custom-resources.ts';
+import type { Lease } from '../../adapters/lease/port.ts';
+import type { SnapshotCache } from '../../adapters/snapshot-cache/port.ts';
+import type { MigrationSnapshot } from '../../machines/fold.ts';
+import type { MigrationSpec } from '../../machines/spec.ts';
+import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
+import { statefulMigrationResource } from '../crd/stateful-migration.ts';
+import type { EffectDeps } from '../effects/deps.ts';
+import { MigrationHost } from '../host.ts';
+import { normalizeSpec } from '../migration-spec.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { eventsObserver, type MigrationClient, type MigrationResource, statusObserver } from './migration-observers.ts';
+import { ResourceInformer } from './resource-informer.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export const FINALIZER = 'migration.ms2m.io/finalizer';
+export const API_VERSION = `${statefulMigrationResource.group}/${statefulMigrationResource.version}`;
+const TERMINAL = new Set(['Completed', 'Failed']);
+
+type Migration = CustomResource<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
+
+/** Reads one key of a Secret (for `spec.brokerSecretRef`); null when the Secret or key is missing. */
+export type SecretReader = (namespace: string, name: string, key: string) => Promise<string | null>;
+
+export interface OperatorDeps {
+  logger: Logger;
+  migrations: MigrationClient;
+  /** The ports effects use (cluster, kubelet, broker, agents, clock, poll intervals). */
+  effects: Omit<EffectDeps, 'logger' | 'brokerConfig'>;
+  log: EventLog;
+  snapshots?: SnapshotCache;
+  readSecret?: SecretReader;
+  /** Unset: this process always leads (one replica, tests). */
+  lease?: Lease;
+  metrics?: OperatorMetrics;
+  /** Parallel reconciles (different resources). Default 8. */
+  concurrency?: number;
+  /** Every resource is reconciled at least this often. Default 5 min. */
+  resyncMs?: number;
+  /** Lease renew / acquire attempt interval. Default 2 s. */
+  leaseRetryMs?: number;
+  /** Retries/backoff of the chart's steps. */
+  runtime?: { maxAttempts?: number; retryBaseMs?: number };
+}
+
+export interface Operator {
+  start(): Promise<void>;
+  /** Stops watching and every host (nothing is appended after it resolves), releases the lease. */
+  stop(): Promise<void>;
+  readonly leading: boolean;
+  /** True once this process leads and its first list has been reconciled, or it is a standby. */
+  readonly ready: boolean;
+  /** Snapshots of the migrations this process runs now (for metrics and tests). */
+  running(): Map<string, MigrationSnapshot | null>;
+  /** Resolves when the work queue is empty (tests and the benchmark). */
+  idle(): Promise<void>;
+}
+
+/** The event log key of a resource: its UID too, so a new resource with a reused name never resumes an old log. */
+export const migrationIdOf = (m: { namespace: string; name: string; uid: string }): string =>
+  `${m.namespace}/${m.name}/${m.uid}`;
+
+interface Running {
+  host: MigrationHost;
+  uid: string;
+  /** The spec change already reported (generation), so the Warning is recorded once. */
+  refusedGeneration?: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * const operator = createOperator({ logger, migrations, effects: { cluster, kubelet, broker, agents, clock,
+ *   pollMs: 500, sampleHeartbeatMs: 5000 }, log, lease });
+ * await operator.start();
+ * process.on('SIGTERM', () => void operator.stop());
+ * ```
+ */
+export function createOperator(deps: OperatorDeps): Operator {
+  const log = deps.logger.child({ component: 'operator' });
+  const hosts = new Map<string, Running>();
+  let queue: WorkQueue | null = null;
+  let informer: ResourceInformer<Migration> | null = null;
+  let hostsAbort = new AbortController();
+  let leading = false;
+  let synced = false;
+  let stopped = false;
+  let leaseTimer: NodeJS.Timeout | undefined;
+
+  const ref = (m: Migration): MigrationResource => ({
+    namespace: m.metadata.namespace,
+    name: m.metadata.name,
+    uid: m.metadata.uid,
+    generation: m.metadata.generation,
+  });
+
+  const recordEvent = (m: Migration, type: 'Normal' | 'Warning', reason: string, message: string) =>
+    deps.effects.cluster
+      .recordEvent({ apiVersion: API_VERSION, kind: 'StatefulMigration', ...ref(m) }, type, reason, message)
+      .catch((err: Error) => log.warn({ migration: key(m), err: err.message }, 'Could not record an Event'));
+
+  async function openHost(m: Migration): Promise<Running> {
+    const k = key(m);
+    const existing = hosts.get(k);
+    if (existing && existing.uid === m.metadata.uid && !existing.host.isStopped) return existing;
+    if (existing) {
+      await existing.host.stop();
+      hosts.delete(k);
+    }
+    const migrationId = migrationIdOf(ref(m));
+    const host = await MigrationHost.open({
+      migrationId,
+      deps: {
+        ...deps.effects,
+        logger: deps.logger.child({ migration: migrationId }),
+        log: deps.log,
+        snapshots: deps.snapshots,
+        brokerConfig: (ctx) => brokerConfig(ctx.spec, m),
+      },
+      observers: [
+        statusObserver(deps.migrations, ref(m), deps.log.locate(migrationId)),
+        eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION),
+      ],
+      signal: hostsAbort.signal,
+    });
+    const running: Running = { host, uid: m.metadata.uid };
+    hosts.set(k, running);
+    host.done().then(
+      () => queue?.add(k),
+      () => undefined, // stopped (lease lost, shutdown) or a stale writer: the next leader carries on
+    );
+    return running;
+  }
+
+  async function brokerConfig(spec: MigrationSpec, m: Migration) {
+    const mq = spec.messageQueueConfig;
+    let brokerUrl = mq.brokerUrl;
+    const secretRef = m.spec.brokerSecretRef;
+    if (!brokerUrl && secretRef) {
+      const url = deps.readSecret ? await deps.readSecret(m.metadata.namespace, secretRef.name, secretRef.key) : null;
+      if (!url)
+        throw new InvalidInputError(
+          `StatefulMigration ${key(m)}`,
+          `spec.brokerSecretRef: Secret ${m.metadata.namespace}/${secretRef.name} has no key ${secretRef.key}: create it with the broker URL`,
+        );
+      brokerUrl = url;
+    }
+    return { brokerUrl, exchangeName: mq.exchangeName, queueName: mq.queueName, routingKey: mq.routingKey };
+  }
+
+  /** One reconcile: level-triggered, reads the resource fresh; safe to run any number of times. */
+  async function reconcile(k: string): Promise<void> {
+    const started = performance.now();
+    const [namespace, name] = k.split('/') as [string, string];
+    try {
+      const m = await deps.migrations.get(namespace, name);
+      if (!m) {
+        const gone = hosts.get(k);
+        if (gone) {
+          await gone.host.stop();
+          hosts.delete(k);
+        }
+        return;
+      }
+      if (m.metadata.deletionTimestamp) return await finalize(m);
+      const phase = m.status?.phase;
+      if (phase && TERMINAL.has(phase) && !m.metadata.finalizers?.includes(FINALIZER) && !hosts.has(k)) return;
+      if (!m.metadata.finalizers?.includes(FINALIZER)) {
+        if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true))) return;
+      }
+      const running = await openHost(m);
+      const snap = running.host.snapshot();
+      if (!snap) return await begin(m, running);
+      if (snap.status === 'done') return await settle(m, running);
+      if (m.spec.cancel) await running.host.cancel('spec.cancel was set');
+      await refuseSpecChange(m, running, snap);
+      deps.metrics?.reconciles.inc({ result: 'ok' });
+    } catch (err) {
+      deps.metrics?.reconciles.inc({ result: 'error' });
+      throw err;
+    } finally {
+      deps.metrics?.reconcileLatency.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  /** A new resource: validate and resolve its spec, then record MigrationRequested; a bad spec fails at once. */
+  async function begin(m: Migration, running: Running): Promise<void> {
+    let spec: MigrationSpec;
+    try {
+      spec = normalizeSpec(ref(m), m.spec, deps.runtime);
+    } catch (err) {
+      if (!(err instanceof Ms2mError) || err.code !== ErrorCode.INVALID_INPUT) throw err;
+      await running.host.stop();
+      hosts.delete(key(m));
+      await deps.migrations.patchStatus(m.metadata.namespace, m.metadata.name, invalidSpecStatus(m, err.message));
+      await recordEvent(m, 'Warning', 'InvalidSpec', err.message);
+      await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
+      return;
+    }
+    if (m.spec.cancel) {
+      // cancelled before it started: nothing to undo
+      await running.host.stop();
+      hosts.delete(key(m));
+      await deps.migrations.patchStatus(m.metadata.namespace, m.metadata.name, cancelledStatus(m));
+      await recordEvent(m, 'Normal', 'Cancelled', 'Cancelled migration before it started');
+      await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
+      return;
+    }
+    await running.host.request(spec);
+    log.info({ migration: key(m), uid: m.metadata.uid }, `Started StatefulMigration ${key(m)}`);
+  }
+
+  /** A finished migration: once its final status is written, the finalizer goes (nothing is left to undo). */
+  async function settle(m: Migration, running: Running): Promise<void> {
+    await running.host.idle();
+    await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
+    await running.host.stop();
+    hosts.delete(key(m));
+  }
+
+  /** Deleting a resource mid-migration: cancel, let compensation finish, then release the finalizer. */
+  async function finalize(m: Migration): Promise<void> {
+    if (!m.metadata.finalizers?.includes(FINALIZER)) return;
+    const running = await openHost(m);
+    const snap = running.host.snapshot();
+    if (snap && snap.status !== 'done') {
+      await running.host.cancel('the StatefulMigration is being deleted');
+      return; // done() requeues the key when compensation has finished
+    }
+    await running.host.idle();
+    await running.host.stop();
+    hosts.delete(key(m));
+    await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
+  }
+
+  /** The spec is fixed once started (the admission policy refuses edits; this catches clusters without it). */
+  async function refuseSpecChange(m: Migration, running: Running, snap: MigrationSnapshot): Promise<void> {
+    const generation = m.metadata.generation;
+    if (generation === undefined || running.refusedGeneration === generation) return;
+    let now: MigrationSpec;
+    try {
+      now = normalizeSpec(ref(m), m.spec, deps.runtime);
+    } catch {
+      return;
+    }
+    const logged = snap.context.spec;
+    const strip = (s: MigrationSpec) => JSON.stringify({ ...s, maxAttempts: 0, retryBaseMs: 0 });
+    if (strip(now) === strip(logged)) return;
+    running.refusedGeneration = generation;
+    await recordEvent(
+      m,
+      'Warning',
+      'SpecChangeRefused',
+      `Ignored a spec change at generation ${generation}: the spec is fixed once the migration has started; create a new StatefulMigration instead`,
+    );
+  }
+
+  async function becomeLeader(): Promise<void> {
+    leading = true;
+    synced = false;
+    hostsAbort = new AbortController();
+    queue = new WorkQueue(reconcile, { concurrency: deps.concurrency ?? 8, logger: log });
+    const q = queue;
+    informer = new ResourceInformer<Migration>({
+      client: deps.migrations,
+      logger: log,
+      resyncMs: deps.resyncMs ?? 300_000,
+      onChange: (m) => q.add(key(m)),
+      onSynced: () => {
+        synced = true;
+      },
+    });
+    informer.start();
+    log.info('Started leading: reconciling StatefulMigrations');
+  }
+
+  /** Lease lost or shutdown: every host stops at once (no append after this resolves), then the watch. */
+  async function stopLeading(why: string): Promise<void> {
+    if (!leading) return;
+    leading = false;
+    synced = false;
+    hostsAbort.abort(new Error(why));
+    const stopping = [...hosts.values()].map((r) => r.host.stop());
+    informer?.stop();
+    informer = null;
+    const q = queue;
+    queue = null;
+    await Promise.all(stopping);
+    hosts.clear();
+    await q?.shutdown();
+    log.warn({ why }, 'Stopped leading: every migration host stopped');
+  }
+
+  async function campaign(): Promise<void> {
+    const lease = deps.lease;
+    if (!lease || stopped) return;
+    try {
+      if (!leading) {
+        if (await lease.acquire()) await becomeLeader();
+      } else if (!(await lease.renew())) await stopLeading('lost the leader lease');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'Leader election attempt failed');
+    }
+    if (!stopped) {
+      leaseTimer = setTimeout(() => void campaign(), deps.leaseRetryMs ?? 2000);
+      leaseTimer.unref?.();
+    }
+  }
+
+  return {
+    async start() {
+      stopped = false;
+      if (!deps.lease) return becomeLeader();
+      deps.lease.onLost(() => void stopLeading('lost the leader lease'));
+      await campaign();
+    },
+    async stop() {
+      stopped = true;
+      if (leaseTimer) clearTimeout(leaseTimer);
+      await stopLeading('the operator is stopping');
+      await deps.lease?.release().catch((err: Error) => log.warn({ err: err.message }, 'Could not release the lease'));
+    },
+    get leading() {
+      return leading;
+    },
+    get ready() {
+      return !leading || synced;
+    },
+    running() {
+      return new Map([...hosts].map(([k, r]) => [k, r.host.snapshot()]));
+    },
+    async idle() {
+      await queue?.idle();
+    },
+  };
+}
+
+const key = (m: Migration): string => `${m.metadata.namespace}/${m.metadata.name}`;
+
+function invalidSpecStatus(m: Migration, message: string): StatefulMigrationStatusWire {
+  const at = new Date().toISOString();
+  return {
+    phase: 'Failed',
+    message,
+    observedGeneration: m.metadata.generation,
+    completionTime: at,
+    conditions: [
+      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: at },
+      { type: 'Failed', status: 'True', reason: 'InvalidSpec', message, lastTransitionTime: at },
+      { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: at },
+    ],
+  };
+}
+
+function cancelledStatus(m: Migration): StatefulMigrationStatusWire {
+  const at = new Date().toISOString();
+  const message = 'Cancelled before it started: nothing was changed';
+  return {
+    phase: 'Failed',
+    message,
+    observedGeneration: m.metadata.generation,
+    completionTime: at,
+    conditions: [
+      { type: 'Ready', status: 'False', reason: 'Cancelled', message, lastTransitionTime: at },
+      { type: 'Failed', status: 'True', reason: 'Cancelled', message, lastTransitionTime: at },
+      { type: 'Compensated', status: 'True', reason: 'NothingToUndo', message, lastTransitionTime: at },
+    ],
+  };
+}
