@@ -3,25 +3,27 @@
  *
  *   rebuild:  events = log.read(id); snapshot = fold(events) (pure, no effects); actor = createActor(machine, {snapshot})
  *   run:      the machine invokes an effect -> the effect's fact is appended to the log (write-ahead, CAS on the
- *             last seq) -> only then is it sent to the actor.
+ *             last seq) -> only then is it sent to the actor -> observers are told, on their own loops.
  *
  * Appends go through one serial queue, so they never interleave. After a crash the current step's effect runs
  * again (xstate restarts invoked actors of a restored snapshot): effects are idempotent on their key.
+ * Observers (status projection, Events, metrics, UI) are outside that queue: their failures never reach it.
  */
 import { type Actor, createActor, fromPromise } from 'xstate';
-import { toMs2mError } from '../adapters/errors.ts';
+import { ErrorCode, Ms2mError, toMs2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { StaleWriterError } from '../adapters/event-log/port.ts';
 import type { SnapshotCache } from '../adapters/snapshot-cache/port.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
 import { MACHINE_VERSION } from '../machines/envelope.ts';
-import { type Fact, STEPS, type Step } from '../machines/events.ts';
-import { fold, type MigrationSnapshot } from '../machines/fold.ts';
+import { type Fact, type MachineEvent, STEPS, type Step } from '../machines/events.ts';
+import { Fold, type MigrationSnapshot } from '../machines/fold.ts';
 import { migrationMachine, type StepInput } from '../machines/migration.ts';
 import type { MigrationSpec } from '../machines/spec.ts';
 import type { EffectDeps, EffectInput } from './effects/deps.ts';
 import { effects as defaultEffects } from './effects/index.ts';
 import { parseEvent, parseLog } from './event-schema.ts';
+import { type Committed, type HostObserver, ObserverLoop, type ObserverRetry } from './observers.ts';
 import { toCacheEntry } from './rebuild.ts';
 
 export interface HostDeps extends EffectDeps {
@@ -33,10 +35,34 @@ export interface HostDeps extends EffectDeps {
 export interface MigrationHostOptions {
   migrationId: string;
   deps: HostDeps;
-  /** Called after every event is appended and applied (status projection, metrics, UI). */
+  /**
+   * Told of every committed event after the append, each on its own loop (see observers.ts): the history read
+   * from the log first (`replayed: true`), then every event this host commits. Their errors are logged and
+   * retried by that loop; they never change the migration's course.
+   */
+  observers?: readonly HostObserver[];
+  /** Backoff of observer retries (default 200 ms doubling to 30 s, on `deps.clock`). */
+  observerRetry?: ObserverRetry;
+  /**
+   * Called for each event this host commits, after the commit, on an observer loop.
+   * @deprecated use `observers`; kept for callers written against the first host API.
+   */
   onEvent?: (event: EventEnvelope, snapshot: MigrationSnapshot) => void;
+  /** Aborting it stops the host as `stop()` does ({@link HostGroup} stops all its hosts through it). */
+  signal?: AbortSignal;
   /** Replace effects (tests). */
   effects?: Partial<typeof defaultEffects>;
+}
+
+/** The host was stopped (lease lost, shutdown, crash test): it appends nothing more. */
+export class HostStoppedError extends Ms2mError {
+  constructor(migrationId: string, what: string) {
+    super(
+      ErrorCode.HOST_STOPPED,
+      `Migration ${migrationId}: the host was stopped, ${what} was not recorded; the leader that holds the lease now continues it`,
+      { details: { migrationId } },
+    );
+  }
 }
 
 type MigrationActor = Actor<typeof migrationMachine>;
@@ -49,46 +75,95 @@ export class MigrationHost {
   private seq = 0;
   private lastAt = 0;
   private queue: Promise<void> = Promise.resolve();
-  private stopped = false;
+  /** Aborted by stop(): the append retry sleep, the observer loops and the effects all end on it. */
+  private readonly halted = new AbortController();
+  private stopping: Promise<void> | null = null;
   private failure: Error | null = null;
+  private readonly loops: ObserverLoop[];
   private readonly waiters: Array<{ resolve: (s: MigrationSnapshot) => void; reject: (e: Error) => void }> = [];
 
   private constructor(opts: MigrationHostOptions) {
     this.opts = opts;
     this.migrationId = opts.migrationId;
     this.deps = opts.deps;
+    const observers = [...(opts.observers ?? []), ...(opts.onEvent ? [onEventObserver(opts.onEvent)] : [])];
+    this.loops = observers.map(
+      (o) =>
+        new ObserverLoop(o, {
+          migrationId: opts.migrationId,
+          clock: opts.deps.clock,
+          logger: opts.deps.logger,
+          signal: this.halted.signal,
+          retry: opts.observerRetry,
+        }),
+    );
   }
 
   /**
    * Opens a host: folds whatever the log holds and, if the migration exists and is not finished, resumes it.
+   * Observers get the folded history as their first batch.
    *
    * @example
    * ```ts
-   * const host = await MigrationHost.open({ migrationId: 'default/m1', deps });
+   * const host = await MigrationHost.open({ migrationId: 'default/m1', deps, observers: [status] });
    * if (!host.snapshot()) await host.request(spec);
    * const final = await host.done();
    * ```
    */
   static async open(opts: MigrationHostOptions): Promise<MigrationHost> {
     const host = new MigrationHost(opts);
+    const { signal } = opts;
+    if (signal?.aborted) throw new HostStoppedError(opts.migrationId, 'opening');
     const envelopes = await opts.deps.log.read(opts.migrationId);
+    if (signal?.aborted) throw new HostStoppedError(opts.migrationId, 'opening');
+    if (signal) {
+      const onAbort = () => void host.stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      host.halted.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
+    }
     const events = parseLog(envelopes, opts.migrationId);
     const last = envelopes.at(-1);
     host.seq = last?.seq ?? 0;
     host.lastAt = last ? Date.parse(last.at) : 0;
-    const snapshot = fold(opts.migrationId, events);
-    if (snapshot) host.start(snapshot);
+    const history = host.replay(envelopes, events);
+    if (history) host.start(history.snapshot);
     return host;
+  }
+
+  /** Folds the log; when observers listen, keeps the snapshot after every event for them. */
+  private replay(envelopes: EventEnvelope[], events: MachineEvent[]): { snapshot: MigrationSnapshot } | null {
+    const [first, ...rest] = events;
+    if (!first) return null;
+    const folding = new Fold(this.migrationId, first);
+    const keep = this.loops.length > 0;
+    const history: Committed[] = [];
+    const note = (i: number) => {
+      if (keep)
+        history.push({
+          migrationId: this.migrationId,
+          event: envelopes[i]!,
+          snapshot: folding.snapshot,
+          replayed: true,
+        });
+    };
+    note(0);
+    rest.forEach((ev, i) => {
+      folding.apply(ev);
+      note(i + 1);
+    });
+    for (const loop of this.loops) loop.push(history);
+    return { snapshot: folding.snapshot };
   }
 
   /** Starts a new migration (appends MigrationRequested). A migration that exists already is left as it is. */
   async request(spec: MigrationSpec): Promise<void> {
     await this.enqueue(async () => {
-      if (this.seq > 0 || this.stopped) return;
+      if (this.seq > 0) return;
       const env = await this.append({ type: 'MigrationRequested', data: { spec } });
-      const snapshot = fold(this.migrationId, [parseEvent(env, this.migrationId, 1)])!;
+      if (this.isStopped) return;
+      const snapshot = new Fold(this.migrationId, parseEvent(env, this.migrationId, 1)).snapshot;
       this.start(snapshot);
-      this.opts.onEvent?.(env, this.actor!.getSnapshot());
+      this.committed(env, this.currentActor().getSnapshot());
     });
   }
 
@@ -105,18 +180,57 @@ export class MigrationHost {
     return this.seq;
   }
 
-  /** Resolves with the final snapshot (Completed or Failed); rejects if this host lost the log to another writer. */
+  /** True once stop() was called (or the host failed): it appends nothing more. */
+  get isStopped(): boolean {
+    return this.halted.signal.aborted;
+  }
+
+  /**
+   * Resolves with the final snapshot (Completed or Failed). Rejects if this host lost the log to another writer
+   * (STALE_WRITER), could not write it, or was stopped first (HOST_STOPPED). Observers may still be delivering
+   * the last events: `idle()` waits for them.
+   */
   done(): Promise<MigrationSnapshot> {
     const snap = this.snapshot();
     if (snap && snap.status === 'done') return Promise.resolve(snap);
     if (this.failure) return Promise.reject(this.failure);
+    if (this.isStopped) return Promise.reject(this.halted.signal.reason);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** Stops like a crash would: the actor and its effects stop, facts not yet appended are dropped. */
-  stop(): void {
-    this.stopped = true;
+  /** Resolves once every observer has handled everything committed so far (at once when the host is stopped). */
+  async idle(): Promise<void> {
+    await Promise.all(this.loops.map((l) => l.idle()));
+  }
+
+  /**
+   * Stops like a crash would: the actor, its effects and the observer loops stop at once, facts not yet appended
+   * are dropped (a retry waiting to append gives up). Resolves when an append already sent to the log has
+   * settled: after that, this host issues no append. Idempotent.
+   *
+   * @example
+   * ```ts
+   * lease.onLost(() => void host.stop());
+   * ```
+   */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.halt(new HostStoppedError(this.migrationId, 'the outcome'));
+    // the queue settles once the append in flight (if any) answered; nothing after it is sent
+    this.stopping = this.queue.then(() => undefined);
+    return this.stopping;
+  }
+
+  private halt(reason: Error): void {
+    if (this.halted.signal.aborted) return;
+    this.halted.abort(reason);
     this.actor?.stop();
+    for (const w of this.waiters.splice(0)) w.reject(this.failure ?? reason);
+  }
+
+  private currentActor(): MigrationActor {
+    if (!this.actor) throw new Ms2mError(ErrorCode.INTERNAL, `Migration ${this.migrationId}: the host has no actor`);
+    return this.actor;
   }
 
   private start(snapshot: MigrationSnapshot): void {
@@ -127,9 +241,6 @@ export class MigrationHost {
       input: { migrationId: this.migrationId, spec: snapshot.context.spec, at: snapshot.context.startTime },
     });
     this.actor.subscribe({
-      next: (s) => {
-        if (s.status === 'done') for (const w of this.waiters.splice(0)) w.resolve(s);
-      },
       error: (err) => this.fail(err instanceof Error ? err : new Error(String(err))),
     });
     this.actor.start();
@@ -142,7 +253,7 @@ export class MigrationHost {
         step,
         fromPromise<void, StepInput>(async ({ input, signal }) => {
           // invoked children start after the parent's snapshot is updated: this is the context of this step
-          const ctx = this.actor!.getSnapshot().context;
+          const ctx = this.currentActor().getSnapshot().context;
           await Promise.all([
             this.watchDeadline(input, signal),
             this.runEffect(step, effects[step], { ...input, ctx }, signal),
@@ -157,10 +268,10 @@ export class MigrationHost {
     if (!input.deadline) return;
     try {
       await this.deps.clock.sleepUntil(input.deadline.at, signal);
+      if (!signal.aborted) await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } });
     } catch {
-      return; // the step ended first
+      // the step ended first, or the host stopped
     }
-    if (!signal.aborted) await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } });
   }
 
   private async runEffect(
@@ -179,38 +290,61 @@ export class MigrationHost {
       const fact = await effect(input, { deps: this.deps, emit, signal });
       if (!signal.aborted) await this.record(fact);
     } catch (err) {
-      if (signal.aborted || this.stopped) return;
+      if (signal.aborted || this.isStopped) return;
       const e = toMs2mError(err);
       log.warn({ code: e.code, transient: e.transient, err: e.message }, 'effect failed');
       await this.record({
         type: 'StepFailed',
         data: { step, code: e.code, message: e.message, transient: e.transient, attempt: input.attempt },
-      });
+      }).catch(() => undefined); // only a stopped or failed host rejects here, and it already said why
     }
   }
 
-  /** Appends a fact (write-ahead) and then applies it. */
+  /**
+   * Appends a fact (write-ahead), then applies it, then tells the observers. Rejects with HOST_STOPPED once the
+   * host is stopped; a fact for a finished migration is ignored.
+   */
   record(fact: Fact): Promise<void> {
     return this.enqueue(async () => {
-      if (this.stopped || !this.actor || this.actor.getSnapshot().status !== 'active') return;
+      if (this.isStopped) throw new HostStoppedError(this.migrationId, fact.type);
+      const actor = this.actor;
+      if (actor?.getSnapshot().status !== 'active') return;
       const env = await this.append(fact);
-      if (this.stopped) return;
-      this.actor.send(parseEvent(env, this.migrationId, env.seq));
-      const snapshot = this.actor.getSnapshot();
-      this.opts.onEvent?.(env, snapshot);
-      if (snapshot.status === 'done' && this.deps.snapshots) {
-        await this.deps.snapshots.put(
-          toCacheEntry({
-            migrationId: this.migrationId,
-            lastSeq: env.seq,
-            lastAt: env.at,
-            status: snapshot.status,
-            value: snapshot.value,
-            persisted: migrationMachine.getPersistedSnapshot(snapshot),
-          }),
-        );
-      }
+      if (this.isStopped) return; // committed, but a stopped host applies nothing (as if it crashed here)
+      actor.send(parseEvent(env, this.migrationId, env.seq));
+      const snapshot = actor.getSnapshot();
+      this.committed(env, snapshot);
+      if (snapshot.status === 'done') await this.cache(env, snapshot);
     });
+  }
+
+  /** After a commit: observers are told on their own loops; done() waiters resolve. */
+  private committed(event: EventEnvelope, snapshot: MigrationSnapshot): void {
+    const c: Committed = { migrationId: this.migrationId, event, snapshot, replayed: false };
+    for (const loop of this.loops) loop.push([c]);
+    if (snapshot.status === 'done') for (const w of this.waiters.splice(0)) w.resolve(snapshot);
+  }
+
+  /** A cache miss only costs a fold later: a failing cache is logged, never a failure of the migration. */
+  private async cache(env: EventEnvelope, snapshot: MigrationSnapshot): Promise<void> {
+    if (!this.deps.snapshots) return;
+    try {
+      await this.deps.snapshots.put(
+        toCacheEntry({
+          migrationId: this.migrationId,
+          lastSeq: env.seq,
+          lastAt: env.at,
+          status: snapshot.status,
+          value: snapshot.value,
+          persisted: migrationMachine.getPersistedSnapshot(snapshot),
+        }),
+      );
+    } catch (err) {
+      this.deps.logger.warn(
+        { migrationId: this.migrationId, err: toMs2mError(err).message },
+        'Could not cache the final snapshot',
+      );
+    }
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
@@ -221,7 +355,9 @@ export class MigrationHost {
 
   private async append(fact: Fact): Promise<EventEnvelope> {
     const at = Math.max(this.deps.clock.now(), this.lastAt);
+    const signal = this.halted.signal;
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new HostStoppedError(this.migrationId, fact.type);
       try {
         const env = await this.deps.log.append(
           this.migrationId,
@@ -237,22 +373,45 @@ export class MigrationHost {
           throw err;
         }
         const e = toMs2mError(err);
-        if (!e.transient || this.stopped) {
+        if (!e.transient) {
           this.fail(e);
           throw e;
         }
+        if (signal.aborted) throw new HostStoppedError(this.migrationId, fact.type);
         this.deps.logger.warn(
-          { migrationId: this.migrationId, attempt, err: e.message },
+          { migrationId: this.migrationId, attempt, code: e.code, err: e.message },
           'Event log append failed, retrying',
         );
-        await this.deps.clock.sleepUntil(this.deps.clock.now() + Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+        try {
+          await this.deps.clock.sleepUntil(
+            this.deps.clock.now() + Math.min(5000, 100 * 2 ** Math.min(attempt, 6)),
+            signal,
+          );
+        } catch {
+          throw new HostStoppedError(this.migrationId, fact.type);
+        }
       }
     }
   }
 
   private fail(err: Error): void {
-    this.failure = err;
-    this.stop();
-    for (const w of this.waiters.splice(0)) w.reject(err);
+    this.failure ??= err;
+    this.halt(err);
+    this.stopping ??= this.queue.then(() => undefined);
   }
+}
+
+/** The deprecated `onEvent` callback as an observer: events this host committed, each once, in order. */
+function onEventObserver(onEvent: NonNullable<MigrationHostOptions['onEvent']>): HostObserver {
+  let lastSeq = 0;
+  return {
+    name: 'onEvent',
+    observe(batch) {
+      for (const c of batch) {
+        if (c.replayed || c.event.seq <= lastSeq) continue;
+        lastSeq = c.event.seq;
+        onEvent(c.event, c.snapshot);
+      }
+    },
+  };
 }

@@ -5,8 +5,10 @@
  */
 import fc from 'fast-check';
 import { MigrationHost } from '../../actors/host.ts';
+import type { HostObserver } from '../../actors/observers.ts';
 import type { Outcome } from '../../adapters/effect-journal.ts';
 import type { MigrationSnapshot } from '../../machines/fold.ts';
+import { crashAfter } from './crash-log.ts';
 import { type FaultRule, scriptedFaults } from './faults.ts';
 import { scenario } from './scenario.ts';
 
@@ -91,31 +93,47 @@ export async function execute(cfg: RunConfig): Promise<RunResult> {
   const live: RunResult['live'] = [];
   let crashes = 0;
   for (;;) {
+    let host: MigrationHost | undefined;
     let onCrash!: () => void;
     const crashed = new Promise<'crash'>((resolve) => {
       onCrash = () => resolve('crash');
     });
-    const host: MigrationHost = await MigrationHost.open({
-      migrationId: s.migrationId,
-      deps: s.deps,
-      onEvent: (env, snap) => {
-        live.push({ seq: env.seq, value: snap.value, context: snap.context });
-        if (cfg.cancelAt === env.seq) void host.cancel('cancelled by the property test').catch(() => undefined);
-        if (pendingCrashes.delete(env.seq)) {
-          host.stop();
-          crashes++;
-          onCrash();
+    // a crash kills the host the moment the log committed that seq: it applies nothing after it
+    const log = crashAfter(
+      s.log,
+      (env) => pendingCrashes.delete(env.seq),
+      () => {
+        crashes++;
+        void host?.stop();
+        onCrash();
+      },
+    );
+    const observer: HostObserver = {
+      name: 'property-run',
+      async observe(batch) {
+        for (const c of batch) {
+          if (c.replayed) continue;
+          live.push({ seq: c.event.seq, value: c.snapshot.value, context: c.snapshot.context });
+          if (cfg.cancelAt === c.event.seq) await host?.cancel('cancelled by the property test');
         }
       },
-    });
-    if (!host.snapshot()) await host.request(s.spec);
+    };
+    host = await MigrationHost.open({ migrationId: s.migrationId, deps: { ...s.deps, log }, observers: [observer] });
+    if (!host.snapshot()) await host.request(s.spec).catch(() => undefined); // a crash at seq 1 stops it
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('run did not finish within 10 s of real time')), 10_000);
     });
-    const outcome = await Promise.race([host.done().then(() => 'done' as const), crashed, stuck]).finally(() =>
-      clearTimeout(timer),
-    );
+    const outcome = await Promise.race([
+      host.done().then(
+        () => 'done' as const,
+        () => crashed, // stopped by the crash
+      ),
+      crashed,
+      stuck,
+    ]).finally(() => clearTimeout(timer));
+    await host.stop();
+    if (log.appendsAfterCrash > 0) throw new Error(`a crashed host appended ${log.appendsAfterCrash} more events`);
     if (outcome === 'done') return { s, final: host.snapshot()!, live, crashes };
   }
 }

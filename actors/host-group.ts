@@ -1,0 +1,119 @@
+/**
+ * The migration hosts of one leadership term. The leader opens a host per migration through its group; losing
+ * the lease (or shutting down) stops them all at once: every host halts in the same turn, then `stopAll`
+ * resolves once the appends already sent have answered. After that no host of the group appends, and the group
+ * opens no more hosts: a new term (lease acquired again) starts a new group.
+ */
+import { setMaxListeners } from 'node:events';
+import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
+import type { Lease } from '../adapters/lease/port.ts';
+import type { effects as defaultEffects } from './effects/index.ts';
+import { type HostDeps, HostStoppedError, MigrationHost } from './host.ts';
+import type { HostObserver, ObserverRetry } from './observers.ts';
+
+export interface HostGroupOptions {
+  deps: HostDeps;
+  /** Observers of every host of the group (status projection, Events, metrics). */
+  observers?: readonly HostObserver[];
+  observerRetry?: ObserverRetry;
+  /** Replace effects (tests). */
+  effects?: Partial<typeof defaultEffects>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const group = new HostGroup({ deps, observers: [statusObserver({ write })] });
+ * const unsubscribe = group.stopOnLoss(lease);
+ * const host = await group.open('default/m1');
+ * if (!host.snapshot()) await host.request(spec);
+ * // lease lost -> every host stops; `await group.stopped` to know no append follows
+ * ```
+ */
+export class HostGroup {
+  private readonly term = new AbortController();
+  private readonly hosts = new Map<string, Promise<MigrationHost>>();
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly opts: HostGroupOptions) {
+    setMaxListeners(0, this.term.signal); // one listener per host: hundreds are normal
+  }
+
+  /** True once stopAll() began: the group's hosts are halted and it opens no more. */
+  get isStopped(): boolean {
+    return this.term.signal.aborted;
+  }
+
+  /**
+   * The host of a migration, opened on first use (one per migration: concurrent calls share it). Rejects with
+   * HOST_STOPPED once the group is stopped, and with what `MigrationHost.open` rejects with (a corrupt log).
+   */
+  open(migrationId: string): Promise<MigrationHost> {
+    if (this.isStopped) return Promise.reject(new HostStoppedError(migrationId, 'opening'));
+    let host = this.hosts.get(migrationId);
+    if (!host) {
+      host = MigrationHost.open({
+        migrationId,
+        deps: this.opts.deps,
+        observers: this.opts.observers,
+        observerRetry: this.opts.observerRetry,
+        effects: this.opts.effects,
+        signal: this.term.signal,
+      });
+      this.hosts.set(migrationId, host);
+      // a host that failed to open is not kept: the next open() tries again
+      host.catch(() => {
+        if (this.hosts.get(migrationId) === host) this.hosts.delete(migrationId);
+      });
+    }
+    return host;
+  }
+
+  /** The migrations with a host (open or opening). */
+  ids(): string[] {
+    return [...this.hosts.keys()];
+  }
+
+  /** Stops and forgets one migration's host (CR deleted, or finished and no longer watched). */
+  async close(migrationId: string): Promise<void> {
+    const host = this.hosts.get(migrationId);
+    if (!host) return;
+    this.hosts.delete(migrationId);
+    await host.then(
+      (h) => h.stop(),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Stops every host at once (each halts in this very turn: its effects and retry sleeps abort, it sends no
+   * new append). Resolves when the appends already sent have answered: after that no host of this group writes.
+   * Idempotent.
+   */
+  stopAll(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.term.abort(new Ms2mError(ErrorCode.HOST_STOPPED, `Migration hosts stopped: ${reason}`));
+    const all = [...this.hosts.values()];
+    this.stopping = Promise.all(
+      all.map((h) =>
+        h.then(
+          (host) => host.stop(),
+          () => undefined, // it never opened (opening saw the abort): nothing to wait for
+        ),
+      ),
+    ).then(() => undefined);
+    return this.stopping;
+  }
+
+  /**
+   * Stops every host when the lease is reported lost. Returns the unsubscribe.
+   *
+   * @example
+   * ```ts
+   * const off = group.stopOnLoss(lease);
+   * ```
+   */
+  stopOnLoss(lease: Pick<Lease, 'onLost' | 'holder'>): () => void {
+    return lease.onLost(() => void this.stopAll(`leader lease of ${lease.holder} lost`));
+  }
+}

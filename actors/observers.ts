@@ -1,0 +1,150 @@
+/**
+ * Observers of a migration host: status projection, Kubernetes Events, metrics, UI. They are told of events
+ * AFTER the append is committed, on a loop of their own per observer and migration, never inside the write
+ * path: an observer that throws, rejects or hangs changes nothing about the migration's course. A failed call is
+ * logged (with the migration id) and retried with backoff; the retry carries everything committed meanwhile, so
+ * an observer that needs only the newest state (status) writes once, and one that needs every event has them.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../adapters/clock/port.ts';
+import { toMs2mError } from '../adapters/errors.ts';
+import type { EventEnvelope } from '../machines/envelope.ts';
+import type { MigrationSnapshot } from '../machines/fold.ts';
+
+/** One committed event and the migration's snapshot right after it. */
+export interface Committed {
+  migrationId: string;
+  event: EventEnvelope;
+  snapshot: MigrationSnapshot;
+  /**
+   * True for the history a host read from the log when it opened (delivered once, as the first batch, so a
+   * projection can fold it); false for events this host committed. An observer with side effects per event
+   * (Kubernetes Events, metrics) skips replayed ones: they were reported by whoever committed them.
+   */
+  replayed: boolean;
+}
+
+/**
+ * Something told of committed events.
+ *
+ * `observe` gets the events committed since its last successful call, oldest first (one, usually). While it runs
+ * or after it failed, new events queue up; the next call gets them all together. It may be retried with events
+ * it has seen before (a failed call is retried with the same events): an observer with per-event side effects
+ * remembers the last seq it handled.
+ *
+ * @example
+ * ```ts
+ * const events: HostObserver = {
+ *   name: 'kubernetes-events',
+ *   async observe(batch) {
+ *     for (const c of batch) if (!c.replayed) await recorder.record(c.event);
+ *   },
+ * };
+ * const host = await MigrationHost.open({ migrationId, deps, observers: [statusObserver(...), events] });
+ * ```
+ */
+export interface HostObserver {
+  /** Shown in logs. */
+  readonly name: string;
+  observe(batch: readonly Committed[]): void | Promise<void>;
+}
+
+export interface ObserverRetry {
+  /** First wait after a failure (ms); doubles per consecutive failure. Default 200. */
+  baseMs: number;
+  /** Longest wait (ms). Default 30 000. */
+  maxMs: number;
+}
+
+export const DEFAULT_OBSERVER_RETRY: ObserverRetry = { baseMs: 200, maxMs: 30_000 };
+
+/**
+ * The delivery loop of one observer for one migration. `push` never blocks and never throws; `idle` resolves
+ * once everything pushed so far was delivered (or the loop was stopped).
+ *
+ * @example
+ * ```ts
+ * const loop = new ObserverLoop(observer, { migrationId, clock, logger, signal });
+ * loop.push([{ migrationId, event, snapshot, replayed: false }]);
+ * await loop.idle();
+ * ```
+ */
+export class ObserverLoop {
+  private pending: Committed[] = [];
+  private running = false;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly log: Logger;
+  private readonly retry: ObserverRetry;
+
+  constructor(
+    private readonly observer: HostObserver,
+    private readonly o: {
+      migrationId: string;
+      clock: Clock;
+      logger: Logger;
+      signal: AbortSignal;
+      retry?: ObserverRetry;
+    },
+  ) {
+    this.log = o.logger.child({ migrationId: o.migrationId, observer: observer.name });
+    this.retry = o.retry ?? DEFAULT_OBSERVER_RETRY;
+    o.signal.addEventListener('abort', () => this.settle(), { once: true });
+  }
+
+  push(items: readonly Committed[]): void {
+    if (this.o.signal.aborted || items.length === 0) return;
+    this.pending.push(...items);
+    if (this.running) return;
+    this.running = true;
+    // a separate turn: the observer never runs inside the caller (the append task)
+    queueMicrotask(() => void this.run());
+  }
+
+  /** Resolves when nothing is pending and no call is in flight, or the loop is stopped. */
+  idle(): Promise<void> {
+    if ((!this.running && this.pending.length === 0) || this.o.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.pending.length > 0 && !this.o.signal.aborted) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.observer.observe(batch);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        // the failed events go first again, with whatever was committed meanwhile after them
+        this.pending = [...batch, ...this.pending];
+        const e = toMs2mError(err);
+        const waitMs = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** Math.min(failures - 1, 20));
+        this.log.warn(
+          {
+            code: e.code,
+            err: e.message,
+            attempt: failures,
+            fromSeq: batch[0]?.event.seq,
+            toSeq: batch.at(-1)?.event.seq,
+            retryInMs: waitMs,
+          },
+          'Observer failed, retrying',
+        );
+        try {
+          await this.o.clock.sleepUntil(this.o.clock.now() + waitMs, this.o.signal);
+        } catch {
+          break; // stopped
+        }
+      }
+    }
+    this.running = false;
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.o.signal.aborted) this.pending = [];
+    if (this.running && !this.o.signal.aborted) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
