@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseEvent } from '../../actors/event-schema.ts';
 import { goDuration, parseGoDuration } from '../../actors/go-duration.ts';
-import { projectStatus } from '../../actors/status.ts';
+import { type Condition, projectStatus, StatusProjection, statusFromLog } from '../../actors/status.ts';
 import { formatRow, phaseSummary, timeline } from '../../actors/timeline.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
+import { Fold } from '../../machines/fold.ts';
 
 const golden = (name: string) =>
   readFileSync(join(import.meta.dirname, `../golden/${name}.jsonl`), 'utf8')
@@ -77,6 +79,85 @@ describe('status projection', () => {
   it('a cancelled migration has the Cancelled reason', () => {
     const status = projectStatus(timeline(golden('cancel-transferring')).final!);
     expect(status.conditions.find((c) => c.type === 'Failed')).toMatchObject({ reason: 'Cancelled' });
+  });
+});
+
+describe('conditions: lastTransitionTime moves only when a status flips (Kubernetes semantics)', () => {
+  // the drain-stall log, with compensation finishing 5 s after the stall was detected
+  const log = golden('drain-stall-failed');
+  const last = log.at(-1)!;
+  if (last.type !== 'CompensationCompleted') throw new Error(`drain-stall-failed ends with ${last.type}`);
+  const compensatedAt = new Date(Date.parse(last.at) + 5000).toISOString();
+  const envs = [...log.slice(0, -1), { ...last, at: compensatedAt }];
+  const stalled = envs.at(-2)!; // the depth sample that found the replay stalled
+  const byType = (cs: readonly Condition[]) => Object.fromEntries(cs.map((c) => [c.type, c]));
+
+  it('a condition that keeps its status keeps its time through every later update', () => {
+    const projection = new StatusProjection();
+    const folding = new Fold(envs[0]!.migrationId, parseEvent(envs[0]!, envs[0]!.migrationId, 1));
+    const seen: Array<Record<string, Condition>> = [];
+    envs.forEach((env, i) => {
+      if (i > 0) folding.apply(parseEvent(env, env.migrationId, env.seq));
+      projection.apply({ event: env, snapshot: folding.snapshot });
+      seen.push(byType(projection.status()!.conditions));
+    });
+    // Progressing stayed True from the request through every phase, its reason changing each time
+    const running = seen.slice(0, -2).map((c) => c.Progressing!);
+    expect(new Set(running.map((c) => c.reason)).size).toBeGreaterThan(4);
+    expect(new Set(running.map((c) => c.lastTransitionTime))).toEqual(new Set([envs[0]!.at]));
+    expect(new Set(envs.slice(0, -2).map((e) => e.at)).size).toBeGreaterThan(3); // time did move meanwhile
+
+    const atStall = seen.at(-2)!;
+    expect(atStall.Progressing).toMatchObject({
+      status: 'True',
+      reason: 'Compensating',
+      lastTransitionTime: envs[0]!.at,
+    });
+    expect(atStall.Failed).toMatchObject({ status: 'True', reason: 'ReplayStalled', lastTransitionTime: stalled.at });
+    expect(atStall.Compensated).toMatchObject({ status: 'Unknown', lastTransitionTime: stalled.at });
+
+    const final = seen.at(-1)!;
+    expect(final.Failed!.lastTransitionTime).toBe(stalled.at); // still True: unchanged by the later event
+    expect(final.Ready).toMatchObject({ status: 'False', lastTransitionTime: stalled.at });
+    expect(final.Compensated).toMatchObject({ status: 'True', lastTransitionTime: compensatedAt });
+    expect(final.Progressing).toMatchObject({ status: 'False', reason: 'Failed', lastTransitionTime: compensatedAt });
+  });
+
+  it('statusFromLog folds the same conditions as a live projection', () => {
+    const status = statusFromLog(envs, { eventLog: 'file:/x' })!;
+    expect(byType(status.conditions).Failed!.lastTransitionTime).toBe(stalled.at);
+    expect(byType(status.conditions).Progressing!.lastTransitionTime).toBe(compensatedAt);
+    expect(status).toMatchObject({ phase: 'Failed', eventLog: 'file:/x' });
+  });
+
+  it('a completed migration: Ready turned True and Progressing False with the last event', () => {
+    const seq = golden('sequential');
+    const status = statusFromLog(seq)!;
+    expect(status.conditions).toEqual([
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Completed',
+        message: status.message,
+        lastTransitionTime: seq.at(-1)!.at,
+      },
+      {
+        type: 'Progressing',
+        status: 'False',
+        reason: 'Completed',
+        message: 'Migration completed',
+        lastTransitionTime: seq.at(-1)!.at,
+      },
+    ]);
+  });
+
+  it('an event seen again (a retried observer batch) changes nothing', () => {
+    const projection = new StatusProjection();
+    const first = envs[0]!;
+    const snap = new Fold(first.migrationId, parseEvent(first, first.migrationId, 1)).snapshot;
+    expect(projection.apply({ event: first, snapshot: snap })).toBe(true);
+    expect(projection.apply({ event: first, snapshot: snap })).toBe(false);
+    expect(projection.lastSeq).toBe(1);
   });
 });
 
