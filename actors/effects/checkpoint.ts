@@ -1,15 +1,17 @@
 import { registryCheckpointImage } from '../../adapters/agent-client/port.ts';
 import type { Effect } from './deps.ts';
+import { need, required } from './required-context.ts';
 
 /** Checkpointing, second: the kubelet checkpoint API (CRIU) on the source node. */
 export const takeCheckpoint: Effect = async ({ ctx }, { deps }) => {
   const { spec } = ctx;
+  const source = need(ctx, 'source');
   const timeoutSeconds = Math.max(1, Math.floor(spec.phaseDeadlines.Checkpointing));
   const { path } = await deps.kubelet.checkpoint({
-    node: ctx.source!.node,
+    node: source.node,
     namespace: spec.namespace,
     pod: spec.sourcePod,
-    container: ctx.source!.containerName,
+    container: source.containerName,
     timeoutSeconds,
   });
   return { type: 'CheckpointCreated', data: { path } };
@@ -19,25 +21,33 @@ export const takeCheckpoint: Effect = async ({ ctx }, { deps }) => {
 export const transferCheckpoint: Effect = async ({ ctx, key }, { deps, emit }) => {
   const { spec } = ctx;
   const { clock } = deps;
+  const source = need(ctx, 'source');
   let lastEmit = Number.NEGATIVE_INFINITY;
   const progress = (p: { bytesTransferred: number; bytesTotal: number }) => {
     // a progress fact at most once a second, and the last one always
     if (clock.now() - lastEmit < 1000 && p.bytesTransferred < p.bytesTotal) return;
     lastEmit = clock.now();
-    // a failed append already stops the host; progress is not worth an unhandled rejection
+    // progress is not awaited: it only rejects when the host stopped or lost the log, and then the host
+    // has stopped this effect already (its final fact is dropped too)
     emit({ type: 'TransferProgressed', data: p }).catch(() => undefined);
   };
   const common = {
-    sourceNode: ctx.source!.node,
-    checkpointPath: ctx.checkpoint!.path,
-    container: ctx.source!.containerName,
+    sourceNode: source.node,
+    checkpointPath: need(ctx, 'checkpoint').path,
+    container: source.containerName,
     migrationId: ctx.migrationId,
     key,
   };
   const result =
     spec.transferMode === 'Registry'
       ? await deps.agents.push(
-          { ...common, imageRef: registryCheckpointImage(spec.checkpointImageRepository!, spec.sourcePod) },
+          {
+            ...common,
+            imageRef: registryCheckpointImage(
+              required(ctx, 'spec.checkpointImageRepository', spec.checkpointImageRepository),
+              spec.sourcePod,
+            ),
+          },
           progress,
         )
       : await deps.agents.send({ ...common, targetNode: spec.targetNode }, progress);

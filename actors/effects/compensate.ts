@@ -1,6 +1,6 @@
-import { MIGRATION_LABEL } from '../../adapters/kubernetes/port.ts';
 import { brokerConfigOf, type Effect } from './deps.ts';
-import { targetPodName } from './target-pod.ts';
+import { need } from './required-context.ts';
+import { createdByMigration, targetPodName } from './target-pod.ts';
 
 /**
  * Undo what the migration did, by what the log says happened (and, where a step may have applied without its
@@ -24,9 +24,11 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
       actions.push(`Resumed consumer of Pod ${spec.sourcePod}`);
     }
     if (target) {
+      // Sequential's target has the source's name: delete only the instance inspected here, and only when
+      // this migration created it (never the source, never a successor of the same name)
       const pod = await cluster.getPod(spec.namespace, target);
-      if (pod && pod.labels[MIGRATION_LABEL] === spec.name) {
-        await cluster.deletePod(spec.namespace, target, `${key}:delete-target`);
+      if (pod && pod.uid !== ctx.source?.uid && createdByMigration(pod, spec)) {
+        await cluster.deletePod(spec.namespace, target, `${key}:delete-target`, { uid: pod.uid });
         actions.push(`Deleted Pod ${target}`);
       }
     }
@@ -44,13 +46,9 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
   }
 
   if (ctx.strategy === 'Sequential' && ctx.originalReplicas !== undefined && !done.replicasRestored) {
-    await cluster.scaleStatefulSet(
-      spec.namespace,
-      ctx.statefulSetName!,
-      ctx.originalReplicas,
-      `${key}:restore-replicas`,
-    );
-    actions.push(`Scaled StatefulSet ${ctx.statefulSetName} back to ${ctx.originalReplicas}`);
+    const sts = need(ctx, 'statefulSetName');
+    await cluster.scaleStatefulSet(spec.namespace, sts, ctx.originalReplicas, `${key}:restore-replicas`);
+    actions.push(`Scaled StatefulSet ${sts} back to ${ctx.originalReplicas}`);
   }
   if ((done.replayQueueCreated || ctx.attempts.prepareBroker) && !done.replayQueueDeleted) {
     await broker.deleteReplayQueue(cfg, `${key}:delete-replay-queue`);

@@ -46,9 +46,18 @@ export async function brokerConfigOf(ctx: MigrationContext, deps: EffectDeps): P
   return { brokerUrl: m.brokerUrl, exchangeName: m.exchangeName, queueName: m.queueName, routingKey: m.routingKey };
 }
 
-/** Waits until the pod object is gone (deleted and terminated). */
-export async function untilPodGone(env: EffectEnv, namespace: string, name: string): Promise<void> {
-  await pollUntil(env, async () => ((await env.deps.cluster.getPod(namespace, name)) ? undefined : true));
+/**
+ * Waits until the pod instance with this UID is gone (deleted and terminated). A pod of the same name with
+ * another UID is a successor (a StatefulSet ordinal recreated): the instance waited for is gone.
+ */
+export async function untilPodGone(
+  env: EffectEnv,
+  pod: { namespace: string; name: string; uid: string },
+): Promise<void> {
+  await pollUntil(env, async () => {
+    const now = await env.deps.cluster.getPod(pod.namespace, pod.name);
+    return now && now.uid === pod.uid ? undefined : true;
+  });
 }
 
 /** Polls `check` every pollMs until it returns a value (not undefined), or the signal aborts. */

@@ -1,11 +1,15 @@
 import { type Effect, untilPodGone } from './deps.ts';
+import { need, required } from './required-context.ts';
 
 /** Lowest deletion cost: the ReplicaSet removes the source first when it has one pod too many. */
 export const SOURCE_DELETION_COST = -1_000_000;
 
-/** ShadowPod without a Deployment (or PatchAffinity): the source goes once replay has ended. */
+/**
+ * ShadowPod without a Deployment (or PatchAffinity): the source goes once replay has ended. Only the instance
+ * inspected at Pending (its UID): a pod recreated under the source's name since is not ours to delete.
+ */
 export const deleteSourcePod: Effect = async ({ ctx, key }, { deps }) => {
-  await deps.cluster.deletePod(ctx.spec.namespace, ctx.spec.sourcePod, key);
+  await deps.cluster.deletePod(ctx.spec.namespace, ctx.spec.sourcePod, key, { uid: need(ctx, 'source').uid });
   return { type: 'SourcePodDeleted', data: {} };
 };
 
@@ -19,19 +23,19 @@ export const handOverTarget: Effect = async ({ ctx, key }, { deps }) => {
   if (ctx.spec.finalizeDeploymentMode === 'PatchAffinity') {
     await deps.cluster.patchDeploymentNodeAffinity(
       namespace,
-      ctx.source!.owner.deploymentName!,
+      required(ctx, 'source.owner.deploymentName', need(ctx, 'source').owner.deploymentName),
       ctx.spec.targetNode,
       key,
     );
     return { type: 'TargetHandedOver', data: { mode: 'PatchAffinity' } };
   }
   await deps.cluster.setPodDeletionCost(namespace, ctx.spec.sourcePod, SOURCE_DELETION_COST, `${key}:cost`);
-  await deps.cluster.removeOwnerReference(namespace, ctx.targetPod!, ctx.spec.uid, key);
+  await deps.cluster.removeOwnerReference(namespace, need(ctx, 'targetPod'), ctx.spec.uid, key);
   return { type: 'TargetHandedOver', data: { mode: 'Adopt' } };
 };
 
 /** Adopt: wait for the ReplicaSet to remove the source. */
 export const awaitSourceReleased: Effect = async ({ ctx }, env) => {
-  await untilPodGone(env, ctx.spec.namespace, ctx.spec.sourcePod);
+  await untilPodGone(env, { namespace: ctx.spec.namespace, name: ctx.spec.sourcePod, uid: need(ctx, 'source').uid });
   return { type: 'SourceReleased', data: {} };
 };

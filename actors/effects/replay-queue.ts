@@ -5,6 +5,7 @@ import {
 } from '../../adapters/rabbitmq/port.ts';
 import type { Fact } from '../../machines/events.ts';
 import { brokerConfigOf, type Effect } from './deps.ts';
+import { need } from './required-context.ts';
 
 /** Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window). */
 export const prepareBroker: Effect = async ({ ctx, key }, { deps }) => {
@@ -17,9 +18,10 @@ export const prepareBroker: Effect = async ({ ctx, key }, { deps }) => {
 /** Replaying: tell the restored target to consume the replay queue. */
 export const startReplay: Effect = async ({ ctx, key }, { deps }) => {
   const cfg = await brokerConfigOf(ctx, deps);
-  const target = ctx.targetPod!;
-  await deps.broker.sendControl(cfg, target, startReplayMessage(ctx.replayQueue!), key);
-  return { type: 'ReplayStarted', data: { queue: ctx.replayQueue!, controlQueue: controlQueueName(target) } };
+  const target = need(ctx, 'targetPod');
+  const queue = need(ctx, 'replayQueue');
+  await deps.broker.sendControl(cfg, target, startReplayMessage(queue), key);
+  return { type: 'ReplayStarted', data: { queue, controlQueue: controlQueueName(target) } };
 };
 
 /**
@@ -42,11 +44,12 @@ export const stopSource: Effect = async ({ ctx, key }, { deps }) => {
  */
 export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => {
   const cfg = await brokerConfigOf(ctx, deps);
+  const queue = need(ctx, 'replayQueue');
   const { clock } = deps;
   let last: Fact | undefined;
   let lastAt = Number.NEGATIVE_INFINITY;
   for (;;) {
-    const d = await deps.broker.depth(cfg, ctx.replayQueue!);
+    const d = await deps.broker.depth(cfg, queue);
     const fact: Fact = {
       type: 'ReplayDepthSampled',
       data: {
@@ -72,7 +75,7 @@ export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => 
 /** Finalizing: the target switches to its primary queue. */
 export const endReplay: Effect = async ({ ctx, key }, { deps }) => {
   const cfg = await brokerConfigOf(ctx, deps);
-  await deps.broker.sendControl(cfg, ctx.targetPod!, endReplayMessage(), key);
+  await deps.broker.sendControl(cfg, need(ctx, 'targetPod'), endReplayMessage(), key);
   return { type: 'ReplayEnded', data: {} };
 };
 

@@ -1,4 +1,4 @@
-import { Ms2mError } from '../../adapters/errors.ts';
+import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
 import type { Effect } from './deps.ts';
 
 /** Pending: read the source pod (must be Running), resolve the container, owners and the target node. */
@@ -6,18 +6,21 @@ export const inspectSource: Effect = async ({ ctx }, { deps }) => {
   const { spec } = ctx;
   const pod = await deps.cluster.getPod(spec.namespace, spec.sourcePod);
   if (!pod) {
-    throw new Ms2mError('SOURCE_NOT_FOUND', `Pod ${spec.namespace}/${spec.sourcePod} not found: check spec.sourcePod`);
+    throw new Ms2mError(
+      ErrorCode.SOURCE_NOT_FOUND,
+      `Pod ${spec.namespace}/${spec.sourcePod} not found: check spec.sourcePod`,
+    );
   }
   if (pod.phase !== 'Running' || !pod.nodeName) {
     throw new Ms2mError(
-      'SOURCE_NOT_RUNNING',
+      ErrorCode.SOURCE_NOT_RUNNING,
       `Pod ${spec.namespace}/${spec.sourcePod} is ${pod.phase}, not Running: only a running pod can be checkpointed`,
     );
   }
   const containerName = spec.containerName ?? pod.containers[0]?.name;
   if (!containerName || !pod.containers.some((c) => c.name === containerName)) {
     throw new Ms2mError(
-      'CONTAINER_NOT_FOUND',
+      ErrorCode.CONTAINER_NOT_FOUND,
       `Pod ${spec.sourcePod} has no container ${spec.containerName}: choose one of ${pod.containers.map((c) => c.name).join(', ')}`,
     );
   }

@@ -1,8 +1,11 @@
-import { Ms2mError } from '../../adapters/errors.ts';
+import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
+import type { MigrationContext } from '../../machines/context.ts';
 import { type Effect, untilPodGone } from './deps.ts';
+import { need, required } from './required-context.ts';
 
-const stsOf = (ctx: { statefulSetName?: string; source?: { owner: { name?: string } } }): string =>
-  ctx.statefulSetName ?? ctx.source!.owner.name!;
+/** The StatefulSet: recorded by ReplicasRecorded, before that the source's owner. */
+const stsOf = (ctx: MigrationContext): string =>
+  ctx.statefulSetName ?? required(ctx, 'source.owner.name', need(ctx, 'source').owner.name);
 
 /** Sequential, first: write the replica count to the log BEFORE scaling, so a crash can never lose it. */
 export const recordReplicas: Effect = async ({ ctx }, { deps }) => {
@@ -10,7 +13,7 @@ export const recordReplicas: Effect = async ({ ctx }, { deps }) => {
   const replicas = await deps.cluster.getStatefulSetReplicas(ctx.spec.namespace, sts);
   if (replicas === null) {
     throw new Ms2mError(
-      'STATEFULSET_NOT_FOUND',
+      ErrorCode.STATEFULSET_NOT_FOUND,
       `StatefulSet ${ctx.spec.namespace}/${sts} not found: it owns the source pod`,
     );
   }
@@ -23,20 +26,20 @@ export const scaleDownSource: Effect = async ({ ctx, key }, { deps }) => {
   return { type: 'SourceScaledDown', data: { statefulSet: sts } };
 };
 
-/** Waits until the source pod object is gone (its name is needed for the target). */
+/** Waits until the source pod instance is gone (its name is needed for the target). */
 export const awaitSourceGone: Effect = async ({ ctx }, env) => {
-  await untilPodGone(env, ctx.spec.namespace, ctx.spec.sourcePod);
+  await untilPodGone(env, { namespace: ctx.spec.namespace, name: ctx.spec.sourcePod, uid: need(ctx, 'source').uid });
   return { type: 'SourcePodGone', data: {} };
 };
 
 /** Finalizing (Sequential): drop the CR's ownerRef so the StatefulSet can adopt the pod. */
 export const releaseTarget: Effect = async ({ ctx, key }, { deps }) => {
-  await deps.cluster.removeOwnerReference(ctx.spec.namespace, ctx.targetPod!, ctx.spec.uid, key);
+  await deps.cluster.removeOwnerReference(ctx.spec.namespace, need(ctx, 'targetPod'), ctx.spec.uid, key);
   return { type: 'TargetReleased', data: {} };
 };
 
 export const restoreReplicas: Effect = async ({ ctx, key }, { deps }) => {
-  const replicas = ctx.originalReplicas!;
+  const replicas = need(ctx, 'originalReplicas');
   await deps.cluster.scaleStatefulSet(ctx.spec.namespace, stsOf(ctx), replicas, key);
   return { type: 'StatefulSetRestored', data: { replicas } };
 };

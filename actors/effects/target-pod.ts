@@ -1,7 +1,15 @@
-import { Ms2mError } from '../../adapters/errors.ts';
-import { MIGRATION_LABEL, type NewPod, ROLE_LABEL, shadowPodName } from '../../adapters/kubernetes/port.ts';
+import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
+import {
+  MIGRATION_LABEL,
+  type NewPod,
+  type PodInfo,
+  ROLE_LABEL,
+  shadowPodName,
+} from '../../adapters/kubernetes/port.ts';
 import type { MigrationContext } from '../../machines/context.ts';
+import type { MigrationSpec } from '../../machines/spec.ts';
 import { type Effect, pollUntil } from './deps.ts';
+import { need } from './required-context.ts';
 
 export const CR_API_VERSION = 'migration.ms2m.io/v1alpha1';
 export const RESTORE_MODE_ENV = 'MS2M_RESTORE_MODE';
@@ -19,12 +27,20 @@ export const targetPodName = (ctx: MigrationContext): string =>
   ctx.strategy === 'Sequential' ? ctx.spec.sourcePod : shadowPodName(ctx.spec.sourcePod);
 
 /**
+ * True for a pod this migration created: it carries the migration's label AND is owned by this very CR (its UID).
+ * A pod of another (or an earlier, same-named) migration, or the source itself, is never "ours".
+ */
+export const createdByMigration = (pod: PodInfo, spec: Pick<MigrationSpec, 'name' | 'uid'>): boolean =>
+  pod.labels[MIGRATION_LABEL] === spec.name && pod.ownerReferences.some((r) => r.uid === spec.uid);
+
+/**
  * The target pod: the source's full spec (env, mounts, probes kept), the migrated container running the
  * checkpoint image in restore mode, pinned to the target node, labelled and owned by the migration.
  */
 export function targetPodSpec(ctx: MigrationContext): NewPod {
   const { spec } = ctx;
-  const source = ctx.source!;
+  const source = need(ctx, 'source');
+  const image = need(ctx, 'image');
   const containers = source.containers.map((c) => {
     if (c.name !== source.containerName) return { ...c.spec, name: c.name, image: c.image };
     const env = Array.isArray(c.spec.env)
@@ -33,7 +49,7 @@ export function targetPodSpec(ctx: MigrationContext): NewPod {
     return {
       ...c.spec,
       name: c.name,
-      image: ctx.image!,
+      image,
       imagePullPolicy: spec.transferMode === 'Registry' ? 'Always' : 'Never',
       env: [...env, { name: RESTORE_MODE_ENV, value: 'true' }],
     };
@@ -65,9 +81,9 @@ export function targetPodSpec(ctx: MigrationContext): NewPod {
 
 export const createTargetPod: Effect = async ({ ctx, key }, { deps }) => {
   const pod = await deps.cluster.createPod(targetPodSpec(ctx), key);
-  if (pod.labels[MIGRATION_LABEL] !== ctx.spec.name) {
+  if (!createdByMigration(pod, ctx.spec)) {
     throw new Ms2mError(
-      'TARGET_NAME_TAKEN',
+      ErrorCode.TARGET_NAME_TAKEN,
       `Pod ${ctx.spec.namespace}/${pod.name} exists and does not belong to migration ${ctx.spec.name}: delete it or rename the migration`,
     );
   }
@@ -76,20 +92,20 @@ export const createTargetPod: Effect = async ({ ctx, key }, { deps }) => {
 
 /** Restoring: wait for Running+Ready; a stuck pod (image pull, crash loop) fails at once. */
 export const awaitTargetReady: Effect = async ({ ctx }, env) => {
-  const name = ctx.targetPod!;
+  const name = need(ctx, 'targetPod');
   await pollUntil(env, async () => {
     const pod = await env.deps.cluster.getPod(ctx.spec.namespace, name);
     if (!pod || pod.deleting) {
-      throw new Ms2mError('TARGET_POD_GONE', `Pod ${ctx.spec.namespace}/${name} disappeared while restoring`);
+      throw new Ms2mError(ErrorCode.TARGET_POD_GONE, `Pod ${ctx.spec.namespace}/${name} disappeared while restoring`);
     }
     if (pod.waitingReason && STUCK.has(pod.waitingReason)) {
       throw new Ms2mError(
-        'TARGET_POD_STUCK',
+        ErrorCode.TARGET_POD_STUCK,
         `Pod ${ctx.spec.namespace}/${name} is stuck in ${pod.waitingReason} on node ${ctx.spec.targetNode}: check the checkpoint image ${ctx.image}`,
       );
     }
     if (pod.phase === 'Failed')
-      throw new Ms2mError('TARGET_POD_FAILED', `Pod ${ctx.spec.namespace}/${name} failed while restoring`);
+      throw new Ms2mError(ErrorCode.TARGET_POD_FAILED, `Pod ${ctx.spec.namespace}/${name} failed while restoring`);
     return pod.phase === 'Running' && pod.ready ? true : undefined;
   });
   return { type: 'TargetPodReady', data: { pod: name } };

@@ -47,6 +47,9 @@ export class FakeCluster implements Cluster {
   >();
   readonly events: Array<{ ref: ObjectRef; type: string; reason: string; message: string }> = [];
   readonly deploymentAffinity = new Map<string, string>();
+  /** Deletes refused by their UID precondition (the API server's 409 Conflict): a successor of the same name. */
+  readonly preconditionConflicts: Array<{ namespace: string; name: string; expectedUid: string; actualUid: string }> =
+    [];
   private readonly nodes: Set<string>;
   private readonly faults: FaultPlan;
   private uid = 0;
@@ -179,10 +182,15 @@ export class FakeCluster implements Cluster {
     this.lifecycle.set(uid, { goneAt: this.opts.clock.now() + (this.opts.podTerminationMs ?? 1000) });
   }
 
-  async deletePod(namespace: string, name: string, key: string): Promise<void> {
+  /** Enforces the UID precondition as the API server does: a pod with another UID is left alone. */
+  async deletePod(namespace: string, name: string, key: string, precondition: { uid: string }): Promise<void> {
     await faulty(this.ctx(), 'deletePod', key, this.k(namespace, name), () => {
       const pod = this.pods.get(this.k(namespace, name));
       if (!pod || pod.deleting) return { applied: false, value: undefined };
+      if (pod.uid !== precondition.uid) {
+        this.preconditionConflicts.push({ namespace, name, expectedUid: precondition.uid, actualUid: pod.uid });
+        return { applied: false, value: undefined };
+      }
       this.removeLater(namespace, name, pod.uid);
       return { applied: true, value: undefined };
     });

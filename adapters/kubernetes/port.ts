@@ -7,6 +7,7 @@
  * ```ts
  * const pod = await cluster.getPod('default', 'myapp-0'); // null when missing
  * await cluster.createPod(shadowPodSpec, 'default/m1:create-target'); // no-op when it exists
+ * await cluster.deletePod('default', 'myapp-0', 'default/m1:delete-source', { uid: pod.uid }); // only that instance
  * ```
  */
 export interface Cluster {
@@ -16,8 +17,13 @@ export interface Cluster {
   getOwners(namespace: string, pod: PodInfo): Promise<OwnerInfo>;
   /** Creates the pod; when a pod of that name exists already, returns it unchanged (idempotent). */
   createPod(pod: NewPod, key: string): Promise<PodInfo>;
-  /** Deletes the pod; a missing pod is a no-op. */
-  deletePod(namespace: string, name: string, key: string): Promise<void>;
+  /**
+   * Deletes the pod instance with this UID (the one the caller created or inspected): DeleteOptions
+   * `preconditions: {uid}`. A missing pod is a no-op, and so is a pod of that name with another UID (the API
+   * answers 409 Conflict): a successor with the same name (a StatefulSet ordinal, a recreated target) is not
+   * the caller's to delete.
+   */
+  deletePod(namespace: string, name: string, key: string, precondition: { uid: string }): Promise<void>;
   getStatefulSetReplicas(namespace: string, name: string): Promise<number | null>;
   scaleStatefulSet(namespace: string, name: string, replicas: number, key: string): Promise<void>;
   /** Sets `controller.kubernetes.io/pod-deletion-cost` on a pod. */
