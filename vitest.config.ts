@@ -16,6 +16,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'controlplane',
+          include: ['test/controlplane/**/*.test.ts'],
+          globalSetup: ['test/controlplane/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 180_000 } },
     ],
   },
