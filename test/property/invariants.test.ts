@@ -7,7 +7,13 @@ import { execute, type RunConfig, type RunResult, runConfigArb } from '../suppor
 
 // ≥ 1,000 runs each in CI (issue 2); PROPERTY_RUNS overrides for local exploration
 const numRuns = Number(process.env.PROPERTY_RUNS ?? 1000);
-const params = { numRuns, endOnFailure: true };
+// every run is reproducible: the seed is logged, and PROPERTY_SEED (with PROPERTY_PATH from a failure report)
+// replays exactly the same runs; fast-check's failure message repeats both
+const seed = process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : Date.now() % 2 ** 31;
+if (!Number.isInteger(seed)) throw new Error(`PROPERTY_SEED must be an integer, got ${process.env.PROPERTY_SEED}`);
+const path = process.env.PROPERTY_PATH;
+console.info(`property tests: PROPERTY_SEED=${seed}${path ? ` PROPERTY_PATH=${path}` : ''} (${numRuns} runs each)`);
+const params = { numRuns, endOnFailure: true, seed, ...(path ? { path } : {}) };
 
 const applied = (r: RunResult): JournalEntry[] => r.s.world.journal.entries.filter((e) => e.applied);
 const indexOf = (entries: JournalEntry[], op: string, object?: string) =>
