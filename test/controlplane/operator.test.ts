@@ -1,0 +1,396 @@
+/**
+ * The operator on a real control plane (kube-apiserver + etcd + kube-controller-manager + kube-scheduler), running
+ * as a user bound only to the roles of crds/rbac.yaml. The test plays the nodes (NodeSimulator); the kubelet,
+ * broker and agents are the instant fakes here (their real adapters have their own suites). The ReplicaSet
+ * adoption and the StatefulSet scale-down/up are done by the real controllers and checked on the real objects.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
+import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
+import { createOperator, FINALIZER, migrationIdOf, type Operator } from '../../actors/controller/operator.ts';
+import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
+import { systemClock } from '../../adapters/clock/system.ts';
+import { EffectJournal } from '../../adapters/effect-journal.ts';
+import { openFileLog } from '../../adapters/file-log/file-log.ts';
+import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
+import type { Kubelet } from '../../adapters/kubelet/port.ts';
+import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
+import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
+import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
+import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { installOperatorPrerequisites } from '../support/operator-env.ts';
+
+const cp = inject('controlPlane');
+const namespace = `op-${Date.now().toString(36)}`;
+const GROUP = { group: 'migration.ms2m.io', version: 'v1alpha1', plural: 'statefulmigrations' };
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+let admin: KubeConfig;
+let operatorKc: KubeConfig;
+let core: CoreV1Api;
+let apps: AppsV1Api;
+let crs: CustomObjectsApi;
+let nodes: NodeSimulator;
+let operator: Operator;
+let dir: string;
+const clock = systemClock();
+const journal = new EffectJournal(clock);
+const fakeKubelet = new FakeKubelet({ clock, journal });
+/** Tests that cancel or delete mid-migration slow the checkpoint down, so the migration is caught in it. */
+let checkpointDelayMs = 0;
+const kubelet: Kubelet = {
+  async checkpoint(req) {
+    if (checkpointDelayMs) await clock.sleepUntil(clock.now() + checkpointDelayMs);
+    return fakeKubelet.checkpoint(req);
+  },
+};
+const broker = new FakeBroker({ clock, journal, producerRate: 10, consumerRate: 100 });
+const agents = new FakeAgentClient({ clock, journal, bytesPerSecond: 1e12, sizeOf: () => 30 * 1024 * 1024 });
+
+beforeAll(async () => {
+  ({ admin, operator: operatorKc } = await installOperatorPrerequisites(cp));
+  core = admin.makeApiClient(CoreV1Api);
+  apps = admin.makeApiClient(AppsV1Api);
+  crs = admin.makeApiClient(CustomObjectsApi);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await eventually('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
+  nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
+  await nodes.start();
+  dir = mkdtempSync(join(tmpdir(), 'ms2m-operator-'));
+  const logger = pino({ level: process.env.MS2M_TEST_LOG ?? 'warn' });
+  operator = createOperator({
+    logger,
+    migrations: new CustomResourceClient(operatorKc, { ...GROUP, kind: 'StatefulMigration' }, namespace),
+    effects: {
+      cluster: new KubeCluster({ kubeConfig: operatorKc, logger }),
+      kubelet,
+      broker,
+      agents,
+      clock,
+      pollMs: 100,
+      sampleHeartbeatMs: 500,
+    },
+    log: await openFileLog({ dir: join(dir, 'log'), logger }),
+    metrics: createOperatorMetrics(),
+    runtime: { maxAttempts: 3, retryBaseMs: 100 },
+  });
+  await operator.start();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await nodes?.stop();
+  await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const consumerContainer = {
+  name: 'consumer',
+  image: 'registry.invalid/ms2m/consumer:1',
+  env: [{ name: 'QUEUE', value: 'orders' }],
+  ports: [{ containerPort: 8080, name: 'http' }],
+  volumeMounts: [{ name: 'data', mountPath: '/data' }],
+  readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 5 },
+  resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+};
+const podSpec = { containers: [consumerContainer], volumes: [{ name: 'data', emptyDir: {} }] };
+
+function smig(name: string, spec: Record<string, unknown>) {
+  return {
+    apiVersion: 'migration.ms2m.io/v1alpha1',
+    kind: 'StatefulMigration',
+    metadata: { name, namespace },
+    spec: {
+      messageQueueConfig: { queueName: `q-${name}`, exchangeName: `x-${name}`, brokerUrl: 'amqp://fake:5672' },
+      ...spec,
+    },
+  };
+}
+
+type Smig = { metadata: { uid: string; finalizers?: string[] }; status?: StatefulMigrationStatusWire };
+const getSmig = async (name: string) => (await crs.getNamespacedCustomObject({ ...GROUP, namespace, name })) as Smig;
+
+async function untilPhase(name: string, phases: string[], timeoutMs = 60_000): Promise<Smig> {
+  return eventually(
+    `StatefulMigration ${name} in ${phases.join('/')}`,
+    async () => {
+      const m = await getSmig(name);
+      return m.status?.phase && phases.includes(m.status.phase) ? m : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+const readyPod = (name: string) =>
+  eventually(`Pod ${name} Running+Ready`, async () => {
+    const p = await core.readNamespacedPod({ namespace, name });
+    return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+  });
+
+const otherNode = (pod: V1Pod) => (pod.spec?.nodeName === 'node-a' ? 'node-b' : 'node-a');
+
+async function eventsOf(name: string) {
+  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
+}
+
+describe('operator on a real control plane', () => {
+  it('ShadowPod of a plain pod: Completed, full container spec on the target, source deleted, Events and status', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'plain', labels: { app: 'plain' } }, spec: { ...podSpec, nodeName: 'node-a' } },
+    });
+    const source = await readyPod('plain');
+    await crs.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: smig('m-plain', { sourcePod: 'plain', targetNode: 'node-b' }),
+    });
+    const done = await untilPhase('m-plain', ['Completed', 'Failed']);
+    expect(done.status?.message).toBeDefined();
+    expect(done.status?.phase).toBe('Completed');
+    expect(done.status?.strategy).toBe('ShadowPod');
+    expect(done.status?.transferMode).toBe('Direct');
+    expect(done.status?.phaseTimings?.Total).toMatch(/^\d+(\.\d+)?(ms|s)$/);
+    expect(Object.keys(done.status?.phaseTimings ?? {})).toEqual(
+      expect.arrayContaining(['Pending', 'Checkpointing', 'Transferring', 'Restoring', 'Replaying', 'Finalizing']),
+    );
+    expect(done.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+    expect(done.status?.eventLog).toContain(
+      migrationIdOf({ namespace, name: 'm-plain', uid: done.metadata.uid }).split('/')[0],
+    );
+    // the finalizer goes once the final status is written
+    await eventually('finalizer removed', async () =>
+      (await getSmig('m-plain')).metadata.finalizers?.includes(FINALIZER) ? undefined : true,
+    );
+    const target = await core.readNamespacedPod({ namespace, name: 'plain-shadow' });
+    expect(target.spec?.nodeName).toBe('node-b');
+    const c = target.spec?.containers[0];
+    expect(c?.env).toEqual([...consumerContainer.env, { name: 'MS2M_RESTORE_MODE', value: 'true' }]);
+    expect(c?.volumeMounts).toEqual(expect.arrayContaining(consumerContainer.volumeMounts));
+    expect(c?.readinessProbe?.httpGet?.path).toBe('/healthz');
+    expect(c?.resources?.limits).toEqual({ memory: '64Mi' });
+    expect(target.metadata?.labels).toMatchObject({
+      app: 'plain',
+      'migration.ms2m.io/migration': 'm-plain',
+      'migration.ms2m.io/role': 'target',
+    });
+    await eventually('source pod deleted', async () => {
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=plain' });
+      return pods.items.some((p) => p.metadata?.uid === source.metadata?.uid) ? undefined : true;
+    });
+    const events = await eventsOf('m-plain');
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['Checkpointing', 'Transferring', 'Restoring', 'Replaying', 'Finalizing', 'Completed']),
+    );
+    expect(events.find((e) => e.reason === 'Completed')?.message).toMatch(/^Migrated Pod .*\/plain to node node-b in /);
+    // each effect once
+    expect(journal.applied('checkpoint').filter((e) => e.object.includes('/plain/'))).toHaveLength(1);
+  });
+
+  it('Deployment: the real ReplicaSet adopts the migrated pod and removes the source, no fresh replacement', async () => {
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: podSpec },
+        },
+      },
+    });
+    const source = await eventually('Deployment pod Ready', async () => {
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=web' });
+      const p = pods.items[0];
+      return p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    });
+    const name = source.metadata?.name as string;
+    const to = otherNode(source);
+    await crs.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: smig('m-web', { sourcePod: name, targetNode: to }),
+    });
+    const done = await untilPhase('m-web', ['Completed', 'Failed']);
+    expect(done.status?.message).toBeDefined();
+    expect(done.status?.phase).toBe('Completed');
+    expect(done.status?.deploymentName).toBe('web');
+    const pods = await eventually('only the migrated pod left', async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: 'app=web' });
+      const live = list.items.filter((p) => !p.metadata?.deletionTimestamp);
+      return live.length === 1 && live[0]?.metadata?.name === `${name}-shadow` ? list.items : undefined;
+    });
+    const migrated = pods.find((p) => p.metadata?.name === `${name}-shadow`);
+    expect(migrated?.spec?.nodeName).toBe(to);
+    expect(migrated?.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'ReplicaSet', controller: true }),
+    ]);
+    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'web' });
+    expect(deployment.spec?.replicas).toBe(1);
+    // no rollout: the template was not touched
+    expect(deployment.spec?.template.spec?.affinity).toBeUndefined();
+  });
+
+  it('Sequential: the real StatefulSet controller scales down, the same-name pod is restored on the target, the StatefulSet adopts it', async () => {
+    await apps.createNamespacedStatefulSet({
+      namespace,
+      body: {
+        metadata: { name: 'db' },
+        spec: {
+          replicas: 1,
+          serviceName: 'db',
+          selector: { matchLabels: { app: 'db' } },
+          template: { metadata: { labels: { app: 'db' } }, spec: podSpec },
+        },
+      },
+    });
+    const source = await readyPod('db-0');
+    const to = otherNode(source);
+    await crs.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: smig('m-db', { sourcePod: 'db-0', targetNode: to }),
+    });
+    const done = await untilPhase('m-db', ['Completed', 'Failed']);
+    expect(done.status?.message).toBeDefined();
+    expect(done.status?.phase).toBe('Completed');
+    expect(done.status?.strategy).toBe('Sequential');
+    expect(done.status?.originalReplicas).toBe(1);
+    const pod = await eventually('db-0 adopted by the StatefulSet', async () => {
+      const p = await core.readNamespacedPod({ namespace, name: 'db-0' });
+      return p.metadata?.ownerReferences?.some((r) => r.kind === 'StatefulSet' && r.controller) ? p : undefined;
+    });
+    expect(pod.spec?.nodeName).toBe(to);
+    expect(pod.metadata?.uid).not.toBe(source.metadata?.uid);
+    expect((await apps.readNamespacedStatefulSet({ namespace, name: 'db' })).spec?.replicas).toBe(1);
+  });
+
+  it('spec.cancel mid-migration compensates: Failed with Cancelled, Compensated=True, the source keeps serving', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'slow', labels: { app: 'slow' } }, spec: { ...podSpec, nodeName: 'node-a' } },
+    });
+    await readyPod('slow');
+    checkpointDelayMs = 4000;
+    try {
+      await crs.createNamespacedCustomObject({
+        ...GROUP,
+        namespace,
+        body: smig('m-cancel', { sourcePod: 'slow', targetNode: 'node-b' }),
+      });
+      await untilPhase('m-cancel', ['Checkpointing']);
+      await crs.patchNamespacedCustomObject(
+        { ...GROUP, namespace, name: 'm-cancel', body: { spec: { cancel: true } } },
+        merge,
+      );
+      const done = await untilPhase('m-cancel', ['Completed', 'Failed']);
+      expect(done.status?.phase).toBe('Failed');
+      expect(done.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ reason: 'Cancelled' });
+      expect(done.status?.conditions?.find((c) => c.type === 'Compensated')).toMatchObject({ status: 'True' });
+    } finally {
+      checkpointDelayMs = 0;
+    }
+    const source = await core.readNamespacedPod({ namespace, name: 'slow' });
+    expect(source.metadata?.deletionTimestamp).toBeUndefined();
+    expect((await eventsOf('m-cancel')).some((e) => e.type === 'Warning' && e.reason === 'Cancelled')).toBe(true);
+  });
+
+  it('deleting a resource mid-migration cancels and compensates before the finalizer lets it go', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'del', labels: { app: 'del' } }, spec: { ...podSpec, nodeName: 'node-a' } },
+    });
+    await readyPod('del');
+    checkpointDelayMs = 4000;
+    try {
+      await crs.createNamespacedCustomObject({
+        ...GROUP,
+        namespace,
+        body: smig('m-del', { sourcePod: 'del', targetNode: 'node-b' }),
+      });
+      await untilPhase('m-del', ['Checkpointing']);
+      await crs.deleteNamespacedCustomObject({ ...GROUP, namespace, name: 'm-del' });
+      await eventually(
+        'StatefulMigration m-del gone',
+        async () => {
+          try {
+            await getSmig('m-del');
+            return undefined;
+          } catch (err) {
+            return (err as { code?: number }).code === 404 ? true : undefined;
+          }
+        },
+        60_000,
+      );
+    } finally {
+      checkpointDelayMs = 0;
+    }
+    // compensation ran: the replay queue it made was deleted, the source was never touched
+    expect(broker.queues.has('q-m-del.ms2m-replay')).toBe(false);
+    expect((await core.readNamespacedPod({ namespace, name: 'del' })).metadata?.deletionTimestamp).toBeUndefined();
+  });
+
+  it('a spec change after the start is refused at admission, naming the fix', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'frozen', labels: { app: 'frozen' } }, spec: { ...podSpec, nodeName: 'node-a' } },
+    });
+    await readyPod('frozen');
+    await crs.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: smig('m-frozen', { sourcePod: 'frozen', targetNode: 'node-b' }),
+    });
+    await untilPhase('m-frozen', [
+      'Pending',
+      'Checkpointing',
+      'Transferring',
+      'Restoring',
+      'Replaying',
+      'Finalizing',
+      'Completed',
+    ]);
+    const err = await crs
+      .patchNamespacedCustomObject(
+        { ...GROUP, namespace, name: 'm-frozen', body: { spec: { targetNode: 'node-c' } } },
+        merge,
+      )
+      .then(
+        () => null,
+        (e: { code?: number; body?: unknown }) => e,
+      );
+    // the admission policy denies with reason Forbidden
+    expect(err?.code).toBe(403);
+    expect(JSON.stringify(err?.body)).toContain('fixed once the controller has started it');
+  });
+
+  it('a target node that does not exist fails at Pending with a message that says so', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'lost', labels: { app: 'lost' } }, spec: { ...podSpec, nodeName: 'node-a' } },
+    });
+    await readyPod('lost');
+    await crs.createNamespacedCustomObject({
+      ...GROUP,
+      namespace,
+      body: smig('m-lost', { sourcePod: 'lost', targetNode: 'node-z' }),
+    });
+    const done = await untilPhase('m-lost', ['Completed', 'Failed']);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.message).toMatch(/node-z/);
+  });
+});

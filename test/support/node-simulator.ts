@@ -1,0 +1,224 @@
+/**
+ * Plays the nodes for the control-plane tier, as envtest users do: registers Node objects (Ready, with
+ * capacity, so kube-scheduler binds pods to them), keeps their heartbeat and node Lease fresh (so the node
+ * lifecycle controller never marks them unreachable), marks every pod bound to them Running+Ready, and finishes
+ * the deletion of pods being deleted (a kubelet would confirm it). No containers run.
+ */
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+  V1MicroTime,
+  Watch,
+} from '@kubernetes/client-node';
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const HEARTBEAT_MS = 5000;
+
+export interface NodeSimulatorOptions {
+  kubeConfig: KubeConfig;
+  nodes: string[];
+  /** Pods whose names match never become Ready (a stuck target). */
+  neverReady?: (pod: V1Pod) => boolean;
+  /** Delay before a bound pod is marked Running+Ready (ms). Default 0. */
+  startupMs?: number;
+}
+
+/** Polls `fn` until it returns something other than undefined, or fails naming `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`, { cause: last });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * @example
+ * ```ts
+ * const nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
+ * await nodes.start();
+ * await nodes.stop();
+ * ```
+ */
+export class NodeSimulator {
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private watch: AbortController | undefined;
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Pod uids marked ready, and pods force-deleted (so each is handled once). */
+  private readonly handled = new Set<string>();
+
+  constructor(private readonly o: NodeSimulatorOptions) {
+    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.coordination = o.kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  async start(): Promise<void> {
+    for (const name of this.o.nodes) await this.register(name);
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
+    const pods = await this.core.listPodForAllNamespaces({});
+    for (const pod of pods.items) this.handle(pod);
+    this.watch = await new Watch(this.o.kubeConfig).watch(
+      '/api/v1/pods',
+      { resourceVersion: pods.metadata?.resourceVersion },
+      (_type, pod: V1Pod) => this.handle(pod),
+      (err) => {
+        if (!this.stopped && err) void this.restartWatch();
+      },
+    );
+  }
+
+  private async restartWatch(): Promise<void> {
+    if (this.stopped) return;
+    const pods = await this.core.listPodForAllNamespaces({});
+    for (const pod of pods.items) this.handle(pod);
+    this.watch = await new Watch(this.o.kubeConfig).watch(
+      '/api/v1/pods',
+      { resourceVersion: pods.metadata?.resourceVersion },
+      (_type, pod: V1Pod) => this.handle(pod),
+      (err) => {
+        if (!this.stopped && err) void this.restartWatch();
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.watch?.abort();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const t = p.catch(() => undefined).finally(() => this.inFlight.delete(t));
+    this.inFlight.add(t);
+  }
+
+  private handle(pod: V1Pod): void {
+    if (this.stopped) return;
+    const node = pod.spec?.nodeName;
+    const uid = pod.metadata?.uid;
+    if (!node || !uid || !this.o.nodes.includes(node)) return;
+    const ns = pod.metadata?.namespace as string;
+    const name = pod.metadata?.name as string;
+    if (pod.metadata?.deletionTimestamp) {
+      if (this.handled.has(`gone:${uid}`)) return;
+      this.handled.add(`gone:${uid}`);
+      // what the kubelet does once the containers stopped: confirm with a zero grace period and the UID
+      this.track(
+        this.core.deleteNamespacedPod({
+          namespace: ns,
+          name,
+          gracePeriodSeconds: 0,
+          body: { gracePeriodSeconds: 0, preconditions: { uid } },
+        }),
+      );
+      return;
+    }
+    if (this.handled.has(`ready:${uid}`) || pod.status?.phase === 'Running') return;
+    if (this.o.neverReady?.(pod)) return;
+    this.handled.add(`ready:${uid}`);
+    this.track(
+      (async () => {
+        if (this.o.startupMs) await new Promise((r) => setTimeout(r, this.o.startupMs));
+        const now = new Date().toISOString();
+        await this.core.patchNamespacedPodStatus(
+          {
+            namespace: ns,
+            name,
+            body: {
+              status: {
+                phase: 'Running',
+                podIP: '10.244.0.10',
+                startTime: now,
+                conditions: [
+                  { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+                  { type: 'Initialized', status: 'True', lastTransitionTime: now },
+                  { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+                  { type: 'Ready', status: 'True', lastTransitionTime: now },
+                ],
+                containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+                  name: c.name,
+                  image: c.image,
+                  imageID: '',
+                  ready: true,
+                  started: true,
+                  restartCount: 0,
+                  state: { running: { startedAt: now } },
+                })),
+              },
+            },
+          },
+          merge,
+        );
+      })(),
+    );
+  }
+
+  private async register(name: string): Promise<void> {
+    try {
+      await this.core.createNode({
+        body: { metadata: { name, labels: { 'kubernetes.io/hostname': name } }, spec: {} },
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+
+  private async beat(): Promise<void> {
+    const now = new Date().toISOString();
+    for (const name of this.o.nodes) {
+      await this.core.patchNodeStatus(
+        {
+          name,
+          body: {
+            status: {
+              capacity: { cpu: '8', memory: '32Gi', pods: '110' },
+              allocatable: { cpu: '8', memory: '32Gi', pods: '110' },
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: 'True',
+                  reason: 'KubeletReady',
+                  lastHeartbeatTime: now,
+                  lastTransitionTime: now,
+                },
+              ],
+              addresses: [{ type: 'Hostname', address: name }],
+            },
+          },
+        },
+        merge,
+      );
+      const lease = {
+        metadata: { name, namespace: 'kube-node-lease' },
+        spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new V1MicroTime() },
+      };
+      try {
+        const current = await this.coordination.readNamespacedLease({ name, namespace: 'kube-node-lease' });
+        await this.coordination.replaceNamespacedLease({
+          name,
+          namespace: 'kube-node-lease',
+          body: { ...lease, metadata: { ...lease.metadata, resourceVersion: current.metadata?.resourceVersion } },
+        });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+        await this.coordination.createNamespacedLease({ namespace: 'kube-node-lease', body: lease });
+      }
+    }
+  }
+}
