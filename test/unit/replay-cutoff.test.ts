@@ -33,7 +33,9 @@ describe('Replaying', () => {
     expect(samples.some((e) => (e.data as { depth: number }).depth > 0)).toBe(true);
     // stop the source first, then unbind
     const order = s.world.journal.entries.filter((e) => e.applied).map((e) => e.op);
-    expect(order.indexOf('control:STOP_CONSUMING')).toBeLessThan(order.indexOf('unbindReplayQueue'));
+    const stop = order.indexOf('control:STOP_CONSUMING');
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('unbindReplayQueue')).toBeGreaterThan(stop);
   });
 
   it('Cutoff with a configured replayCutoffSeconds', async () => {
@@ -48,6 +50,7 @@ describe('Replaying', () => {
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
     const types = (await s.log.read(s.migrationId)).map((e) => e.type);
+    expect(types).toContain('ReplayStarted');
     expect(types.indexOf('SourceStopped')).toBe(types.indexOf('ReplayStarted') + 1);
   });
 
