@@ -18,9 +18,9 @@ import {
 } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
 import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
 import { createOperator, FINALIZER, migrationIdOf, type Operator } from '../../actors/controller/operator.ts';
+import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
 import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { EffectJournal } from '../../adapters/effect-journal.ts';

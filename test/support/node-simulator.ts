@@ -10,8 +10,8 @@ import {
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type V1Pod,
   V1MicroTime,
+  type V1Pod,
   Watch,
 } from '@kubernetes/client-node';
 
