@@ -134,37 +134,50 @@ const upcasters: Record<number, (env: EventEnvelope) => EventEnvelope> = {};
  * ```
  */
 export function parseEvent(raw: unknown, migrationId: string, expectedSeq?: number): MachineEvent {
+  const found = (raw as { seq?: unknown } | null)?.seq;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CorruptEventError(migrationId, expectedSeq, `event must be a JSON object, found ${kindOf(raw)}`);
+  }
+  if (typeof found !== 'number') {
+    throw new CorruptEventError(migrationId, expectedSeq, `seq must be a number, found ${kindOf(found)}`);
+  }
   const env = envelopeSchema.safeParse(raw);
   if (!env.success) {
-    const seq = typeof (raw as { seq?: unknown })?.seq === 'number' ? (raw as { seq: number }).seq : expectedSeq;
-    throw new CorruptEventError(migrationId, seq, `not a valid envelope: ${z.prettifyError(env.error)}`, env.error);
+    throw new CorruptEventError(migrationId, found, `not a valid envelope: ${issuesText(env.error)}`, {
+      cause: env.error,
+    });
   }
   let e = env.data as EventEnvelope;
   if (e.migrationId !== migrationId) {
     throw new CorruptEventError(migrationId, e.seq, `belongs to migration ${e.migrationId}`);
   }
   if (expectedSeq !== undefined && e.seq !== expectedSeq) {
-    throw new CorruptEventError(migrationId, e.seq, `seq gap: expected ${expectedSeq}`);
+    const what = e.seq < expectedSeq ? 'seq goes back' : 'seq gap';
+    throw new CorruptEventError(
+      migrationId,
+      expectedSeq,
+      `${what}: found seq ${e.seq} where seq ${expectedSeq} was expected`,
+    );
   }
   if (e.machineVersion > MACHINE_VERSION) {
     throw new CorruptEventError(
       migrationId,
       e.seq,
-      `written by machineVersion ${e.machineVersion}, this build knows up to ${MACHINE_VERSION}: upgrade ms2m`,
+      `written by machineVersion ${e.machineVersion}, this build knows up to ${MACHINE_VERSION}`,
+      { fix: 'upgrade ms2m to a build that knows it' },
     );
   }
   for (let v = e.machineVersion; v < MACHINE_VERSION; v++) e = upcasters[v]?.(e) ?? e;
   if (!Object.hasOwn(dataSchemas, e.type)) {
-    throw new CorruptEventError(migrationId, e.seq, `unknown event type '${e.type}'`);
+    throw new CorruptEventError(migrationId, e.seq, `unknown event type '${e.type}'`, {
+      fix: 'upgrade ms2m if a newer build wrote it, otherwise restore the log from a backup',
+    });
   }
   const data = dataSchemas[e.type as EventType].safeParse(e.data);
   if (!data.success) {
-    throw new CorruptEventError(
-      migrationId,
-      e.seq,
-      `${e.type} has invalid data: ${z.prettifyError(data.error)}`,
-      data.error,
-    );
+    throw new CorruptEventError(migrationId, e.seq, `${e.type} has invalid data: ${issuesText(data.error, 'data')}`, {
+      cause: data.error,
+    });
   }
   return { type: e.type, at: Date.parse(e.at), data: data.data } as MachineEvent;
 }
@@ -172,4 +185,22 @@ export function parseEvent(raw: unknown, migrationId: string, expectedSeq?: numb
 /** Validates a whole log of one migration (seq from 1, no gaps). */
 export function parseLog(envelopes: readonly unknown[], migrationId: string): MachineEvent[] {
   return envelopes.map((env, i) => parseEvent(env, migrationId, i + 1));
+}
+
+/** Zod issues on one line (`path: message; ...`), so an error stays one line in logs and on the command line. */
+function issuesText(error: z.ZodError, root?: string): string {
+  return error.issues
+    .map((i) => {
+      const path = [...(root ? [root] : []), ...i.path.map(String)].join('.');
+      return path ? `${path}: ${i.message}` : i.message;
+    })
+    .join('; ');
+}
+
+function kindOf(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }

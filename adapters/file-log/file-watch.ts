@@ -1,11 +1,10 @@
 import type { FSWatcher } from 'node:fs';
-import { closeSync, fstatSync, watch as fsWatch, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { watch as fsWatch, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventEnvelope } from '../../machines/envelope.ts';
-import { CorruptEventError } from '../event-log/port.ts';
-import { fileNameOf, migrationIdOf, validateEnvelope } from './jsonl.ts';
+import { fileNameOf, migrationIdOf, parseLines } from './jsonl.ts';
+import { type LogFileBytes, readLogFile, readLogFileSync } from './log-files.ts';
 
 export interface WatchContext {
   dir: string;
@@ -107,59 +106,27 @@ function listLogFiles(dir: string): string[] {
 
 /** Cursor at the end of the last complete line of `path` now (a line being written is read once complete). */
 function startCursor(path: string): Cursor {
-  let fd: number;
+  let got: LogFileBytes | null;
   try {
-    fd = openSync(path, 'r');
+    got = readLogFileSync(path);
   } catch {
-    return { offset: 0, lastSeq: 0 };
+    return { offset: 0, lastSeq: 0 }; // not readable now: the first poll reports it
   }
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) return { offset: 0, lastSeq: 0 };
-    const last = Buffer.alloc(1);
-    readSync(fd, last, 0, 1, size - 1);
-    if (last[0] === 0x0a) return { offset: size, lastSeq: undefined };
-    return { offset: readFileSync(path).lastIndexOf(0x0a) + 1, lastSeq: undefined };
-  } finally {
-    closeSync(fd);
-  }
+  if (!got || got.buf.length === 0) return { offset: 0, lastSeq: 0 };
+  return { offset: got.buf.lastIndexOf(0x0a) + 1, lastSeq: undefined };
 }
 
 /** Reads the complete lines appended to `name` since `cursor`, advancing it. */
 async function readNew(dir: string, name: string, cursor: Cursor): Promise<EventEnvelope[]> {
   const migrationId = migrationIdOf(name) as string;
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(join(dir, name), 'r');
-  } catch {
-    return [];
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size < cursor.offset) cursor.offset = size; // a torn tail was cut off below our position
-    if (size === cursor.offset) return [];
-    const buf = Buffer.alloc(size - cursor.offset);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, cursor.offset);
-    const end = buf.lastIndexOf(0x0a, bytesRead - 1) + 1;
-    const events: EventEnvelope[] = [];
-    let start = 0;
-    while (start < end) {
-      const nl = buf.indexOf(0x0a, start);
-      let value: unknown;
-      try {
-        value = JSON.parse(buf.toString('utf8', start, nl));
-      } catch (err) {
-        throw new CorruptEventError(migrationId, undefined, `line at byte ${cursor.offset + start} is not JSON`, err);
-      }
-      const seq = cursor.lastSeq === undefined ? (value as { seq?: number }).seq : cursor.lastSeq + 1;
-      const ev = validateEnvelope(migrationId, value, typeof seq === 'number' ? seq : -1);
-      cursor.lastSeq = ev.seq;
-      events.push(ev);
-      start = nl + 1;
-    }
-    cursor.offset += end;
-    return events;
-  } finally {
-    await fh.close();
-  }
+  const file = join(dir, name);
+  const got = await readLogFile(file, cursor.offset);
+  if (!got) return [];
+  if (got.size < cursor.offset) cursor.offset = got.size; // a torn tail was cut off below our position
+  const end = got.buf.lastIndexOf(0x0a) + 1;
+  if (end === 0) return [];
+  const events = parseLines(migrationId, got.buf, 0, end, cursor.lastSeq, { file, offset: cursor.offset });
+  cursor.lastSeq = events.at(-1)?.seq ?? cursor.lastSeq;
+  cursor.offset += end;
+  return events;
 }

@@ -152,12 +152,13 @@ describe('file log across processes', () => {
       proc.kill();
       expect((await proc.exited).signal).toBe('SIGKILL');
 
-      const before = await readFile(file);
+      let before = await readFile(file);
       const complete = before.lastIndexOf(0x0a) + 1;
       let torn = complete < before.length;
       if (torn) naturallyTorn += 1;
       else if (round % 2 === 1) {
         await appendFile(file, '{"migrationId":"crash/m1","seq":'); // what an interrupted write leaves behind
+        before = await readFile(file);
         torn = true;
       }
 
@@ -172,15 +173,22 @@ describe('file log across processes', () => {
         expect(data.writer).toBe(writer);
         expect(data.pad).toHaveLength(data.padLength);
       }
-      const warnings = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('Dropped torn last line'));
-      if (torn) {
-        expect(warnings).toEqual([expect.objectContaining({ file, offset: complete, migrationId: id })]);
-        expect((await stat(file)).size).toBe(complete);
-      } else {
-        expect(warnings).toEqual([]);
-      }
+      // reading changes nothing, even in a writer: the torn tail is only reported
+      expect((await readFile(file)).equals(before)).toBe(true);
+      const ignored = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('Ignored the unterminated'));
+      expect(ignored).toEqual(torn ? [expect.objectContaining({ file, offset: complete, migrationId: id })] : []);
+
       const next = await log.append(id, event('AfterCrash', { round }), events.length);
       expect(next.seq).toBe(events.length + 1);
+      const dropped = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('Dropped torn last line'));
+      if (torn) {
+        expect(dropped).toEqual([expect.objectContaining({ file, offset: complete, migrationId: id })]);
+        const keptIn = String(dropped[0]?.keptIn);
+        expect((await readFile(keptIn)).equals(before.subarray(complete))).toBe(true); // kept aside, not destroyed
+        expect((await readFile(file)).subarray(0, complete).equals(before.subarray(0, complete))).toBe(true);
+      } else {
+        expect(dropped).toEqual([]);
+      }
       await log.close();
     }
     // Not asserted (it depends on timing), but reported: how many tears the kills produced by themselves.
@@ -189,14 +197,16 @@ describe('file log across processes', () => {
 });
 
 describe('file log recovery', () => {
-  it('drops a hand-written torn last line with a warning naming file and offset, and appends after it', async () => {
+  it('reading skips a torn last line and leaves it; the next append keeps it in a sidecar and cuts it off', async () => {
     const dir = freshDir();
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }) });
     for (let i = 0; i < 3; i++) await log.append('default/m1', event('E', { i }), i);
     await log.close();
     const file = join(dir, 'default%2Fm1.jsonl');
     const offset = (await stat(file)).size;
-    await appendFile(file, '{"migrationId":"default/m1","seq":4,"type":"E","at":"2026-');
+    const tornLine = '{"migrationId":"default/m1","seq":4,"type":"E","at":"2026-';
+    await appendFile(file, tornLine);
+    const before = await readFile(file);
 
     const { logger, lines } = capturedLogger();
     const reopened = await openFileLog({ dir, logger });
@@ -204,18 +214,23 @@ describe('file log recovery', () => {
     expect(lines.filter((l) => l.level === 40)).toEqual([
       expect.objectContaining({ file, offset, migrationId: 'default/m1', msg: expect.stringContaining(file) }),
     ]);
-    expect((await stat(file)).size).toBe(offset);
+    expect((await readFile(file)).equals(before)).toBe(true);
     expect((await reopened.append('default/m1', event('E', { i: 3 }), 3)).seq).toBe(4);
+    const dropped = lines.filter((l) => String(l.msg).startsWith('Dropped torn last line'));
+    expect(dropped).toEqual([expect.objectContaining({ file, offset, droppedBytes: tornLine.length })]);
+    expect(await readFile(String(dropped[0]?.keptIn), 'utf8')).toBe(tornLine);
+    expect(String(dropped[0]?.keptIn)).toMatch(/default%2Fm1\.jsonl\.torn-\d{4}-\d\d-\d\dT/);
     expect((await reopened.read('default/m1')).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(await reopened.list()).toEqual(['default/m1']); // the sidecar is not a log
     await reopened.close();
   });
 
-  it('an append finds a torn tail under its lock, drops it and takes the next seq', async () => {
+  it('an append finds a torn tail under its lock, keeps it aside, drops it and takes the next seq', async () => {
     const dir = freshDir();
     const { logger, lines } = capturedLogger();
     const log = await openFileLog({ dir, logger });
     await log.append('default/m2', event('E', { i: 0 }), 0);
-    await appendFile(log.locate('default/m2'), '{"torn":');
+    await appendFile(log.locate('default/m2'), '{"migrationId":"default/m2","se');
     expect((await log.append('default/m2', event('E', { i: 1 }), 1)).seq).toBe(2);
     expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
     expect((await log.read('default/m2')).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
@@ -235,7 +250,7 @@ describe('file log recovery', () => {
     await writeFile(file, `${edit(lines).join('\n')}\n`);
     const err = await log.read('default/m3').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptEventError);
-    expect(err).toMatchObject({ code: 'CORRUPT_EVENT', details: { migrationId: 'default/m3', seq: 2 } });
+    expect(err).toMatchObject({ code: 'CORRUPT_EVENT', details: { migrationId: 'default/m3', seq: 2, file } });
     expect((err as Error).message).toContain('default/m3');
     await log.close();
   });

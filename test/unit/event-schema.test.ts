@@ -37,7 +37,12 @@ describe('every event read from a log is validated', () => {
       (e: Record<string, unknown>) => (e.data = { path: 42 }),
       /seq 4: CheckpointCreated has invalid data/,
     ],
-    ['seq gap', 5, (e: Record<string, unknown>) => (e.seq = 7), /seq 7: seq gap: expected 5/],
+    ['seq gap', 5, (e: Record<string, unknown>) => (e.seq = 7), /seq 5: seq gap: found seq 7 where seq 5 was expected/],
+    ['seq going back', 5, (e: Record<string, unknown>) => (e.seq = 4), /seq 5: seq goes back: found seq 4 where/],
+    ['a string seq', 3, (e: Record<string, unknown>) => (e.seq = '3'), /seq 3: seq must be a number, found string "3"/],
+    ['a missing seq', 3, (e: Record<string, unknown>) => delete e.seq, /seq 3: seq must be a number, found nothing/],
+    ['a fractional seq', 3, (e: Record<string, unknown>) => (e.seq = 2.5), /seq 2.5: not a valid envelope: seq: /],
+    ['a bad timestamp', 2, (e: Record<string, unknown>) => (e.at = 'yesterday'), /seq 2: not a valid envelope: at: /],
     ['not an envelope', 2, (e: Record<string, unknown>) => delete e.at, /seq 2: not a valid envelope/],
     [
       'from a newer build',
@@ -56,6 +61,13 @@ describe('every event read from a log is validated', () => {
     expect(() => parseLog(bad, id)).toThrow(CorruptEventError);
     expect(() => parseLog(bad, id)).toThrow(message);
     expect(() => parseLog(bad, id)).toThrow(`Event log of migration ${id}`);
+    let thrown = '';
+    try {
+      parseLog(bad, id);
+    } catch (err) {
+      thrown = (err as Error).message;
+    }
+    expect(thrown).not.toContain('\n'); // one line in a log record or on the command line
   });
 
   it('a host refuses to resume a corrupt log instead of crashing later', async () => {

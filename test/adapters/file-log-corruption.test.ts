@@ -1,0 +1,303 @@
+// What the file log accepts as a torn append and what it calls corruption (issue 7, "Event log and its
+// readers"): only an unterminated last line that is this log's own append is torn; a complete line that is
+// not valid UTF-8 JSON, or an unterminated line that is not an append of this log, is a CorruptEventError
+// naming the migration, the seq, the file and the byte offset, and the log is left exactly as it was.
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLog } from '../../actors/event-schema.ts';
+import { CorruptEventError } from '../../adapters/event-log/port.ts';
+import { openFileLog, openFileLogReader } from '../../adapters/file-log/file-log.ts';
+import { MACHINE_VERSION } from '../../machines/envelope.ts';
+
+let root: string;
+let n = 0;
+const freshDir = async () => {
+  const dir = join(root, `case-${++n}`);
+  await mkdir(dir);
+  return dir;
+};
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ms2m-file-log-corruption-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const silent = pino({ level: 'silent' });
+const event = (i: number, data: unknown = { i, note: 'ünïcødé ✓' }) => ({
+  type: 'E',
+  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+  machineVersion: MACHINE_VERSION,
+  data,
+});
+
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
+
+/** A log of `count` events of `id` written by the log itself; returns the file and its lines. */
+async function writtenLog(dir: string, id: string, count: number) {
+  const log = await openFileLog({ dir, logger: silent, fsync: false });
+  for (let i = 0; i < count; i++) await log.append(id, event(i), i);
+  await log.close();
+  const file = log.locate(id);
+  return { file, bytes: await readFile(file) };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<CorruptEventError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CorruptEventError);
+  return err as CorruptEventError;
+}
+
+/** Asserts reader, writer read and writer append all refuse the file with the same seq, changing nothing. */
+async function expectCorrupt(dir: string, id: string, seq: number, message: RegExp) {
+  const file = join(dir, `${encodeURIComponent(id)}.jsonl`);
+  const before = await readFile(file);
+  const reader = await openFileLogReader({ dir, logger: silent });
+  const fromReader = await errorOf(reader.read(id));
+  expect(fromReader.message).toMatch(message);
+  expect(fromReader.message).toContain(`Event log of migration ${id} at seq ${seq}:`);
+  expect(fromReader.details).toMatchObject({ migrationId: id, seq, file });
+  expect(fromReader.message).not.toContain('\n');
+  await expect(
+    errorOf(
+      (async () => {
+        for await (const _ of reader.readAll());
+      })(),
+    ),
+  ).resolves.toMatchObject({
+    details: { seq },
+  });
+  const writer = await openFileLog({ dir, logger: silent });
+  await expect(errorOf(writer.read(id))).resolves.toMatchObject({ details: { seq } });
+  await expect(errorOf(writer.append(id, event(99), seq - 1))).resolves.toMatchObject({ details: { seq } });
+  await writer.close();
+  await reader.close();
+  expect((await readFile(file)).equals(before)).toBe(true);
+}
+
+describe('a complete line is never a torn write', () => {
+  it.each([
+    ['text', 'not json\n'],
+    ['a JSON prefix with its newline', '{"migrationId":"default/m1","seq":4,"type":"E","at":"20\n'],
+    ['an empty line', '\n'],
+    ['a blank line', '   \n'],
+    ['a number', '42\n'],
+    ['an array', '[{"migrationId":"default/m1","seq":4}]\n'],
+    ['null', 'null\n'],
+  ])('a last line that is %s is corruption at the next seq, not dropped', async (_what, line) => {
+    const dir = await freshDir();
+    const { file } = await writtenLog(dir, 'default/m1', 3);
+    await appendFile(file, line);
+    await expectCorrupt(dir, 'default/m1', 4, /at seq 4: /);
+  });
+
+  it('the terminal event of a finished migration damaged in place fails loudly instead of replaying from Finalizing', async () => {
+    const dir = await freshDir();
+    const golden = (await readFile(join(import.meta.dirname, '../golden/sequential.jsonl'), 'utf8')).trimEnd();
+    const lines = golden.split('\n');
+    const id = JSON.parse(lines[0] as string).migrationId as string;
+    const last = lines.length;
+    expect(
+      parseLog(
+        lines.map((l) => JSON.parse(l)),
+        id,
+      ).at(-1)?.type,
+    ).toBe('StatefulSetRestored');
+    lines[last - 1] = (lines[last - 1] as string).slice(0, -5); // a bit flip / bad sector: newline still there
+    await writeFile(join(dir, `${encodeURIComponent(id)}.jsonl`), `${lines.join('\n')}\n`);
+    await expectCorrupt(dir, id, last, /event is not JSON/);
+  });
+});
+
+describe('invalid UTF-8 is corruption, never U+FFFD', () => {
+  const cases: Array<[string, number[]]> = [
+    ['a lone continuation byte', [0x80]],
+    ['an overlong slash', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a truncated 3-byte sequence', [0xe2, 0x82]],
+    ['a byte that never occurs', [0xff]],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ];
+  it.each(cases)('%s inside a string of event data', async (_what, bad) => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 3);
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    const marker = 'ünïcødé';
+    const middle = Buffer.from(lines[1] as string);
+    const at = middle.indexOf(marker);
+    const damaged = Buffer.concat([middle.subarray(0, at), Buffer.from(bad), middle.subarray(at + 2)]);
+    await writeFile(file, Buffer.concat([Buffer.from(`${lines[0]}\n`), damaged, Buffer.from(`\n${lines[2]}\n`)]));
+    await expectCorrupt(dir, 'default/m1', 2, /event is not valid UTF-8 .*at byte \d+/);
+  });
+
+  it('a byte order mark at the start of a log', async () => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 2);
+    await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes]));
+    await expectCorrupt(dir, 'default/m1', 1, /event is not JSON/);
+  });
+
+  it('a torn append cut inside a multi-byte character is still a torn append (not invalid UTF-8)', async () => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 2);
+    const line = Buffer.from(`${JSON.stringify({ migrationId: 'default/m1', seq: 3, ...event(3, { s: 'ünï' }) })}\n`);
+    const cut = line.indexOf(Buffer.from('ü')) + 1; // between the two bytes of ü
+    await appendFile(file, line.subarray(0, cut));
+    const reader = await openFileLogReader({ dir, logger: silent });
+    expect(await reader.read('default/m1')).toHaveLength(2);
+    await reader.close();
+    const writer = await openFileLog({ dir, logger: silent });
+    expect((await writer.append('default/m1', event(3), 2)).seq).toBe(3);
+    await writer.close();
+    expect((await readFile(file)).subarray(0, bytes.length).equals(bytes)).toBe(true);
+  });
+});
+
+describe('an unterminated last line is torn only when it is an append of this log', () => {
+  it('every cut of the next line is skipped by readers and kept aside by the writer; with a newline added it is corruption', async () => {
+    const id = 'ns/cut';
+    const line = Buffer.from(`${JSON.stringify({ migrationId: id, seq: 3, ...event(3, { s: 'ü✓𝄞', n: [1, 2] }) })}\n`);
+    const base = await freshDir();
+    const { bytes } = await writtenLog(base, id, 2);
+    // every cut position, exhaustively: no randomness needed
+    for (let cut = 1; cut < line.length - 1; cut++) {
+      const dir = join(base, `cut-${cut}`);
+      await mkdir(dir);
+      const file = join(dir, 'ns%2Fcut.jsonl');
+      await writeFile(file, Buffer.concat([bytes, line.subarray(0, cut)]));
+      const reader = await openFileLogReader({ dir, logger: silent });
+      expect((await reader.read(id)).map((e) => e.seq)).toEqual([1, 2]);
+      await reader.close();
+      const { logger, lines } = capturedLogger();
+      const writer = await openFileLog({ dir, logger, fsync: false });
+      expect((await writer.append(id, event(3), 2)).seq).toBe(3);
+      await writer.close();
+      const kept = lines.find((l) => String(l.msg).startsWith('Dropped torn last line'));
+      expect((await readFile(String(kept?.keptIn))).equals(line.subarray(0, cut))).toBe(true);
+
+      await writeFile(file, Buffer.concat([bytes, line.subarray(0, cut), Buffer.from('\n')]));
+      const err = await errorOf(openFileLogReader({ dir, logger: silent }).then((r) => r.read(id)));
+      expect(err.details).toMatchObject({ seq: 3, offset: bytes.length });
+    }
+  });
+
+  it.each([
+    ['foreign text', 'hello'],
+    ['NUL bytes (a power loss on some filesystems)', '\0\0\0\0\0\0\0\0'],
+    ['the head of another migration', '{"migrationId":"default/other","seq":4,'],
+    ['a repeated seq', '{"migrationId":"default/m1","seq":3,"type":"E"'],
+    ['a skipped seq', '{"migrationId":"default/m1","seq":5,'],
+    ['reordered keys', '{"seq":4,"migrationId":"default/m1"'],
+  ])('%s after the last newline is corruption and stays where it is', async (_what, tail) => {
+    const dir = await freshDir();
+    const { file } = await writtenLog(dir, 'default/m1', 3);
+    await appendFile(file, tail);
+    await expectCorrupt(dir, 'default/m1', 4, /no newline and is not an append of this log.*move them aside/);
+  });
+
+  it('a log of one torn line (killed during the first append) is empty to readers and repaired by the writer', async () => {
+    const dir = await freshDir();
+    const file = join(dir, 'default%2Fnew.jsonl');
+    await writeFile(file, '{"mig');
+    const reader = await openFileLogReader({ dir, logger: silent });
+    expect(await reader.list()).toEqual(['default/new']);
+    expect(await reader.read('default/new')).toEqual([]);
+    await reader.close();
+    expect(await readFile(file, 'utf8')).toBe('{"mig');
+    const writer = await openFileLog({ dir, logger: silent });
+    expect((await writer.append('default/new', event(0), 0)).seq).toBe(1);
+    expect((await readFile(file, 'utf8')).startsWith('{"migrationId":"default/new","seq":1,')).toBe(true);
+    await writer.close();
+  });
+});
+
+describe('foreign *.jsonl files in a log directory', () => {
+  it.each([
+    ['one unterminated line', 'just some notes'],
+    ['JSON lines of something else', '{"level":30,"msg":"hello"}\n{"level":40,"msg":"world"}\n'],
+    ['an unterminated JSON line of something else', '{"level":30,"msg":"hel'],
+    ['an empty line', '\n'],
+  ])('%s is corruption to every reader and writer, and is never truncated', async (_what, content) => {
+    const dir = await freshDir();
+    const file = join(dir, 'notes.jsonl');
+    await writeFile(file, content);
+    await writtenLog(dir, 'default/m1', 2); // a writer working beside it leaves it alone
+    const reader = await openFileLogReader({ dir, logger: silent });
+    expect(await reader.list()).toEqual(['default/m1', 'notes']);
+    const err = await errorOf(reader.read('notes'));
+    expect(err.details).toMatchObject({ migrationId: 'notes', file });
+    await reader.close();
+    const writer = await openFileLog({ dir, logger: silent });
+    await errorOf(writer.append('notes', event(0), 0));
+    await errorOf(writer.append('notes', event(0), 1));
+    await writer.close();
+    expect(await readFile(file, 'utf8')).toBe(content);
+  });
+});
+
+describe('clear messages', () => {
+  const seqCases: Array<[string, string, RegExp]> = [
+    ['a string seq', '"2"', /at seq 2: seq must be a number, found string "2"/],
+    ['a null seq', 'null', /at seq 2: seq must be a number, found null/],
+    ['a zero seq', '0', /at seq 2: seq must be a positive integer, found 0/],
+    ['a fractional seq', '1.5', /at seq 2: seq must be a positive integer, found 1.5/],
+    ['a repeated seq', '1', /at seq 2: seq 1 repeats or goes back \(seq 2 was expected\)/],
+    ['a gap', '7', /at seq 2: seq gap: seq 7 follows seq 1 \(seq 2 was expected\)/],
+  ];
+  it.each(seqCases)('%s says what is wrong with it', async (_what, seqJson, message) => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 3);
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    lines[1] = (lines[1] as string).replace('"seq":2,', `"seq":${seqJson},`);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    await expectCorrupt(dir, 'default/m1', 2, message);
+  });
+
+  it.each([
+    ['type', /type must be a non-empty string, found nothing/],
+    ['at', /at must be a non-empty string, found nothing/],
+    ['machineVersion', /machineVersion must be an integer, found nothing/],
+    ['data', /data is missing/],
+    ['migrationId', /migrationId must be a string, found nothing/],
+  ])('a missing %s is named', async (field, message) => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 2);
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    const second = JSON.parse(lines[1] as string);
+    delete second[field];
+    lines[1] = JSON.stringify(second);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    await expectCorrupt(dir, 'default/m1', 2, message);
+  });
+
+  it('the byte offset in the error is where the bad line starts', async () => {
+    const dir = await freshDir();
+    const { file, bytes } = await writtenLog(dir, 'default/m1', 3);
+    const firstLength = bytes.indexOf(0x0a) + 1;
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    lines[1] = 'garbage';
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const reader = await openFileLogReader({ dir, logger: silent });
+    const err = await errorOf(reader.read('default/m1'));
+    expect(err.details).toMatchObject({ seq: 2, offset: firstLength });
+    expect(err.message).toContain(`${file} at byte ${firstLength}`);
+    await reader.close();
+    expect((await stat(file)).size).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
+  });
+});
