@@ -3,11 +3,24 @@
  * another holder's entry lives), `update` with the held revision renews (compare-and-set), the server expires an
  * entry that is not renewed within the TTL, and a KV watch plus a local expiry timer report loss.
  */
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.ts';
 import type { Lease } from '../lease/port.ts';
+
+/**
+ * JetStream's answer to a compare-and-set write whose expected revision is not the entry's last: 10071 (wrong
+ * last sequence) or 10164 (unknown last sequence). The entry changed, expired or is held by another process.
+ */
+export const isRevisionConflict = (err: unknown): boolean =>
+  err instanceof JetStreamApiError &&
+  (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+    err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+
+const unavailable = (key: string, err: unknown) =>
+  new UnavailableError(`NATS KV lease ${key}`, err instanceof Error ? err.message : String(err), err);
 
 export interface NatsKvLeaseOptions {
   /** The bucket, opened with {@link openLeaseBucket} (its TTL must equal `ttlMs`). */
@@ -35,7 +48,7 @@ export async function openLeaseBucket(nc: NatsConnection, o: { bucket: string; t
   try {
     return await new Kvm(nc).create(o.bucket, { ttl: o.ttlMs, history: 1 });
   } catch (err) {
-    throw new UnavailableError(`NATS KV bucket ${o.bucket}`, (err as Error).message, err);
+    throw new UnavailableError(`NATS KV bucket ${o.bucket}`, err instanceof Error ? err.message : String(err), err);
   }
 }
 
@@ -94,22 +107,23 @@ export function natsKvLease(o: NatsKvLeaseOptions): NatsKvLease {
         o.logger?.info({ key: o.key, holder: o.holder }, 'Acquired leader lease');
         return true;
       } catch (createErr) {
+        // create fails with a revision conflict while a live entry exists; anything else: NATS is unreachable
+        if (!isRevisionConflict(createErr)) throw unavailable(o.key, createErr);
         let entry: Awaited<ReturnType<KV['get']>>;
         try {
           entry = await o.kv.get(o.key);
         } catch (err) {
-          throw new UnavailableError(`NATS KV lease ${o.key}`, (err as Error).message, err);
+          throw unavailable(o.key, err);
         }
-        if (entry?.operation === 'PUT' && entry.string() === o.holder) {
-          try {
-            await held(await o.kv.update(o.key, o.holder, entry.revision));
-            return true;
-          } catch {
-            return false;
-          }
+        if (entry?.operation !== 'PUT' || entry.string() !== o.holder) return false;
+        // our own live entry (this holder restarted): take it over at its revision
+        try {
+          await held(await o.kv.update(o.key, o.holder, entry.revision));
+          return true;
+        } catch (err) {
+          if (isRevisionConflict(err)) return false; // it changed in between: someone else's now
+          throw unavailable(o.key, err);
         }
-        if (!entry) throw new UnavailableError(`NATS KV lease ${o.key}`, (createErr as Error).message, createErr);
-        return false;
       }
     },
     async renew() {
@@ -118,11 +132,11 @@ export function natsKvLease(o: NatsKvLeaseOptions): NatsKvLease {
         await held(await o.kv.update(o.key, o.holder, revision));
         return true;
       } catch (err) {
-        if (/wrong last sequence/i.test((err as Error).message)) {
+        if (isRevisionConflict(err)) {
           lost('renewal rejected: the entry changed or expired');
           return false;
         }
-        throw new UnavailableError(`NATS KV lease ${o.key}`, (err as Error).message, err);
+        throw unavailable(o.key, err);
       }
     },
     async release() {

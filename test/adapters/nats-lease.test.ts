@@ -48,23 +48,35 @@ describe('NATS KV lease', () => {
     await again.release();
   });
 
-  it('expires an unrenewed lease: the holder is told it lost it and another process takes over', async () => {
+  it('expires an unrenewed lease: the holder is told once that it lost it, and another process takes over', async () => {
     const kv = await openLeaseBucket(nc, { bucket: 'leases-c', ttlMs: 1000 });
     const a = natsKvLease({ kv, key: 'leader', holder: 'pod-a', ttlMs: 1000, logger });
     const b = natsKvLease({ kv, key: 'leader', holder: 'pod-b', ttlMs: 1000, logger });
     let lostCalls = 0;
-    a.onLost(() => lostCalls++);
+    const lost = new Promise<void>((resolve) =>
+      a.onLost(() => {
+        lostCalls++;
+        resolve();
+      }),
+    );
     expect(await a.acquire()).toBe(true);
+    expect(await b.acquire()).toBe(false);
+    // a does not renew: it learns of the loss by itself (its TTL timer), whatever b does meanwhile
+    await lost;
+    expect(await a.renew()).toBe(false);
+    // the server removes the entry once its TTL passed; until then b's create is refused
     let taken = false;
-    for (let i = 0; i < 100 && !taken; i++) {
-      await sleep(100);
+    for (let attempt = 0; attempt < 100 && !taken; attempt++) {
       taken = await b.acquire();
+      if (!taken) await sleep(100);
     }
     expect(taken).toBe(true);
-    expect(lostCalls).toBe(1);
+    expect((await kv.get('leader'))?.string()).toBe('pod-b');
     expect(await a.renew()).toBe(false);
+    expect(await a.acquire()).toBe(false);
     expect(lostCalls).toBe(1);
     await b.release();
+    await a.close();
   });
 
   it('reports loss when another process overwrites the entry', async () => {
