@@ -1,6 +1,7 @@
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
 import type { EventLog } from './port.ts';
 import { EventLogUnavailableError, StaleWriterError } from './port.ts';
+import { isSameEvent } from './same-event.ts';
 
 /** In-memory {@link EventLog} with extra test hooks. */
 export interface MemoryEventLog extends EventLog {
@@ -41,7 +42,7 @@ export function createMemoryEventLog(): MemoryEventLog {
       const stream = streams.get(migrationId) ?? [];
       if (stream.length !== expectSeq) {
         const taken = stream[expectSeq];
-        if (taken && sameEvent(taken, event)) return copy(taken);
+        if (taken && isSameEvent(taken, event)) return copy(taken);
         throw new StaleWriterError(migrationId, expectSeq, stream.length);
       }
       const stored: EventEnvelope = structuredClone({
@@ -128,19 +129,4 @@ export function createMemoryEventLog(): MemoryEventLog {
 
     snapshot: () => all.map(copy),
   };
-}
-
-function sameEvent(stored: EventEnvelope, ev: NewEvent): boolean {
-  return (
-    stored.type === ev.type &&
-    stored.machineVersion === ev.machineVersion &&
-    canonical(stored.data) === canonical(ev.data)
-  );
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
-  });
 }

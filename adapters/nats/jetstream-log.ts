@@ -17,8 +17,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
+import { checkEnvelope, decodeStored } from '../event-log/envelope-check.ts';
 import { CorruptEventError, type EventLog, StaleWriterError } from '../event-log/port.ts';
-import { encodeEnvelope, envelopeProblem, streamConfig } from './jetstream.wire.ts';
+import { isSameEvent } from '../event-log/same-event.ts';
+import { encodeEnvelope, streamConfig } from './jetstream.wire.ts';
 import { isWrongLastSequence, reportedLastSequence, unavailable } from './jetstream-errors.ts';
 import { readStream } from './stream-reader.ts';
 import { migrationIdOfSubject, migrationSubject } from './subject.ts';
@@ -40,6 +42,9 @@ export interface JetStreamLog extends EventLog {
   /** Removes every stored event of a finished (and archived) migration. Its id disappears from `list()`. */
   compact(migrationId: string): Promise<number>;
 }
+
+const CORRUPT_FIX =
+  'the stream was changed outside ms2m: restore it from a backup (ms2m never rewrites or drops a stored event)';
 
 interface Tail {
   seq: number;
@@ -85,36 +90,60 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
   log.info({ subjects: cfg.subjects }, 'Opened JetStream event log');
 
   const tails = new Map<string, Tail>();
-  const utf8 = new TextDecoder();
   const ids = new Map<string, string>(); // subject -> migration id, so a rebuild decodes each subject once
-  const decode = (data: Uint8Array, subject: string, streamSeq: number): EventEnvelope => {
+  const idOf = (subject: string): string => {
     let id = ids.get(subject);
     if (id === undefined) {
       id = migrationIdOfSubject(prefix, subject) ?? subject;
       if (ids.size < 100_000) ids.set(subject, id);
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(utf8.decode(data));
-    } catch (err) {
-      throw new CorruptEventError(id, undefined, `stream seq ${streamSeq} is not JSON`, err);
-    }
-    const problem = envelopeProblem(raw);
-    if (problem) throw new CorruptEventError(id, undefined, `stream seq ${streamSeq}: ${problem}`);
-    const env = raw as EventEnvelope;
-    if (env.migrationId !== id) throw new CorruptEventError(id, env.seq, `envelope names migration ${env.migrationId}`);
-    return env;
+    return id;
   };
-  const lastStored = async (id: string): Promise<{ env: EventEnvelope; msg: StoredMsg } | null> => {
-    let msg: StoredMsg | null;
+  /**
+   * Decodes and checks one stored message: strict UTF-8, JSON, envelope shape, the migration of its subject and,
+   * when `expectedSeq` is known, its place in the seq chain. Anything else is a CorruptEventError naming the
+   * migration, the seq and the stream seq.
+   */
+  const decode = (data: Uint8Array, subject: string, streamSeq: number, expectedSeq?: number): EventEnvelope => {
+    const id = idOf(subject);
+    const where = { streamSeq, fix: CORRUPT_FIX };
+    return checkEnvelope(decodeStored(data, id, expectedSeq, where), id, expectedSeq, where);
+  };
+  /** Per-migration seq chain of a stream read in order: each message must hold the next seq of its migration. */
+  const chain = () => {
+    const last = new Map<string, number>();
+    return (m: { data: Uint8Array; subject: string; streamSeq: number }, first?: number): EventEnvelope => {
+      const prev = last.get(m.subject);
+      const env = decode(m.data, m.subject, m.streamSeq, prev === undefined ? first : prev + 1);
+      last.set(m.subject, env.seq);
+      return env;
+    };
+  };
+  /** The last stored message of `id`, undecoded. */
+  const lastMessage = async (id: string): Promise<StoredMsg | null> => {
     try {
-      msg = await jsm.streams.getMessage(stream, { last_by_subj: migrationSubject(prefix, id) });
+      return await jsm.streams.getMessage(stream, { last_by_subj: migrationSubject(prefix, id) });
     } catch (err) {
       throw unavailable(`read last event of ${id}`, err);
     }
-    return msg ? { env: decode(msg.data, msg.subject, msg.seq), msg } : null;
   };
-  const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+  /** The last stored event of `id`; when it is corrupt, its seq is named by counting the subject's messages. */
+  const lastStored = async (id: string): Promise<{ env: EventEnvelope; msg: StoredMsg } | null> => {
+    const msg = await lastMessage(id);
+    if (!msg) return null;
+    try {
+      return { env: decode(msg.data, msg.subject, msg.seq), msg };
+    } catch (err) {
+      if (!(err instanceof CorruptEventError) || err.details.seq !== undefined) throw err;
+      const count = await messagesOf(msg.subject).catch(() => undefined);
+      return { env: decode(msg.data, msg.subject, msg.seq, count), msg }; // throws again, naming the seq
+    }
+  };
+  /** How many messages `subject` holds (its events are seq 1..n: compaction removes all of them at once). */
+  const messagesOf = async (subject: string): Promise<number | undefined> => {
+    const info = await jsm.streams.info(stream, { subjects_filter: subject });
+    return info.state.subjects?.[subject];
+  };
 
   /** Everything stored under `filter` up to stream seq `last`, in order (see stream-reader.ts). */
   const drain = (filter: string, last: number, what: string) =>
@@ -123,13 +152,20 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
   /** The caller is behind the tail: fine only if its event is the one stored at its seq (a retry after a lost ack). */
   const storedRetry = async (id: string, env: EventEnvelope, expectSeq: number, tail: number) => {
     const [stored] = await api.read(id, env.seq);
-    if (stored?.seq === env.seq && sameBytes(encodeEnvelope(stored), encodeEnvelope(env))) return stored;
+    if (stored?.seq === env.seq && isSameEvent(stored, env)) return stored;
     throw new StaleWriterError(id, expectSeq, tail);
   };
 
   const api: JetStreamLog = {
     async append(id: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
-      const env: EventEnvelope = { migrationId: id, seq: expectSeq + 1, ...event };
+      const env: EventEnvelope = {
+        migrationId: id,
+        seq: expectSeq + 1,
+        type: event.type,
+        at: event.at,
+        machineVersion: event.machineVersion,
+        data: event.data,
+      };
       const body = encodeEnvelope(env);
       const subject = migrationSubject(prefix, id);
       let expectStreamSeq = 0;
@@ -149,17 +185,20 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
           expect: { lastSubjectSequence: expectStreamSeq },
           timeout,
         });
+        let stored = env;
         if (ack.duplicate) {
-          const stored = await jsm.streams.getMessage(stream, { seq: ack.seq });
-          if (!stored || !sameBytes(stored.data, body)) {
+          const msg = await jsm.streams.getMessage(stream, { seq: ack.seq });
+          const found = msg ? decode(msg.data, msg.subject, msg.seq, env.seq) : undefined;
+          if (!found || !isSameEvent(found, env)) {
             throw new StaleWriterError(id, expectSeq, (await lastStored(id).catch(() => null))?.env.seq);
           }
           log.debug({ migrationId: id, seq: env.seq }, 'Recognised a retried append as duplicate');
+          stored = found; // answer with what is stored, as every log does
         }
         tails.set(id, { seq: env.seq, streamSeq: ack.seq });
-        return env;
+        return stored;
       } catch (err) {
-        if (err instanceof StaleWriterError) throw err;
+        if (err instanceof StaleWriterError || err instanceof CorruptEventError) throw err;
         if (isWrongLastSequence(err)) {
           tails.delete(id);
           const last = await lastStored(id).catch(() => null);
@@ -172,14 +211,12 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
 
     async read(id: string, fromSeq = 1): Promise<EventEnvelope[]> {
       const out: EventEnvelope[] = [];
-      let prev = 0;
-      const tail = await lastStored(id);
+      const tail = await lastMessage(id); // decoded below, in order, where its seq is known
       if (!tail) return out;
-      for await (const batch of drain(migrationSubject(prefix, id), tail.msg.seq, `read ${id}`)) {
+      const next = chain();
+      for await (const batch of drain(migrationSubject(prefix, id), tail.seq, `read ${id}`)) {
         for (const m of batch) {
-          const env = decode(m.data, m.subject, m.streamSeq);
-          if (env.seq !== prev + 1 && prev !== 0) throw new CorruptEventError(id, env.seq, `gap after seq ${prev}`);
-          prev = env.seq;
+          const env = next(m, 1); // a migration's subject holds seq 1, 2, 3... (compaction removes all of them)
           tails.set(id, { seq: env.seq, streamSeq: m.streamSeq });
           if (env.seq >= fromSeq) out.push(env);
         }
@@ -196,8 +233,9 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
       } catch (err) {
         throw unavailable('read all', err);
       }
+      const next = chain();
       for await (const batch of drain(`${prefix}.>`, last, 'read all')) {
-        for (const m of batch) yield decode(m.data, m.subject, m.streamSeq);
+        for (const m of batch) yield next(m, 1);
       }
     },
 
@@ -232,8 +270,9 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
           const stop = () => msgs.stop();
           o.signal?.addEventListener('abort', stop, { once: true });
           if (o.signal?.aborted) stop();
+          const next = chain(); // joins mid-stream: the first seq of each migration is whatever comes next
           try {
-            for await (const m of msgs) yield decode(m.data, m.subject, m.seq);
+            for await (const m of msgs) yield next({ data: m.data, subject: m.subject, streamSeq: m.seq });
           } finally {
             o.signal?.removeEventListener('abort', stop);
             msgs.stop();

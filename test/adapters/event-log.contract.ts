@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../adapters/event-log/port.ts';
 import { StaleWriterError } from '../../adapters/event-log/port.ts';
+import { canonicalEvent } from '../../adapters/event-log/same-event.ts';
 import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
 import { MACHINE_VERSION } from '../../machines/envelope.ts';
 
@@ -107,6 +108,45 @@ export function eventLogContract(name: string, open: () => Promise<EventLog>): v
       await expect(log.append(id, newEvent('Z', { k: 1 }), 0)).rejects.toMatchObject({ code: 'STALE_WRITER' });
       expect(await log.read(id)).toHaveLength(1);
     });
+
+    it('recognises a retry by the one canonical event (same-event.ts): equal {type, at, machineVersion, data}, keys in any order', async () => {
+      const id = freshId('same');
+      const original = newEvent('A', { b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'ü' }, gone: undefined });
+      const first = await log.append(id, original, 0);
+      const reordered = {
+        data: { a: { c: 'ü', d: [1, { x: 1, y: 2 }] }, b: 1 },
+        machineVersion: original.machineVersion,
+        at: original.at,
+        type: 'A',
+      };
+      expect(canonicalEvent(reordered)).toBe(canonicalEvent(original));
+      const again = await log.append(id, reordered, 0);
+      expect(again).toEqual(first);
+      expect(canonicalEvent(again)).toBe(canonicalEvent(first));
+      expect(await log.read(id)).toEqual([first]);
+    });
+
+    const differences: Array<[string, (ev: NewEvent) => NewEvent]> = [
+      ['at (1 ms later)', (ev) => ({ ...ev, at: new Date(Date.parse(ev.at) + 1).toISOString() })],
+      ['machineVersion', (ev) => ({ ...ev, machineVersion: ev.machineVersion + 1 })],
+      ['type', (ev) => ({ ...ev, type: `${ev.type}x` })],
+      ['the order of an array in data', (ev) => ({ ...ev, data: { ...(ev.data as object), list: [2, 1] } })],
+      ['a number that became a string', (ev) => ({ ...ev, data: { ...(ev.data as object), n: '1' } })],
+      ['an extra key in data', (ev) => ({ ...ev, data: { ...(ev.data as object), extra: null } })],
+      ['a nested value', (ev) => ({ ...ev, data: { ...(ev.data as object), deep: { k: 'w' } } })],
+    ];
+    it.each(differences)(
+      'an event differing only in %s at a taken seq is a stale writer, not a retry',
+      async (_what, change) => {
+        const id = freshId('differs');
+        const original = newEvent('A', { n: 1, list: [1, 2], deep: { k: 'v' } });
+        const first = await log.append(id, original, 0);
+        const other = change(original);
+        expect(canonicalEvent(other)).not.toBe(canonicalEvent(original));
+        await expect(log.append(id, other, 0)).rejects.toBeInstanceOf(StaleWriterError);
+        expect(await log.read(id)).toEqual([first]);
+      },
+    );
 
     it('reads events in seq order and from a given seq', async () => {
       const id = freshId('order');

@@ -1,15 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ms2mError } from '../../adapters/errors.ts';
 import { openEventLog } from '../../adapters/event-log/open.ts';
-import { EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
+import { CorruptEventError, EventLogUnavailableError, StaleWriterError } from '../../adapters/event-log/port.ts';
 import { type JetStreamLog, openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
 import { parseReply } from '../../adapters/nats/stream-reader.ts';
-import { decodeMigrationId, encodeMigrationId } from '../../adapters/nats/subject.ts';
+import { decodeMigrationId, encodeMigrationId, migrationSubject } from '../../adapters/nats/subject.ts';
 import { MACHINE_VERSION, type NewEvent } from '../../machines/envelope.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
 import { eventLogContract } from './event-log.contract.ts';
@@ -168,6 +170,84 @@ describe('JetStream event log', () => {
     const stored = await l.read(id);
     expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(stored.map((e) => (e.data as { seq: number }).seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    await l.close();
+  });
+});
+
+describe('JetStream event log: stored messages are validated like file lines', () => {
+  const envelope = (id: string, seq: unknown, extra: Record<string, unknown> = {}) =>
+    Buffer.from(JSON.stringify({ migrationId: id, seq, ...ev('E', { seq }), ...extra }));
+  const cases: Array<[string, (id: string) => Uint8Array, RegExp]> = [
+    ['a body that is not JSON', () => Buffer.from('{"migrationId":'), /at seq 2: event is not JSON/],
+    [
+      'a body that is not UTF-8',
+      (id) => Buffer.concat([envelope(id, 2).subarray(0, 30), Buffer.from([0xc0, 0xaf]), envelope(id, 2).subarray(31)]),
+      /at seq 2: event is not valid UTF-8/,
+    ],
+    ['a string seq', (id) => envelope(id, '2'), /at seq 2: seq must be a number, found string "2"/],
+    ['a seq gap', (id) => envelope(id, 3), /at seq 2: seq gap: seq 3 follows seq 1/],
+    ['a repeated seq', (id) => envelope(id, 1), /at seq 2: seq 1 repeats or goes back/],
+    ['another migration', (id) => envelope(`${id}-other`, 2), /at seq 2: envelope names migration/],
+    ['a missing type', (id) => envelope(id, 2, { type: undefined }), /at seq 2: type must be a non-empty string/],
+  ];
+  it.each(cases)('%s is a CorruptEventError naming migration, seq and stream seq', async (_what, body, message) => {
+    const l = await openFresh();
+    const prefix = `t${streamNo}.events`;
+    const id = 'ns/corrupt';
+    await l.append(id, ev('Good'), 0);
+    await l.append('ns/fine', ev('Good'), 0);
+    const nc = await connect({ servers: nats.url });
+    const ack = await jetstream(nc).publish(migrationSubject(prefix, id), body(id));
+    await nc.close();
+    const err = await l.read(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptEventError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(`at stream seq ${ack.seq}`);
+    expect(err).toMatchObject({ code: 'CORRUPT_EVENT', details: { migrationId: id, seq: 2, streamSeq: ack.seq } });
+    await expect(
+      (async () => {
+        for await (const _ of l.readAll());
+      })(),
+    ).rejects.toBeInstanceOf(CorruptEventError);
+    expect(await l.read('ns/fine')).toHaveLength(1); // the rest of the stream is still readable
+    await l.close();
+  });
+
+  it('an append after a corrupt last message is refused as corruption, not as an outage or a stale writer', async () => {
+    const l = await openFresh();
+    const id = 'ns/corrupt-tail';
+    await l.append(id, ev('Good'), 0);
+    const nc = await connect({ servers: nats.url });
+    await jetstream(nc).publish(migrationSubject(`t${streamNo}.events`, id), Buffer.from('not json'));
+    await nc.close();
+    const fresh = await openJetStreamLog({
+      servers: nats.url,
+      stream: `T${streamNo}`,
+      subjectPrefix: `t${streamNo}.events`,
+      logger,
+    });
+    await expect(fresh.append(id, ev('Next'), 1)).rejects.toBeInstanceOf(CorruptEventError);
+    await fresh.close();
+    await l.close();
+  });
+
+  it('a watch stops with CorruptEventError at a corrupt message', async () => {
+    const l = await openFresh();
+    const id = 'ns/corrupt-watch';
+    await l.append(id, ev('Good'), 0);
+    const watching = (async () => {
+      for await (const _ of l.watch({ migrationId: id }));
+    })().then(
+      () => new Error('the watch ended without an error'),
+      (err: unknown) => err,
+    );
+    await l.append(id, ev('Good'), 1);
+    const nc = await connect({ servers: nats.url });
+    await jetstream(nc).publish(migrationSubject(`t${streamNo}.events`, id), envelope(id, 7));
+    await nc.close();
+    const err = await watching;
+    expect(err).toBeInstanceOf(CorruptEventError);
+    expect((err as Error).message).toMatch(/at seq 3: seq gap: seq 7 follows seq 2/);
     await l.close();
   });
 });
