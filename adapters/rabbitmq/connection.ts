@@ -6,7 +6,7 @@
  */
 import { type Channel, type ChannelModel, type ConfirmChannel, connect, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
-import { maskUrl, toBrokerError } from './errors.ts';
+import { BrokerConnectRefusedError, maskUrl, toBrokerError } from './errors.ts';
 
 export type Declaration =
   | { kind: 'exchange'; name: string }
@@ -141,7 +141,13 @@ export class RabbitConnection {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${operation} timed out after ${this.opTimeoutMs} ms`)),
+        () =>
+          reject(
+            new BrokerConnectRefusedError(
+              this.opts.url,
+              new Error(`${operation} got no answer within ${this.opTimeoutMs} ms`),
+            ),
+          ),
         this.opTimeoutMs,
       );
     });

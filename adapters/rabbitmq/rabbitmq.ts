@@ -4,10 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { NotFoundError } from '../errors.ts';
 import { type Declaration, RabbitConnection } from './connection.ts';
 import { DepthReading } from './depth-reading.ts';
-import { BrokerNotFoundError, maskUrl, toBrokerError } from './errors.ts';
+import { BrokerNotFoundError, isBrokerNotFound, maskUrl, toBrokerError } from './errors.ts';
 import { defaultManagementUrl, fetchQueueSample } from './management.ts';
 import {
   type Broker,
@@ -136,7 +135,7 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
           name: cfg.exchangeName,
         });
       } catch (err) {
-        if (!(err instanceof NotFoundError || (err as { code?: string }).code === 'NOT_FOUND')) throw err; // exchange gone
+        if (!isBrokerNotFound(err)) throw err; // exchange gone: nothing is bound
       }
       log.info({ key, queue: name, exchange: cfg.exchangeName }, `Unbound replay queue ${name}`);
     },
