@@ -81,9 +81,10 @@ export async function run(): Promise<Record<string, unknown>> {
         patchAt.set(name, [...(patchAt.get(name) ?? []), performance.now()]);
         return client.patchStatus(ns, name, status);
       },
-      setFinalizer: (ns: string, name: string, f: string, present: boolean) => {
+      setFinalizer: (...args: Parameters<MigrationClient['setFinalizer']>) => {
+        const [, name, , present] = args;
         if (present && !finalizerAt.has(name)) finalizerAt.set(name, performance.now());
-        return client.setFinalizer(ns, name, f, present);
+        return client.setFinalizer(...args);
       },
       watch: (o: Parameters<typeof client.watch>[0]) =>
         client.watch({

@@ -164,7 +164,8 @@ export function createOperator(deps: OperatorDeps): Operator {
     const started = performance.now();
     const [namespace, name] = k.split('/') as [string, string];
     try {
-      const m = await deps.migrations.get(namespace, name);
+      // the informer's copy when it has one (level-triggered: a stale copy costs one retry, never a wrong write)
+      const m = informer?.get(k) ?? (await deps.migrations.get(namespace, name));
       if (!m) {
         const gone = hosts.get(k);
         if (gone) {
@@ -177,7 +178,7 @@ export function createOperator(deps: OperatorDeps): Operator {
       const phase = m.status?.phase;
       if (phase && TERMINAL.has(phase) && !m.metadata.finalizers?.includes(FINALIZER) && !hosts.has(k)) return;
       if (!m.metadata.finalizers?.includes(FINALIZER)) {
-        if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true))) return;
+        if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true, m))) return;
       }
       const running = await openHost(m);
       const snap = running.host.snapshot();

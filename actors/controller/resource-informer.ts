@@ -37,6 +37,11 @@ export class ResourceInformer<T extends CustomResource> {
 
   constructor(private readonly o: ResourceInformerOptions<T>) {}
 
+  /** The newest version of an object seen by list or watch (`namespace/name`), if any. */
+  get(key: string): T | undefined {
+    return this.known.get(key);
+  }
+
   start(): void {
     this.stopped = false;
     this.resync = setInterval(() => {

@@ -176,18 +176,20 @@ export class CustomResourceClient<Spec = unknown, Status = unknown> {
 
   /**
    * Adds or removes a finalizer with a compare-and-set on resourceVersion (a concurrent change re-reads and
-   * retries, up to `attempts`). Returns the updated object, or null when the CR is gone.
+   * retries, up to `attempts`). `known` (e.g. from a watch) saves the first read; a stale one costs a retry.
+   * Returns the updated object, or null when the CR is gone.
    */
   async setFinalizer(
     namespace: string,
     name: string,
     finalizer: string,
     present: boolean,
+    known?: CustomResource<Spec, Status>,
     attempts = 5,
   ): Promise<CustomResource<Spec, Status> | null> {
     const { group, version, plural } = this.names;
     for (let attempt = 1; ; attempt++) {
-      const cr = await this.get(namespace, name);
+      const cr = attempt === 1 && known ? known : await this.get(namespace, name);
       if (!cr) return null;
       const current = cr.metadata.finalizers ?? [];
       if (current.includes(finalizer) === present) return cr;
