@@ -3,7 +3,7 @@
  * them) and scripted faults (so property tests can drive arbitrary adapter outcomes).
  */
 import type { Clock } from './clock/port.ts';
-import { Ms2mError } from './errors.ts';
+import { ErrorCode, Ms2mError } from './errors.ts';
 
 /**
  * What a fake does on one call:
@@ -53,7 +53,7 @@ export class EffectJournal {
 export class InjectedFault extends Ms2mError {
   constructor(op: string, key: string, transient: boolean) {
     super(
-      transient ? 'INJECTED_TRANSIENT' : 'INJECTED_PERMANENT',
+      transient ? ErrorCode.INJECTED_TRANSIENT : ErrorCode.INJECTED_PERMANENT,
       `Injected ${transient ? 'transient' : 'permanent'} fault in ${op} (${key})`,
       {
         transient,

@@ -1,4 +1,4 @@
-import { Ms2mError } from '../errors.ts';
+import { ErrorCode, Ms2mError } from '../errors.ts';
 
 /**
  * Typed failures of the kubelet checkpoint API. Each says which container failed and what to do.
@@ -11,7 +11,7 @@ import { Ms2mError } from '../errors.ts';
 export class CheckpointUnsupportedError extends Ms2mError {
   constructor(target: string, body: string) {
     super(
-      'CHECKPOINT_UNSUPPORTED',
+      ErrorCode.CHECKPOINT_UNSUPPORTED,
       `Kubelet checkpoint endpoint for ${target} answered 404: enable the ContainerCheckpoint feature gate on the kubelet and use a runtime with checkpoint support (CRI-O with enable_criu_support) (${body.trim().slice(0, 200)})`,
       { details: { target, status: 404 } },
     );
@@ -23,7 +23,7 @@ export class CheckpointFailedError extends Ms2mError {
   readonly runtimeMessage: string;
   constructor(target: string, status: number, runtimeMessage: string) {
     super(
-      'CHECKPOINT_FAILED',
+      ErrorCode.CHECKPOINT_FAILED,
       `Checkpoint of ${target} failed in the container runtime (HTTP ${status}): ${runtimeMessage.trim().slice(0, 2000)}; check the CRIU log on the node`,
       { details: { target, status }, transient: false },
     );
@@ -35,7 +35,7 @@ export class CheckpointFailedError extends Ms2mError {
 export class CheckpointTimeoutError extends Ms2mError {
   constructor(target: string, timeoutMs: number, cause?: unknown) {
     super(
-      'CHECKPOINT_TIMEOUT',
+      ErrorCode.CHECKPOINT_TIMEOUT,
       `Checkpoint of ${target} got no answer within ${timeoutMs} ms: raise timeoutSeconds or check the node`,
       {
         cause,
@@ -50,7 +50,7 @@ export class CheckpointTimeoutError extends Ms2mError {
 export class EmptyCheckpointError extends Ms2mError {
   constructor(target: string, body: string) {
     super(
-      'CHECKPOINT_EMPTY',
+      ErrorCode.CHECKPOINT_EMPTY,
       `Checkpoint of ${target} returned no archive path (body ${body.trim().slice(0, 200)}): check the runtime's checkpoint support`,
       {
         details: { target },
@@ -63,7 +63,7 @@ export class EmptyCheckpointError extends Ms2mError {
 export class CheckpointForbiddenError extends Ms2mError {
   constructor(target: string, status: number, body: string) {
     super(
-      'CHECKPOINT_FORBIDDEN',
+      ErrorCode.CHECKPOINT_FORBIDDEN,
       `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (${body.trim().slice(0, 200)})`,
       {
         details: { target, status },

@@ -112,7 +112,7 @@ function parseAnswer(target: string, res: { status: number; body: string }, wait
   if (status === 404) throw new CheckpointUnsupportedError(target, body);
   if (status === 401 || status === 403) throw new CheckpointForbiddenError(target, status, body);
   if (status === 504 || status === 408) throw new CheckpointTimeoutError(target, waitMs, new Error(body));
-  if (status >= 500 && /deadline exceeded|timed? ?out/i.test(body))
+  if (status >= 500 && grpcStatusCode(body) === 'DeadlineExceeded')
     throw new CheckpointTimeoutError(target, waitMs, new Error(body));
   if (status === 502 || status === 503)
     throw new UnavailableError('Kubelet checkpoint API', `HTTP ${status} for ${target}: ${body.slice(0, 200)}`);
@@ -129,6 +129,21 @@ function parseAnswer(target: string, res: { status: number; body: string }, wait
 }
 
 /** Kubelet errors come as plain text or as a Status object with `message`. */
+/**
+ * The gRPC status code of the runtime's answer the kubelet passes on: the CRI call fails with a gRPC status, and
+ * the kubelet's 500 body carries its string form, `rpc error: code = <Code> desc = <text>` (grpc-go's fixed
+ * format). Only the code is read; the text is the runtime's own and never matched.
+ */
+export function grpcStatusCode(body: string): string | undefined {
+  const at = body.indexOf(GRPC_CODE);
+  if (at < 0) return undefined;
+  const rest = body.slice(at + GRPC_CODE.length);
+  const end = rest.indexOf(' ');
+  const code = end < 0 ? rest : rest.slice(0, end);
+  return /^[A-Z][A-Za-z]+$/.test(code) ? code : undefined;
+}
+const GRPC_CODE = 'rpc error: code = ';
+
 function runtimeMessage(body: string): string {
   try {
     const j = JSON.parse(body) as { message?: unknown };

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock/port.ts';
 import { EffectJournal, type FaultPlan, faulty, noFaults } from '../effect-journal.ts';
+import { NotFoundError } from '../errors.ts';
 import type { Cluster, NewPod, NodeInfo, ObjectRef, OwnerInfo, PodInfo } from './port.ts';
 import { POD_DELETION_COST } from './port.ts';
 
@@ -203,7 +204,7 @@ export class FakeCluster implements Cluster {
   async scaleStatefulSet(namespace: string, name: string, replicas: number, key: string): Promise<void> {
     await faulty(this.ctx(), 'scaleStatefulSet', key, `${this.k(namespace, name)}=${replicas}`, () => {
       const sts = this.statefulSets.get(this.k(namespace, name));
-      if (!sts) throw new Error(`StatefulSet ${namespace}/${name} not found`);
+      if (!sts) throw new NotFoundError('StatefulSet', `${namespace}/${name}`, 'it owns the source pod');
       if (sts.replicas === replicas) return { applied: false, value: undefined };
       sts.replicas = replicas;
       this.reconcileStatefulSet(sts);

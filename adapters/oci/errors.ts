@@ -1,4 +1,4 @@
-import { Ms2mError } from '../errors.ts';
+import { ErrorCode, Ms2mError } from '../errors.ts';
 import type { RegistryErrorsWire } from './oci.wire.ts';
 
 /**
@@ -17,7 +17,7 @@ export class RegistryError extends Ms2mError {
     const codes = registryCodes(body);
     const auth = status === 401 || status === 403;
     super(
-      auth ? 'REGISTRY_UNAUTHORIZED' : 'REGISTRY_ERROR',
+      auth ? ErrorCode.REGISTRY_UNAUTHORIZED : ErrorCode.REGISTRY_ERROR,
       `${what} failed with HTTP ${status}${codes.length ? ` (${codes.join(', ')})` : ''}: ${body.trim().slice(0, 300)}${
         auth ? '; check the registry credentials and push permission on the repository' : ''
       }`,
