@@ -2,6 +2,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HostGroup } from '../../actors/host-group.ts';
+import { normalizeSpec } from '../../actors/migration-spec.ts';
+import { systemClock } from '../../adapters/clock/system.ts';
+import { ErrorCode } from '../../adapters/errors.ts';
+import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
+import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import { natsKvLease, openLeaseBucket } from '../../adapters/nats/kv-lease.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
 
@@ -88,5 +94,64 @@ describe('NATS KV lease', () => {
     await lost;
     expect(await a.renew()).toBe(false);
     await a.close();
+  });
+
+  it('losing it stops every migration host of the leader at once; none appends afterwards', async () => {
+    const kv = await openLeaseBucket(nc, { bucket: 'leases-e', ttlMs: 60_000 });
+    const lease = natsKvLease({ kv, key: 'leader', holder: 'operator-a', ttlMs: 60_000, logger });
+    expect(await lease.acquire()).toBe(true);
+    const clock = systemClock();
+    let checkpoints = 0;
+    let checkpointing!: () => void;
+    const bothCheckpointing = new Promise<void>((r) => {
+      checkpointing = r;
+    });
+    // checkpoints take 2 s: both migrations are mid-flight when the lease goes
+    const world = createFakeWorld({
+      clock,
+      faults: (op) => {
+        if (op === 'checkpoint' && ++checkpoints === 2) checkpointing();
+        return op === 'checkpoint' ? { kind: 'slow', ms: 2000 } : { kind: 'ok' };
+      },
+    });
+    const pods = [world.seed('pod'), world.seed('deployment')];
+    const log = createMemoryEventLog();
+    const group = new HostGroup({ deps: { ...world, logger, log, pollMs: 20, sampleHeartbeatMs: 200 } });
+    group.stopOnLoss(lease);
+    const hosts = await Promise.all(pods.map((_, i) => group.open(`default/m${i}`)));
+    const halted = new Promise<boolean[]>((resolve) => lease.onLost(() => resolve(hosts.map((h) => h.isStopped))));
+    await Promise.all(
+      hosts.map((h, i) =>
+        h.request(
+          normalizeSpec(
+            { namespace: 'default', name: `m${i}`, uid: `uid-m${i}` },
+            {
+              sourcePod: pods[i]!,
+              targetNode: TARGET_NODE,
+              messageQueueConfig: { queueName: `q${i}`, brokerUrl: 'amqp://127.0.0.1', exchangeName: `x${i}` },
+            },
+          ),
+        ),
+      ),
+    );
+    await bothCheckpointing;
+    await kv.put('leader', 'operator-b'); // another process took the lease
+    expect(await halted).toEqual([true, true]);
+    await group.stopAll('test: already stopping');
+    const stored = log.snapshot().length;
+    // the slow checkpoints finish after the loss: their facts are not appended
+    await new Promise<void>((resolve) => {
+      const started = Date.now();
+      const check = () =>
+        world.journal.applied('checkpoint').length === 2 || Date.now() - started > 10_000
+          ? resolve()
+          : setTimeout(check, 50);
+      check();
+    });
+    expect(world.journal.applied('checkpoint')).toHaveLength(2);
+    expect(log.snapshot()).toHaveLength(stored);
+    expect(log.snapshot().some((e) => e.type === 'CheckpointCreated')).toBe(false);
+    for (const h of hosts) await expect(h.done()).rejects.toMatchObject({ code: ErrorCode.HOST_STOPPED });
+    await lease.close();
   });
 });
