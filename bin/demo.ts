@@ -7,16 +7,19 @@
  * the runtime, the chart, the event log and the crash recovery are the real ones.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { type HostDeps, MigrationHost } from '../actors/host.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
 import { formatRow, phaseSummary, Timeline } from '../actors/timeline.ts';
 import { systemClock } from '../adapters/clock/system.ts';
+import { InvalidInputError } from '../adapters/errors.ts';
 import { openEventLog } from '../adapters/event-log/open.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
+import { writeFileAtomicSync } from '../adapters/file-log/atomic-file.ts';
+import { assertDemoDir, DEMO_LOG_DIR, prepareDemoDir, worldFileOf } from './demo-dir.ts';
 
 interface DemoScenario {
   title: string;
@@ -63,6 +66,24 @@ export const SCENARIOS: Record<string, DemoScenario> = {
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
+const migrationIdOfScenario = (name: string) => `default/${name}`;
+
+/** The saved world of a scenario, or undefined when there is none; a damaged file is a clear error. */
+function readWorldFile(file: string): Parameters<ReturnType<typeof createFakeWorld>['load']>[0] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidInputError(`demo state ${file}`, 'is not valid JSON; run ms2m demo without --child to start over');
+  }
+}
+
 /** Runs one scenario in this process. The world is saved to `dir` on every change so a restart continues it. */
 export async function runScenario(
   name: string,
@@ -79,25 +100,36 @@ export async function runScenario(
     producerRate: sc.producerRate,
     consumerRate: sc.consumerRate,
   });
-  const worldFile = join(dir, `world-${name}.json`);
-  const resumed = existsSync(worldFile);
-  const sourcePod = resumed ? '' : world.seed(sc.workload);
-  if (resumed) world.load(JSON.parse(readFileSync(worldFile, 'utf8')));
-  const saveWorld = () => writeFileSync(worldFile, JSON.stringify(world.save()));
-  world.journal.onChange = saveWorld;
-  saveWorld();
+  const worldFile = worldFileOf(dir, name);
+  const saveWorld = () => writeFileAtomicSync(worldFile, JSON.stringify(world.save()));
 
   // the embedded file log by default; JetStream when --nats names a server
   const log: EventLog = await openEventLog(
     nats
       ? { kind: 'nats', servers: nats.url, stream: `MS2M_DEMO_${nats.run}`, subjectPrefix: `ms2m.demo.${nats.run}` }
-      : { kind: 'file', dir: join(dir, 'log') },
+      : { kind: 'file', dir: join(dir, DEMO_LOG_DIR) },
     logger,
   );
-  const migrationId = `default/${name}`;
-  const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
+  const migrationId = migrationIdOfScenario(name);
   const history = new Timeline();
-  for (const env of await log.read(migrationId)) history.add(env);
+  const logged = await log.read(migrationId);
+  for (const env of logged) history.add(env);
+  // The world file is first written by the first change after MigrationRequested was logged, so: no events
+  // and no world file is a fresh start; events without a world file mean no effect had changed the world yet.
+  const saved = readWorldFile(worldFile);
+  if (logged.length === 0 && saved !== undefined) {
+    await log.close();
+    throw new InvalidInputError(
+      `demo state ${worldFile}`,
+      `exists but the event log ${log.locate(migrationId)} is empty (it was removed, or --nats/--run name another log); run ms2m demo without --child to start over`,
+    );
+  }
+  // seeding is deterministic, so a resumed run without a saved world rebuilds the one its events started from
+  const sourcePod = saved === undefined ? world.seed(sc.workload) : '';
+  if (saved !== undefined) world.load(saved);
+  world.journal.onChange = saveWorld;
+
+  const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
   const before = history.rows.length;
   const host = await MigrationHost.open({ migrationId, deps, onEvent: (env) => out(formatRow(history.add(env))) });
   if (before > 0) {
@@ -115,6 +147,7 @@ export async function runScenario(
       },
     );
     await host.request(spec);
+    saveWorld();
   }
   const final = await host.done();
   out(`  ${final.value}: ${phaseSummary(final)}`);
@@ -173,10 +206,12 @@ export async function demo(opts: {
   // JetStream keeps streams across runs: each demo run gets its own stream
   const nats = opts.nats ? { url: opts.nats, run: opts.run ?? Date.now().toString(36).toUpperCase() } : undefined;
   const logger = pino({ level: opts.verbose ? 'info' : 'warn' }, pino.destination(2));
-  if (opts.child) return (await runScenario(opts.child, opts.dir, logger, nats)) === 'Completed' ? 0 : 1;
+  if (opts.child) {
+    await assertDemoDir(opts.dir);
+    return (await runScenario(opts.child, opts.dir, logger, nats)) === 'Completed' ? 0 : 1;
+  }
 
-  rmSync(opts.dir, { recursive: true, force: true });
-  mkdirSync(opts.dir, { recursive: true });
+  await prepareDemoDir(opts.dir, Object.keys(SCENARIOS), migrationIdOfScenario);
   out('ms2m demo — live migration on the embedded local setup (simulated nodes, real runtime and event log)');
   out(`state and event log: ${opts.dir}\n`);
   let ok = true;

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SCENARIOS } from '../../bin/demo.ts';
 
 // The README's main command, end to end: real processes, the embedded log on disk, a real SIGKILL.
 const root = join(import.meta.dirname, '../..');
@@ -30,6 +31,15 @@ describe('ms2m demo', () => {
     expect(out).toMatch(/resumed from the log at seq \d+ \(phase Restoring\)/);
     expect(out).toContain('All migrations completed.');
 
+    // the demo owns the directory (marker) and left only its own files: no temp, lock or torn leftovers
+    expect(readdirSync(dir).sort()).toEqual([
+      '.ms2m-demo',
+      'log',
+      ...Object.keys(SCENARIOS)
+        .map((n) => `world-${n}.json`)
+        .sort(),
+    ]);
+    for (const n of Object.keys(SCENARIOS)) JSON.parse(readFileSync(join(dir, `world-${n}.json`), 'utf8'));
     const logs = readdirSync(join(dir, 'log')).sort();
     expect(logs).toEqual(
       [
@@ -44,5 +54,12 @@ describe('ms2m demo', () => {
     expect(timeline.stdout).toMatch(/SourceScaledDown[\s\S]*SourcePodGone[\s\S]*Completed: total=/);
     const status = ms2m('status', '--log', join(dir, 'log'), '--id', 'default/shadowpod-pod-direct-cutoff');
     expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Completed', cutoff: { seconds: 8, computed: false } });
+    const all = ms2m('status', '--log', join(dir, 'log'), '-o', 'json');
+    expect(Object.values(JSON.parse(all.stdout)).map((s) => (s as { phase: string }).phase)).toEqual([
+      'Completed',
+      'Completed',
+      'Completed',
+      'Completed',
+    ]);
   });
 });
