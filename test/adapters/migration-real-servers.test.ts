@@ -66,18 +66,25 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
     const host = await MigrationHost.open({
       migrationId: 'default/m1',
       deps: { ...world, broker, log, logger, pollMs: 250, sampleHeartbeatMs: 1000 },
-      onEvent: (env) => {
-        // nats-server dies right after the checkpoint and comes back 2 s later
-        if (env.type === 'CheckpointCreated') {
-          faults.push(
-            nats
-              .kill()
-              .then(() => new Promise((r) => setTimeout(r, 2000)))
-              .then(() => nats.start()),
-          );
-        }
-        if (env.type === 'ReplayStarted') faults.push(rabbit.restart());
-      },
+      observers: [
+        {
+          name: 'fault-injection',
+          observe(batch) {
+            for (const { event } of batch) {
+              // nats-server dies right after the checkpoint and comes back 2 s later
+              if (event.type === 'CheckpointCreated') {
+                faults.push(
+                  nats
+                    .kill()
+                    .then(() => new Promise((r) => setTimeout(r, 2000)))
+                    .then(() => nats.start()),
+                );
+              }
+              if (event.type === 'ReplayStarted') faults.push(rabbit.restart());
+            }
+          },
+        },
+      ],
     });
     await host.request(spec);
     const final = await host.done();
@@ -104,6 +111,6 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
     expect(msgs).toContain('Re-declared topology after reconnect');
     expect(producer.sent).toBeGreaterThan(100);
 
-    await Promise.all([source.stop(), target.stop(), broker.close(), log.close()]);
+    await Promise.all([host.stop(), source.stop(), target.stop(), broker.close(), log.close()]);
   });
 });
