@@ -301,3 +301,53 @@ describe('clear messages', () => {
     expect((await stat(file)).size).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
   });
 });
+
+describe('logs written by earlier versions (no marker file, no header: the line head is the mark)', () => {
+  it('every golden log, placed under its id, is read, extended, and its torn tail repaired like a new one', async () => {
+    const goldenDir = join(import.meta.dirname, '../golden');
+    for (const name of ['sequential', 'crash-resume', 'shadowpod-direct']) {
+      const dir = await freshDir();
+      const text = await readFile(join(goldenDir, `${name}.jsonl`), 'utf8');
+      const id = JSON.parse(text.slice(0, text.indexOf('\n'))).migrationId as string;
+      const count = text.trimEnd().split('\n').length;
+      const file = join(dir, `${encodeURIComponent(id)}.jsonl`);
+      await writeFile(file, `${text}{"migrationId":${JSON.stringify(id)},"seq":${count + 1},"type":"Tor`);
+      const reader = await openFileLogReader({ dir, logger: silent });
+      expect(parseLog(await reader.read(id), id)).toHaveLength(count);
+      await reader.close();
+      const writer = await openFileLog({ dir, logger: silent });
+      expect((await writer.append(id, event(count), count)).seq).toBe(count + 1);
+      await writer.close();
+      const after = await readFile(file, 'utf8');
+      expect(after.startsWith(text)).toBe(true); // every old byte kept
+      expect(after.slice(text.length)).toMatch(new RegExp(`^\\{"migrationId":"${id}","seq":${count + 1},.*\\}\\n$`));
+    }
+  });
+});
+
+describe('watch', () => {
+  it('waits for an unterminated line to complete, then stops with CorruptEventError when it is not an event', async () => {
+    const dir = await freshDir();
+    const log = await openFileLog({ dir, logger: silent, watchPollMs: 20 });
+    await log.append('default/w', event(0), 0);
+    const seen: number[] = [];
+    const watching = (async () => {
+      for await (const ev of log.watch({ migrationId: 'default/w' })) seen.push(ev.seq);
+    })().then(
+      () => new Error('the watch ended without an error'),
+      (err: unknown) => err,
+    );
+    await log.append('default/w', event(1), 1);
+    const file = log.locate('default/w');
+    await appendFile(file, '{"migrationId":"default/w","seq":3,"type":"E","at":"2026-01-01T00:00:03.000Z"');
+    await appendFile(
+      file,
+      Buffer.concat([Buffer.from(',"machineVersion":1,"data":{"bad":"'), Buffer.from([0xff]), Buffer.from('"}}\n')]),
+    );
+    const err = await watching;
+    expect(err).toBeInstanceOf(CorruptEventError);
+    expect((err as Error).message).toMatch(/at seq 3: event is not valid UTF-8/);
+    expect(seen).toEqual([2]);
+    await log.close();
+  });
+});
