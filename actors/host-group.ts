@@ -74,7 +74,11 @@ export class HostGroup {
     return [...this.hosts.keys()];
   }
 
-  /** Stops and forgets one migration's host (CR deleted, or finished and no longer watched). */
+  /**
+   * Stops and forgets one migration's host (CR deleted, or finished and no longer watched). Like stop(), it
+   * drops observer deliveries still pending: `await host.idle()` first to let a finished migration's last
+   * status land. The group keeps every host it opened until it is closed here.
+   */
   async close(migrationId: string): Promise<void> {
     const host = this.hosts.get(migrationId);
     if (!host) return;

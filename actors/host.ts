@@ -205,8 +205,9 @@ export class MigrationHost {
 
   /**
    * Stops like a crash would: the actor, its effects and the observer loops stop at once, facts not yet appended
-   * are dropped (a retry waiting to append gives up). Resolves when an append already sent to the log has
-   * settled: after that, this host issues no append. Idempotent.
+   * are dropped (a retry waiting to append gives up), and so are observer deliveries not yet made (after a lost
+   * lease the new leader reports; for a graceful close, `await idle()` first). Resolves when an append already
+   * sent to the log has settled: after that, this host issues no append. Idempotent.
    *
    * @example
    * ```ts
