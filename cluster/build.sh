@@ -7,7 +7,7 @@
 # <key> is a sha256 over the tool module's go.mod, go.sum and tools.go, the build flags, `go version` and the
 # target platform: a change to any of them builds into a new directory; a later run with the same inputs builds
 # nothing. Each binary is built into a temp dir and renamed into place (atomic); a lock serialises concurrent
-# runs. The first control-plane build takes ~12 min on 2 cores.
+# runs. The first control-plane build takes 12-16 min on 2 cores; --nodes adds ~4 min.
 #
 # Usage: cluster/build.sh [--nodes] [--print-path]
 #   (default)     etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (the control plane)
@@ -124,7 +124,7 @@ fi
 
 mkdir -p "$cache_root"
 echo "ms2m cluster: building ${#missing[@]} binaries (Kubernetes $kube_version, etcd $etcd_version$([ "$nodes" -eq 1 ] && echo ", containerd $containerd_version")) into $cache_root"
-echo "ms2m cluster: the first build takes ~12 min on 2 cores (Go module and build caches make later ones fast)"
+echo "ms2m cluster: the first build takes 12-16 min on 2 cores (--nodes: ~4 min more); later runs build nothing"
 total_start=$SECONDS
 i=0
 for t in "${missing[@]}"; do
@@ -140,6 +140,8 @@ for t in "${missing[@]}"; do
     exec 9>&-
     continue
   fi
+  # left by a run that was killed (we hold the dir's lock: nobody else builds here)
+  rm -rf "$dir"/.build-*
   tmp="$(mktemp -d "$dir/.build-$bin.XXXXXX")"
   case "$mod" in
     kube) flags=(-ldflags "$kube_ldflags") ;;
@@ -149,11 +151,20 @@ for t in "${missing[@]}"; do
   echo "ms2m cluster: [$i/${#missing[@]}] building $bin ($pkg)"
   start=$SECONDS
   (
-    while sleep 60; do echo "ms2m cluster:       ... $bin $(fmt_time $((SECONDS - start))) (total $(fmt_time $((SECONDS - total_start))))"; done
+    # `wait` (unlike a foreground sleep) lets the TERM below end this loop at once
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 60 &
+      nap=$!
+      wait "$nap"
+      echo "ms2m cluster:       ... $bin $(fmt_time $((SECONDS - start))) (total $(fmt_time $((SECONDS - total_start))))"
+    done
   ) &
   ticker=$!
+  trap 'kill "$ticker" 2>/dev/null; rm -rf "$tmp"; exit 130' INT TERM
   status=0
   (cd "$tools/$mod" && go build -p "${MS2M_BUILD_JOBS:-2}" "${flags[@]}" -o "$tmp/$bin" "$pkg") || status=$?
+  trap - INT TERM
   kill "$ticker" 2>/dev/null || true
   wait "$ticker" 2>/dev/null || true
   if [ "$status" -ne 0 ]; then

@@ -18,7 +18,7 @@ export class MissingBinaryError extends Error {
   ) {
     super(
       `${binary} is not in ${dirs.join(', ') || '(no dirs)'}: build the cluster binaries with \`bash cluster/build.sh\` ` +
-        '(~12 min the first time; `npm test` runs it through scripts/setup.sh)',
+        '(12-16 min the first time; `npm test` runs it through scripts/setup.sh)',
     );
     this.name = 'MissingBinaryError';
   }
