@@ -55,6 +55,7 @@ export interface OperatorDeps {
 }
 
 export interface Operator {
+  /** Starts campaigning (or leading, without a lease); the operator's timers keep the process alive until stop(). */
   start(): Promise<void>;
   /** Stops watching and every host (nothing is appended after it resolves), releases the lease. */
   stop(): Promise<void>;
@@ -315,7 +316,6 @@ export function createOperator(deps: OperatorDeps): Operator {
     }
     if (!stopped) {
       leaseTimer = setTimeout(() => void campaign(), deps.leaseRetryMs ?? 2000);
-      leaseTimer.unref?.();
     }
   }
 

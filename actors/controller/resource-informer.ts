@@ -47,7 +47,6 @@ export class ResourceInformer<T extends CustomResource> {
     this.resync = setInterval(() => {
       for (const obj of this.known.values()) this.o.onChange(obj);
     }, this.o.resyncMs);
-    this.resync.unref?.();
     void this.run();
   }
 
@@ -120,6 +119,5 @@ export class ResourceInformer<T extends CustomResource> {
     const delay = Math.min(maxMs, baseMs * 2 ** (this.failures - 1));
     this.o.logger.warn({ err: err.message, retryInMs: delay }, 'Watch ended with an error; restarting');
     this.timer = setTimeout(() => void this.run(), delay);
-    this.timer.unref?.();
   }
 }

@@ -46,7 +46,6 @@ export class WorkQueue {
         this.timers.delete(key);
         this.add(key);
       }, delayMs);
-      t.unref?.();
       this.timers.set(key, t);
       return;
     }
