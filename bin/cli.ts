@@ -10,7 +10,7 @@ import { projectStatus } from '../actors/status.ts';
 import { formatRow, phaseSummary, type TimelineRow, timeline } from '../actors/timeline.ts';
 import { ErrorCode, Ms2mError, NotFoundError } from '../adapters/errors.ts';
 import type { EventLogReader } from '../adapters/event-log/port.ts';
-import { openFileLogReader } from '../adapters/file-log/file-log.ts';
+import { openFileLogReader } from '../adapters/file-log/file-log-reader.ts';
 import { demo } from './demo.ts';
 
 export const USAGE = `usage:

@@ -34,7 +34,7 @@ export interface EventLog extends EventLogReader {
  *
  * @example
  * ```ts
- * const reader = await openFileLogReader({ dir: '.ms2m/log', logger });
+ * const reader = await openFileLogReader({ dir: '.ms2m/log', logger }); // adapters/file-log/file-log-reader.ts
  * for (const id of await reader.list()) console.log(id, (await reader.read(id)).length);
  * await reader.close();
  * ```

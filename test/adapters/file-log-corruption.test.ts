@@ -10,7 +10,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../actors/event-schema.ts';
 import { CorruptEventError } from '../../adapters/event-log/port.ts';
-import { openFileLog, openFileLogReader } from '../../adapters/file-log/file-log.ts';
+import { openFileLog } from '../../adapters/file-log/file-log.ts';
+import { openFileLogReader } from '../../adapters/file-log/file-log-reader.ts';
 import { MACHINE_VERSION } from '../../machines/envelope.ts';
 
 let root: string;
