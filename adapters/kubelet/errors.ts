@@ -12,7 +12,7 @@ export class CheckpointUnsupportedError extends Ms2mError {
   constructor(target: string, body: string) {
     super(
       ErrorCode.CHECKPOINT_UNSUPPORTED,
-      `Kubelet checkpoint endpoint for ${target} answered 404: enable the ContainerCheckpoint feature gate on the kubelet and use a runtime with checkpoint support (CRI-O with enable_criu_support) (${body.trim().slice(0, 200)})`,
+      `Kubelet checkpoint endpoint for ${target} answered 404: the kubelet has no checkpoint API (enable the ContainerCheckpoint feature gate and use a runtime with checkpoint support: containerd 2 or CRI-O with enable_criu_support), or the pod or container is not on that node (${body.trim().slice(0, 200)})`,
       { details: { target, status: 404 } },
     );
   }
@@ -68,6 +68,20 @@ export class CheckpointForbiddenError extends Ms2mError {
       {
         details: { target, status },
       },
+    );
+  }
+}
+
+/**
+ * The API server answered for itself on the node proxy path (a `Status`, not the kubelet's answer) and no retry
+ * will help: e.g. `400 BadRequest: address not allowed` when the Node's address is loopback or link-local.
+ */
+export class CheckpointProxyError extends Ms2mError {
+  constructor(target: string, node: string, status: number, reason: string | undefined, message: string) {
+    super(
+      ErrorCode.KUBERNETES_API,
+      `The API server did not pass the checkpoint of ${target} to the kubelet (HTTP ${status} ${reason ?? ''}: ${message.trim().slice(0, 300)}): check Node ${node}'s status.addresses (kube-apiserver proxies to its InternalIP, never to loopback or link-local addresses) and status.daemonEndpoints.kubeletEndpoint`,
+      { details: { target, node, upstreamStatus: status, upstreamReason: reason } },
     );
   }
 }

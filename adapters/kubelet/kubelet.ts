@@ -1,14 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
-import { UnavailableError } from '../errors.ts';
+import { NotFoundError, UnavailableError } from '../errors.ts';
 import {
   CheckpointFailedError,
   CheckpointForbiddenError,
+  CheckpointProxyError,
   CheckpointTimeoutError,
   CheckpointUnsupportedError,
   EmptyCheckpointError,
 } from './errors.ts';
-import { CheckpointResponseWire } from './kubelet.wire.ts';
+import { ApiStatusWire, CheckpointResponseWire } from './kubelet.wire.ts';
 import type { CheckpointRequest, CheckpointResult, Kubelet } from './port.ts';
 
 /** One HTTP exchange, small bodies only. Injectable for tests; the default uses node:http(s). */
@@ -102,13 +103,22 @@ export function createKubeletClient(opts: KubeletClientOptions): Kubelet {
       } finally {
         clearTimeout(timer);
       }
-      return parseAnswer(target, res, waitMs);
+      return parseAnswer(target, req.node, res, waitMs);
     },
   };
 }
 
-function parseAnswer(target: string, res: { status: number; body: string }, waitMs: number): CheckpointResult {
+function parseAnswer(
+  target: string,
+  node: string,
+  res: { status: number; body: string },
+  waitMs: number,
+): CheckpointResult {
   const { status, body } = res;
+  if (status >= 400) {
+    const apiStatus = apiServerStatus(body);
+    if (apiStatus) apiServerFailure(target, node, status, apiStatus, waitMs);
+  }
   if (status === 404) throw new CheckpointUnsupportedError(target, body);
   if (status === 401 || status === 403) throw new CheckpointForbiddenError(target, status, body);
   if (status === 504 || status === 408) throw new CheckpointTimeoutError(target, waitMs, new Error(body));
@@ -128,7 +138,34 @@ function parseAnswer(target: string, res: { status: number; body: string }, wait
   return { path };
 }
 
-/** Kubelet errors come as plain text or as a Status object with `message`. */
+/** The API server's own `Status` answer, or undefined when the body is the kubelet's (plain text). */
+function apiServerStatus(body: string): ApiStatusWire | undefined {
+  try {
+    const parsed = ApiStatusWire.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A failure of the proxy hop, told by the Status the API server wrote (the request did not reach the kubelet, or
+ * the API server refused to send it): never the runtime's, so never a CheckpointFailedError.
+ */
+function apiServerFailure(target: string, node: string, status: number, s: ApiStatusWire, waitMs: number): never {
+  const message = s.message ?? '';
+  if (status === 401 || status === 403) throw new CheckpointForbiddenError(target, status, message);
+  if (status === 404)
+    throw new NotFoundError('Node', node, `the checkpoint of ${target} goes to the node the pod runs on (${message})`);
+  if (status === 504 || status === 408) throw new CheckpointTimeoutError(target, waitMs, new Error(message));
+  if (status === 429 || status >= 500)
+    throw new UnavailableError(
+      'Kubelet checkpoint API',
+      `HTTP ${status} ${s.reason ?? ''} from the API server for ${target}: ${message.slice(0, 300)}`,
+    );
+  throw new CheckpointProxyError(target, node, status, s.reason, message);
+}
+
 /**
  * The gRPC status code of the runtime's answer the kubelet passes on: the CRI call fails with a gRPC status, and
  * the kubelet's 500 body carries its string form, `rpc error: code = <Code> desc = <text>` (grpc-go's fixed
@@ -144,6 +181,7 @@ export function grpcStatusCode(body: string): string | undefined {
 }
 const GRPC_CODE = 'rpc error: code = ';
 
+/** Kubelet errors come as plain text or as a Status object with `message`. */
 function runtimeMessage(body: string): string {
   try {
     const j = JSON.parse(body) as { message?: unknown };
