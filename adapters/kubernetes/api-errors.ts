@@ -9,7 +9,7 @@ import { ErrorCode, InvalidInputError, Ms2mError, UnavailableError } from '../er
 interface StatusWire {
   reason?: string;
   message?: string;
-  details?: { causes?: Array<{ field?: string; message?: string }> };
+  details?: { causes?: Array<{ reason?: string; field?: string; message?: string }> };
 }
 
 function statusOf(err: ApiException<unknown>): StatusWire {
@@ -28,6 +28,9 @@ function statusOf(err: ApiException<unknown>): StatusWire {
 export function httpStatus(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;
 }
+
+/** `StatusCause.reason` of NamespaceLifecycle's refusal (k8s.io/api/core/v1 NamespaceTerminatingCause). */
+const NAMESPACE_TERMINATING = 'NamespaceTerminating';
 
 export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
@@ -48,7 +51,8 @@ export class ForbiddenError extends Ms2mError {
 
 /**
  * Maps an error thrown by client-node for `action` (e.g. `Create Pod default/app-0-shadow`) to a typed error:
- * 401/403 ForbiddenError; 400/422 InvalidInputError listing the rejected fields; 409 CONFLICT (a caller that
+ * 401/403 ForbiddenError (a 403 because the namespace is being deleted: KUBERNETES_API, no RBAC advice);
+ * 400/422 InvalidInputError listing the rejected fields; 409 CONFLICT (a caller that
  * expects conflicts handles it before this); 404 NOT_FOUND; 429, 5xx and network errors UnavailableError
  * (transient).
  *
@@ -69,11 +73,21 @@ export function toKubernetesError(err: unknown, action: string): Ms2mError {
   switch (err.code) {
     case 401:
     case 403:
+      // NamespaceLifecycle answers 403 too, but no Role can fix a namespace that is being deleted
+      if (status.details?.causes?.some((c) => c.reason === NAMESPACE_TERMINATING))
+        return new Ms2mError(
+          ErrorCode.KUBERNETES_API,
+          `${action}: ${message}: the namespace is being deleted, nothing can be created in it`,
+          { cause: err, details: { ...details, upstreamCause: NAMESPACE_TERMINATING } },
+        );
       return new ForbiddenError(action, message, err);
     case 400:
     case 422: {
       const causes = status.details?.causes?.map((c) => `${c.field ?? '?'}: ${c.message ?? ''}`) ?? [];
-      return new InvalidInputError(action, causes.length ? causes.join('; ') : message, details);
+      const invalid = new InvalidInputError(action, causes.length ? causes.join('; ') : message, details);
+      // InvalidInputError takes no cause: keep the API's answer as its cause, like every other mapping here
+      Object.defineProperty(invalid, 'cause', { value: err, writable: true, configurable: true });
+      return invalid;
     }
     case 404:
       return new Ms2mError(ErrorCode.NOT_FOUND, `${action}: ${message}`, { cause: err, details });

@@ -13,6 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { InvalidInputError } from '../errors.ts';
 import { isConflict, isNotFound, toKubernetesError } from './api-errors.ts';
 import { podInfo, podObject } from './pod-mapping.ts';
 import {
@@ -109,20 +110,19 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async deletePod(namespace: string, name: string, key: string, opts: { uid?: string } = {}): Promise<void> {
+  async deletePod(namespace: string, name: string, key: string, precondition: { uid: string }): Promise<void> {
+    // without a UID the delete would hit whichever pod has the name now: never send one
+    if (!precondition.uid) throw new InvalidInputError(`Delete Pod ${namespace}/${name}`, 'no UID precondition given');
     try {
-      await this.core.deleteNamespacedPod({
-        namespace,
-        name,
-        body: opts.uid ? { preconditions: { uid: opts.uid } } : {},
-      });
-      this.opts.logger.info({ pod: `${namespace}/${name}`, uid: opts.uid, key }, `Deleted Pod ${name}`);
+      // DeleteOptions in the body: with a body, the API server ignores options given as query parameters
+      await this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: precondition.uid } } });
+      this.opts.logger.info({ pod: `${namespace}/${name}`, uid: precondition.uid, key }, `Deleted Pod ${name}`);
     } catch (err) {
       if (isNotFound(err)) return;
       // a UID precondition that fails: the pod of that name is another one (a successor), not ours to delete
-      if (isConflict(err) && opts.uid) {
+      if (isConflict(err)) {
         this.opts.logger.info(
-          { pod: `${namespace}/${name}`, uid: opts.uid, key },
+          { pod: `${namespace}/${name}`, uid: precondition.uid, key },
           `Skipped deleting Pod ${name}: it has another UID now`,
         );
         return;
