@@ -272,7 +272,11 @@ export class FakeCluster implements Cluster {
     });
   }
 
-  /** The ReplicaSet controller: adopt orphans that match, then delete the surplus with the lowest cost. */
+  /**
+   * The ReplicaSet controller: adopt orphans that match, then delete the surplus ranked as the real one ranks
+   * them (controller_utils ActivePodsWithRanks, without the doubled-up rank): unassigned, then Pending before
+   * Running, not Ready before Ready, lower pod-deletion-cost, then the newer pod.
+   */
   private reconcileReplicaSets(): void {
     for (const rs of this.replicaSets.values()) {
       const matches = (p: PodInfo) =>
@@ -292,7 +296,17 @@ export class FakeCluster implements Cluster {
         (p) => matches(p) && p.ownerReferences.some((r) => r.controller && r.name === rs.name),
       );
       const cost = (p: PodInfo) => Number(p.annotations[POD_DELETION_COST] ?? 0);
-      owned.sort((a, b) => cost(a) - cost(b));
+      const phase = (p: PodInfo) => ({ Pending: 0, Unknown: 1, Running: 2 })[p.phase as string] ?? 0;
+      // pods iterate in creation order: a later index is a newer pod
+      const age = new Map(owned.map((p, i) => [p.uid, i]));
+      owned.sort(
+        (a, b) =>
+          Number(Boolean(a.nodeName)) - Number(Boolean(b.nodeName)) ||
+          phase(a) - phase(b) ||
+          Number(a.ready) - Number(b.ready) ||
+          cost(a) - cost(b) ||
+          age.get(b.uid)! - age.get(a.uid)!,
+      );
       for (const p of owned.slice(0, Math.max(0, owned.length - rs.replicas)))
         this.removeLater(p.namespace, p.name, p.uid);
     }
@@ -300,6 +314,9 @@ export class FakeCluster implements Cluster {
 
   async patchDeploymentNodeAffinity(namespace: string, deployment: string, node: string, key: string): Promise<void> {
     await faulty(this.ctx(), 'patchDeploymentNodeAffinity', key, this.k(namespace, deployment), () => {
+      // the fake knows a Deployment by its ReplicaSets
+      if (![...this.replicaSets.values()].some((rs) => rs.namespace === namespace && rs.deployment === deployment))
+        throw new NotFoundError('Deployment', `${namespace}/${deployment}`, "it owns the source pod's ReplicaSet");
       const applied = this.deploymentAffinity.get(this.k(namespace, deployment)) !== node;
       this.deploymentAffinity.set(this.k(namespace, deployment), node);
       return { applied, value: undefined };
