@@ -8,7 +8,7 @@ import type { MigrationSnapshot } from '../../machines/fold.ts';
 import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
 import { goDuration } from '../go-duration.ts';
 import type { Committed, HostObserver } from '../observers.ts';
-import { projectStatus } from '../status.ts';
+import { projectStatus, statusObserver } from '../status.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
 export type MigrationClient = CustomResourceClient<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
@@ -25,29 +25,36 @@ const phaseOf = (s: MigrationSnapshot): string =>
   s.status === 'done' ? (s.value === 'Completed' ? 'Completed' : 'Failed') : s.context.phase;
 
 /**
- * The status projection of the newest snapshot, merge-patched onto the resource. A batch of several events
- * writes once (the observer loop coalesces); a failed PATCH is retried by the loop, never by the migration.
+ * The status projection (conditions folded over the events, so `lastTransitionTime` is the time of the event
+ * that flipped each one), merge-patched onto the resource with the resolved transfer mode and SHADOW's `Total`
+ * timing. A batch writes once; a failed PATCH is retried by the observer loop, never by the migration.
  *
  * @example
  * ```ts
- * const status = statusObserver(client, { namespace, name, uid, generation }, () => log.locate(id));
+ * const status = crStatusObserver(client, { namespace, name, uid, generation }, log.locate(id));
  * ```
  */
-export function statusObserver(client: MigrationClient, cr: MigrationResource, eventLog: string): HostObserver {
-  return {
-    name: 'status',
-    async observe(batch) {
-      const last = batch.at(-1);
-      if (!last) return;
-      const projected = projectStatus(last.snapshot, { eventLog, generation: cr.generation });
+export function crStatusObserver(client: MigrationClient, cr: MigrationResource, eventLog: string): HostObserver {
+  let last: MigrationSnapshot | undefined;
+  const inner = statusObserver({
+    extra: () => ({ eventLog, generation: cr.generation }),
+    write: async (_id, projected) => {
+      const snapshot = last as MigrationSnapshot;
       const status: StatefulMigrationStatusWire = {
         ...(projected as StatefulMigrationStatusWire),
-        transferMode: last.snapshot.context.spec.transferMode,
-        ...(last.snapshot.status === 'done'
-          ? { phaseTimings: { ...projected.phaseTimings, Total: goDuration(totalMs(last.snapshot)) } }
+        transferMode: snapshot.context.spec.transferMode,
+        ...(snapshot.status === 'done'
+          ? { phaseTimings: { ...projected.phaseTimings, Total: goDuration(totalMs(snapshot)) } }
           : {}),
       };
       await client.patchStatus(cr.namespace, cr.name, status);
+    },
+  });
+  return {
+    name: inner.name,
+    observe(batch) {
+      last = batch.at(-1)?.snapshot ?? last;
+      return inner.observe(batch);
     },
   };
 }

@@ -20,7 +20,12 @@ import type { EffectDeps } from '../effects/deps.ts';
 import { MigrationHost } from '../host.ts';
 import { normalizeSpec } from '../migration-spec.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { eventsObserver, type MigrationClient, type MigrationResource, statusObserver } from './migration-observers.ts';
+import {
+  crStatusObserver,
+  eventsObserver,
+  type MigrationClient,
+  type MigrationResource,
+} from './migration-observers.ts';
 import { ResourceInformer } from './resource-informer.ts';
 import { WorkQueue } from './work-queue.ts';
 
@@ -130,7 +135,7 @@ export function createOperator(deps: OperatorDeps): Operator {
         brokerConfig: (ctx) => brokerConfig(ctx.spec, m),
       },
       observers: [
-        statusObserver(deps.migrations, ref(m), deps.log.locate(migrationId)),
+        crStatusObserver(deps.migrations, ref(m), deps.log.locate(migrationId)),
         eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION),
       ],
       signal: hostsAbort.signal,

@@ -25,7 +25,7 @@ describe('crds/ is generated from actors/crd (run `npm run crds` after changing 
   }
 
   it('the CRD keeps the names, printer columns and status subresource of API.md', () => {
-    const [crd] = loadAllYaml(generatedManifests()['statefulmigration.crd.yaml']) as Array<{
+    const [crd] = loadAllYaml(generatedManifests()['statefulmigration.crd.yaml'] ?? '') as Array<{
       spec: {
         group: string;
         names: { kind: string; shortNames: string[] };
