@@ -32,8 +32,14 @@ export const awaitSourceGone: Effect = async ({ ctx }, env) => {
   return { type: 'SourcePodGone', data: {} };
 };
 
-/** Finalizing (Sequential): drop the CR's ownerRef so the StatefulSet can adopt the pod. */
+/**
+ * Finalizing (Sequential): scale the StatefulSet back first, then drop the CR's ownerRef so it adopts the pod.
+ * The other order races the real StatefulSet controller: at 0 replicas it adopts the orphaned pod and deletes it
+ * as surplus. Scaled up while the CR still owns the pod, the controller waits (the name is taken) until the pod
+ * is released, then adopts it. restoreReplicas, next, finds the count already restored.
+ */
 export const releaseTarget: Effect = async ({ ctx, key }, { deps }) => {
+  await deps.cluster.scaleStatefulSet(ctx.spec.namespace, stsOf(ctx), need(ctx, 'originalReplicas'), key);
   await deps.cluster.removeOwnerReference(ctx.spec.namespace, need(ctx, 'targetPod'), ctx.spec.uid, key);
   return { type: 'TargetReleased', data: {} };
 };

@@ -267,7 +267,9 @@ export class FakeCluster implements Cluster {
       const p = this.pods.get(this.k(namespace, pod));
       if (!p?.ownerReferences.some((r) => r.uid === ownerUid)) return { applied: false, value: undefined };
       p.ownerReferences = p.ownerReferences.filter((r) => r.uid !== ownerUid);
+      // an orphan now: the controllers adopt it when it matches (as the real ones do on the pod's update)
       this.reconcileReplicaSets();
+      for (const sts of this.statefulSets.values()) this.reconcileStatefulSet(sts);
       return { applied: true, value: undefined };
     });
   }

@@ -95,8 +95,9 @@ describe('Sequential on a StatefulSet pod', () => {
       'unbindReplayQueue orders.ms2m-replay',
       'control:END_REPLAY ms2m.control.consumer-0',
       'deleteReplayQueue orders.ms2m-replay',
-      'removeOwnerReference default/consumer-0',
+      // scaled back while the CR still owns the pod, then released: the StatefulSet adopts it, never deletes it
       'scaleStatefulSet default/consumer=1',
+      'removeOwnerReference default/consumer-0',
     ]);
     const pod = s.world.cluster.pods.get('default/consumer-0')!;
     expect(pod.nodeName).toBe('node-b');
