@@ -131,7 +131,24 @@ export async function runScenario(
 
   const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
   const before = history.rows.length;
-  const host = await MigrationHost.open({ migrationId, deps, onEvent: (env) => out(formatRow(history.add(env))) });
+  // prints each event this process commits as a timeline row (replayed ones are in `history` already)
+  let printed = before;
+  const host = await MigrationHost.open({
+    migrationId,
+    deps,
+    observers: [
+      {
+        name: 'demo timeline',
+        observe: (batch) => {
+          for (const c of batch) {
+            if (c.replayed || c.event.seq <= printed) continue;
+            printed = c.event.seq;
+            out(formatRow(history.add(c.event)));
+          }
+        },
+      },
+    ],
+  });
   if (before > 0) {
     out(
       `  resumed from the log at seq ${before} (phase ${history.rows.at(-1)?.phase}); effects of the current step run again, idempotently`,
@@ -150,6 +167,7 @@ export async function runScenario(
     saveWorld();
   }
   const final = await host.done();
+  await host.idle(); // every committed event printed before the summary
   out(`  ${final.value}: ${phaseSummary(final)}`);
   out(`  event log: ${log.locate(migrationId)}`);
   await log.close();
