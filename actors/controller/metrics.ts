@@ -13,6 +13,8 @@ export interface OperatorMetrics {
   replayDepth: Gauge<'migration'>;
   reconciles: Counter<'result'>;
   reconcileLatency: Histogram;
+  /** Where `ms2m_migrations{phase}` is read from at each scrape (the operator sets it to its running hosts). */
+  setPhaseSource(source: () => Iterable<string>): void;
 }
 
 /**
@@ -24,8 +26,12 @@ export interface OperatorMetrics {
  * ```
  */
 export function createOperatorMetrics(registry = new Registry()): OperatorMetrics {
+  let phases: () => Iterable<string> = () => [];
   return {
     registry,
+    setPhaseSource(source) {
+      phases = source;
+    },
     phaseDuration: new Histogram({
       name: 'ms2m_migration_phase_duration_seconds',
       help: 'Time a migration spent in a phase',
@@ -38,6 +44,10 @@ export function createOperatorMetrics(registry = new Registry()): OperatorMetric
       help: 'Migrations this operator runs, by phase',
       labelNames: ['phase'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const phase of phases()) this.inc({ phase });
+      },
     }),
     outcomes: new Counter({
       name: 'ms2m_migrations_finished_total',

@@ -104,6 +104,13 @@ export function createOperator(deps: OperatorDeps): Operator {
   let stopped = false;
   let leaseTimer: NodeJS.Timeout | undefined;
 
+  deps.metrics?.setPhaseSource(function* () {
+    for (const r of hosts.values()) {
+      const s = r.host.snapshot();
+      if (s) yield s.status === 'done' ? (s.value === 'Completed' ? 'Completed' : 'Failed') : s.context.phase;
+    }
+  });
+
   const ref = (m: Migration): MigrationResource => ({
     namespace: m.metadata.namespace,
     name: m.metadata.name,

@@ -5,6 +5,8 @@
  * adoption and the StatefulSet scale-down/up are done by the real controllers and checked on the real objects.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createOperatorHttp } from '../../actors/controller/http.ts';
 import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
 import { createOperator, FINALIZER, migrationIdOf, type Operator } from '../../actors/controller/operator.ts';
 import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
@@ -46,6 +49,9 @@ let crs: CustomObjectsApi;
 let nodes: NodeSimulator;
 let operator: Operator;
 let dir: string;
+let http: Server;
+let httpUrl: string;
+const metrics = createOperatorMetrics();
 const clock = systemClock();
 const journal = new EffectJournal(clock);
 const fakeKubelet = new FakeKubelet({ clock, journal });
@@ -84,13 +90,21 @@ beforeAll(async () => {
       sampleHeartbeatMs: 500,
     },
     log: await openFileLog({ dir: join(dir, 'log'), logger }),
-    metrics: createOperatorMetrics(),
+    metrics,
     runtime: { maxAttempts: 3, retryBaseMs: 100 },
   });
   await operator.start();
+  http = createOperatorHttp({
+    registry: metrics.registry,
+    ready: () => operator.ready,
+    leading: () => operator.leading,
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
+  http?.close();
   await operator?.stop();
   await nodes?.stop();
   await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
@@ -392,5 +406,19 @@ describe('operator on a real control plane', () => {
     const done = await untilPhase('m-lost', ['Completed', 'Failed']);
     expect(done.status?.phase).toBe('Failed');
     expect(done.status?.message).toMatch(/node-z/);
+  });
+
+  it('serves /healthz, /readyz and Prometheus metrics of what it ran', async () => {
+    expect((await fetch(`${httpUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${httpUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toContain('leader');
+    const text = await (await fetch(`${httpUrl}/metrics`)).text();
+    expect(text).toMatch(/ms2m_migration_phase_duration_seconds_count\{phase="Checkpointing"\} [1-9]/);
+    expect(text).toMatch(/ms2m_migrations_finished_total\{outcome="Completed",reason="Completed"\} [1-9]/);
+    expect(text).toMatch(/ms2m_migrations_finished_total\{outcome="Failed",reason="Cancelled"\} [1-9]/);
+    expect(text).toMatch(/ms2m_checkpoint_bytes_transferred_total [1-9]/);
+    expect(text).toMatch(/ms2m_reconciles_total\{result="ok"\} [1-9]/);
+    expect((await fetch(`${httpUrl}/nope`)).status).toBe(404);
   });
 });
