@@ -4,6 +4,7 @@
  * PID. Binaries come from `cluster/build.sh`'s cache. No kubelet: pods are created but never run.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,10 +110,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'ms2m-control-plane-'));
   const procs: ServerProcess[] = [];
+  // the Node process exits without stop() (an uncaught error, a signal that exits): process.ts kills the
+  // servers, this removes their dir
+  const removeDirAtExit = () => {
+    if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', removeDirAtExit);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    process.off('exit', removeDirAtExit);
     // clients first, then the API server, then its storage
     const byName = (n: string) => procs.filter((p) => p.name === n);
     await Promise.all([...byName('kube-scheduler'), ...byName('kube-controller-manager')].map((p) => stopServer(p)));

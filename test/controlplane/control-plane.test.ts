@@ -25,6 +25,8 @@ const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const namespace = `cp-test-${Date.now().toString(36)}`;
 const labels = (app: string) => ({ app });
 const container = { name: 'c', image: 'registry.invalid/never-pulled:1' };
+/** Matches no node: these pods stay unscheduled even when other suites register (simulated) nodes. */
+const unplaced = { nodeSelector: { 'ms2m.io/control-plane-test': 'no-such-node' }, containers: [container] };
 
 /** Polls `fn` until it returns a value other than undefined; fails with the last error after `timeoutMs`. */
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -73,7 +75,7 @@ describe('control plane', () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: labels('web') },
-          template: { metadata: { labels: labels('web') }, spec: { containers: [container] } },
+          template: { metadata: { labels: labels('web') }, spec: unplaced },
         },
       },
     });
@@ -88,8 +90,9 @@ describe('control plane', () => {
     });
     for (const pod of pods) {
       expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ReplicaSet', name: rs.metadata?.name });
-      // no kubelet runs them
+      // no node fits them, and no kubelet would run them
       expect(pod.status?.phase).toBe('Pending');
+      expect(pod.spec?.nodeName).toBeUndefined();
     }
   });
 
@@ -102,7 +105,7 @@ describe('control plane', () => {
           serviceName: 'db',
           replicas: 1,
           selector: { matchLabels: labels('db') },
-          template: { metadata: { labels: labels('db') }, spec: { containers: [container] } },
+          template: { metadata: { labels: labels('db') }, spec: unplaced },
         },
       },
     });
@@ -112,9 +115,12 @@ describe('control plane', () => {
 
   it('kube-scheduler binds pods to a registered Node', async () => {
     const node = `fake-node-${namespace}`;
+    // other suites share this control plane: the taint keeps their pods off this node
+    const taint = { key: 'ms2m.io/control-plane-test', value: namespace, effect: 'NoSchedule' };
     await core.createNode({
       body: {
         metadata: { name: node, labels: { 'kubernetes.io/hostname': node } },
+        spec: { taints: [taint] },
         status: {
           capacity: { cpu: '4', memory: '8Gi', pods: '110' },
           allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
@@ -141,7 +147,11 @@ describe('control plane', () => {
             selector: { matchLabels: labels('placed') },
             template: {
               metadata: { labels: labels('placed') },
-              spec: { nodeSelector: { 'kubernetes.io/hostname': node }, containers: [container] },
+              spec: {
+                nodeSelector: { 'kubernetes.io/hostname': node },
+                tolerations: [{ ...taint, operator: 'Equal' }],
+                containers: [container],
+              },
             },
           },
         },
