@@ -4,6 +4,7 @@
  * broker and agents are the instant fakes here (their real adapters have their own suites). The ReplicaSet
  * adoption and the StatefulSet scale-down/up are done by the real controllers and checked on the real objects.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -420,5 +421,32 @@ describe('operator on a real control plane', () => {
     expect(text).toMatch(/ms2m_checkpoint_bytes_transferred_total [1-9]/);
     expect(text).toMatch(/ms2m_reconciles_total\{result="ok"\} [1-9]/);
     expect((await fetch(`${httpUrl}/nope`)).status).toBe(404);
+  });
+
+  it('kubectl get smig shows the printer columns, describe shows conditions and Events', async () => {
+    const kubectl = cp.kubectlPath ?? 'kubectl';
+    const run = (...args: string[]) =>
+      execFileSync(kubectl, ['--kubeconfig', cp.kubeconfigPath, '-n', namespace, ...args], { encoding: 'utf8' });
+    const table = run('get', 'smig');
+    expect(table.split('\n')[0]?.split(/\s+/)).toEqual([
+      'NAME',
+      'PHASE',
+      'SOURCE',
+      'TARGET',
+      'STRATEGY',
+      'TRANSFER',
+      'TOTAL',
+      'AGE',
+    ]);
+    expect(table).toMatch(/^m-plain\s+Completed\s+plain\s+node-b\s+ShadowPod\s+Direct\s+\d[\d.]*m?s\s+\d+s$/m);
+    expect(table).toMatch(/^m-cancel\s+Failed\s+slow\s+node-b\s+/m);
+    const described = run('describe', 'smig', 'm-plain');
+    expect(described).toMatch(/Conditions:/);
+    expect(described).toMatch(/Type:\s+Ready/);
+    expect(described).toMatch(/Events:/);
+    expect(described).toMatch(/Normal\s+Completed\s+.*Migrated Pod/);
+    expect(run('get', 'statefulmigrations.migration.ms2m.io', '-o', 'name')).toContain(
+      'statefulmigration.migration.ms2m.io/m-plain',
+    );
   });
 });
