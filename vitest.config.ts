@@ -21,6 +21,8 @@ export default defineConfig({
           name: 'controlplane',
           include: ['test/controlplane/**/*.test.ts'],
           globalSetup: ['test/controlplane/global-setup.ts'],
+          // one control plane for the tier: files share its nodes, Lease and controllers, so they take turns
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
