@@ -77,9 +77,8 @@ export class ReceiveSink extends Writable {
         this.nextGc = this.bytes + GC_EVERY;
         this.o.gc();
       }
-      const lagging = this.tarCheck.feed(chunk);
-      if (lagging) lagging.then(() => this.copy(chunk, 0, cb), cb);
-      else this.copy(chunk, 0, cb);
+      this.tarCheck.feed(chunk);
+      this.copy(chunk, 0, cb);
     } catch (err) {
       cb(err as Error);
     }
@@ -158,7 +157,7 @@ export class ReceiveSink extends Writable {
     settled()
       .then(() => {
         if (this.writeError) throw this.writeError;
-        return this.tarCheck.end();
+        this.tarCheck.end();
       })
       .then(() => (this.fh as FileHandle).close())
       .then(() => {
@@ -168,7 +167,6 @@ export class ReceiveSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.tarCheck.destroy(err ?? undefined);
     const fh = this.fh;
     this.fh = undefined;
     if (!fh) {

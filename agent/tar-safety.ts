@@ -1,133 +1,101 @@
-import { posix } from 'node:path';
-import tar from 'tar-stream';
+import { open } from 'node:fs/promises';
 import { UnsafeTarError } from './errors.ts';
+import { type TarEntry, TarHeaderParser } from './tar-header.ts';
+import { TarTree } from './tar-tree.ts';
 
 export interface TarLimits {
   /** Largest single entry (bytes). */
   maxEntryBytes: number;
-  /** Most entries in one archive. */
+  /** Most entries in one archive (the path map costs memory per entry). */
   maxEntries: number;
 }
 
-export const DEFAULT_TAR_LIMITS: TarLimits = { maxEntryBytes: 64 * 1024 ** 3, maxEntries: 1_000_000 };
-
-const LAG_BYTES = 8 * 1024 * 1024;
-const ALLOWED = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link']);
-
-/** A relative path that stays inside the root: no absolute path, no `..`, no NUL, not empty. */
-function insideRoot(p: string): boolean {
-  if (!p || p.includes('\0') || p.startsWith('/') || p.includes('\\')) return false;
-  const n = posix.normalize(p);
-  return n !== '..' && !n.startsWith('../') && !p.split('/').includes('..');
-}
+export const DEFAULT_TAR_LIMITS: TarLimits = { maxEntryBytes: 64 * 1024 ** 3, maxEntries: 200_000 };
 
 /**
- * Checks one tar header; throws UnsafeTarError for absolute paths, `..`, links leaving the root, device/fifo
- * entries and entries over the size limit.
- *
- * @example
- * ```ts
- * checkTarEntry({ name: '../etc/passwd', type: 'file', size: 1 }, DEFAULT_TAR_LIMITS); // throws
- * ```
- */
-export function checkTarEntry(
-  h: { name: string; type?: string | null; size?: number | null; linkname?: string | null },
-  limits: TarLimits,
-): void {
-  const type = h.type ?? 'file';
-  if (!ALLOWED.has(type))
-    throw new UnsafeTarError(h.name, `has type ${type}: device, fifo and other special entries are not allowed`);
-  if (!insideRoot(h.name)) throw new UnsafeTarError(h.name, 'has an absolute path or a ".." component');
-  if ((h.size ?? 0) > limits.maxEntryBytes)
-    throw new UnsafeTarError(h.name, `is ${h.size} bytes, over the limit of ${limits.maxEntryBytes}`);
-  if (type === 'symlink') {
-    const target = h.linkname ?? '';
-    if (!target || target.startsWith('/') || !insideRoot(posix.join(posix.dirname(h.name), target)))
-      throw new UnsafeTarError(h.name, `is a symlink to "${target}" that leaves the archive root`);
-  }
-  if (type === 'link' && !insideRoot(h.linkname ?? '')) {
-    throw new UnsafeTarError(h.name, `is a hardlink to "${h.linkname}" that leaves the archive root`);
-  }
-}
-
-/**
- * Parses the tar flowing through it (tar-stream) and fails at the first unsafe entry, or when the bytes are not a
- * well-formed tar. Only headers are inspected: entry contents are passed over (sliced, never copied or kept).
- * Nothing is extracted. The parser may lag the caller by at most LAG_BYTES (bounded memory).
+ * Checks a checkpoint archive while it streams by, without extracting anything: the strict header reader
+ * (`tar-header.ts`: allow-listed entry types, unambiguous headers) feeds the path model (`tar-tree.ts`: no
+ * escapes, links resolved as chains, no duplicates, no paths through links). Synchronous and bounded: it keeps
+ * one path per entry and the current header, never entry contents.
  *
  * @example
  * ```ts
  * const check = new TarCheck(DEFAULT_TAR_LIMITS);
- * for await (const chunk of body) await check.feed(chunk);
- * await check.end(); // throws UnsafeTarError
+ * for await (const chunk of body) check.feed(chunk); // throws UnsafeTarError
+ * check.end(); // throws UnsafeTarError
  * ```
  */
 export class TarCheck {
   entries = 0;
-  private readonly extract = tar.extract();
+  private readonly tree = new TarTree();
+  private readonly parser: TarHeaderParser;
   private failure: Error | undefined;
-  private readonly finished: Promise<void>;
-  private lag = 0;
 
-  constructor(private readonly limits: TarLimits = DEFAULT_TAR_LIMITS) {
-    this.extract.on('entry', (header, stream, next) => {
-      try {
-        this.entries++;
-        if (this.entries > this.limits.maxEntries)
-          throw new UnsafeTarError(header.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
-        checkTarEntry(header, this.limits);
-      } catch (err) {
-        stream.on('error', () => undefined); // the entry stream is destroyed with the extractor
-        this.failure = err as Error;
-        this.extract.destroy(err as Error);
-        return;
-      }
-      stream.on('error', () => undefined); // surfaces through the extractor
-      stream.on('end', () => next());
-      stream.resume();
-    });
-    this.finished = new Promise<void>((resolve) => {
-      this.extract.on('finish', () => resolve());
-      this.extract.on('close', () => resolve());
-      this.extract.on('error', (err: Error) => {
-        this.failure ??=
-          err instanceof UnsafeTarError ? err : new UnsafeTarError('(archive)', `is not a valid tar: ${err.message}`);
-        resolve();
-      });
-    });
+  constructor(
+    private readonly limits: TarLimits = DEFAULT_TAR_LIMITS,
+    private readonly onEntry?: (e: TarEntry) => void,
+  ) {
+    this.parser = new TarHeaderParser((e) => this.entry(e), { maxHeaders: limits.maxEntries * 3 });
   }
 
-  /** Hands a chunk to the parser; throws the first failure. A promise only when the parser lags too far. */
-  feed(chunk: Buffer): Promise<void> | undefined {
+  private entry(e: TarEntry): void {
+    this.entries++;
+    if (this.entries > this.limits.maxEntries)
+      throw new UnsafeTarError(e.name, `exceeds the limit of ${this.limits.maxEntries} entries`);
+    if (e.size > this.limits.maxEntryBytes)
+      throw new UnsafeTarError(e.name, `is ${e.size} bytes, over the limit of ${this.limits.maxEntryBytes}`);
+    this.tree.add(e);
+    this.onEntry?.(e);
+  }
+
+  /** Hands the next bytes of the archive to the check; throws the first failure (and every call after it). */
+  feed(chunk: Buffer): void {
     if (this.failure) throw this.failure;
-    if (this.extract.write(chunk)) this.lag = 0;
-    else this.lag += chunk.length;
-    if (this.lag < LAG_BYTES) return undefined;
-    return new Promise<void>((resolve, reject) => {
-      const onDrain = () => {
-        this.extract.off('close', onDrain);
-        this.extract.off('drain', onDrain);
-        this.lag = 0;
-        if (this.failure) reject(this.failure);
-        else resolve();
-      };
-      this.extract.once('drain', onDrain);
-      this.extract.once('close', onDrain);
-    });
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
 
-  /** The body is complete: resolves when the archive parsed cleanly with at least one entry, else throws. */
-  async end(): Promise<void> {
+  /** The body is complete: returns when the archive is a safe checkpoint archive, else throws. */
+  end(): void {
     if (this.failure) throw this.failure;
-    (this.extract as unknown as NodeJS.WritableStream).end();
-    await this.finished;
-    if (!this.failure && this.entries === 0)
-      this.failure = new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
-    if (this.failure) throw this.failure;
+    try {
+      this.parser.end();
+      if (this.entries === 0) throw new UnsafeTarError('(archive)', 'has no entries: not a checkpoint');
+      this.tree.finish();
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
+}
 
-  destroy(err?: Error): void {
-    this.failure ??= err;
-    this.extract.destroy(err ?? new Error('tar check closed'));
+/** Checks a whole archive in memory (tests, small bodies). Throws UnsafeTarError. */
+export function checkTarBuffer(buf: Buffer, limits: TarLimits = DEFAULT_TAR_LIMITS): TarEntry[] {
+  const seen: TarEntry[] = [];
+  const c = new TarCheck(limits, (e) => seen.push(e));
+  c.feed(buf);
+  c.end();
+  return seen;
+}
+
+/** Checks an archive on disk, streaming it in 1 MiB reads. Throws UnsafeTarError. */
+export async function checkTarFile(path: string, limits: TarLimits = DEFAULT_TAR_LIMITS): Promise<void> {
+  const c = new TarCheck(limits);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      c.feed(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
   }
+  c.end();
 }

@@ -293,3 +293,75 @@ export function rawPut(
     }
   });
 }
+
+// ---- raw tar bytes (hostile archives: any typeflag, magic, prefix, pax and GNU extension headers) ----
+
+export interface RawTarEntry {
+  /** Name field (bytes 0..100); longer names need `prefix`, a pax `path` or a GNU `L` entry before. */
+  name: string | Buffer;
+  /** Typeflag byte as a character ('0' file, '5' dir, '2' symlink, 'x' pax, 'L' GNU long name, ...). */
+  type?: string;
+  linkname?: string | Buffer;
+  body?: string | Buffer;
+  /** Size field; default the body length. */
+  size?: number;
+  /** 'ustar' = POSIX `ustar\0` `00` (default), 'gnu' = `ustar  \0`, 'v7' = none. */
+  magic?: 'ustar' | 'gnu' | 'v7';
+  /** Raw bytes for the prefix area (345..500). */
+  prefix?: string | Buffer;
+  mode?: number;
+  /** Replace a numeric field's raw bytes (e.g. `{ uid: Buffer.from('12x\0') }`). */
+  fields?: Partial<Record<'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'devmajor' | 'devminor', Buffer>>;
+  /** Store the checksum wrong by this much. */
+  badChecksum?: number;
+}
+
+const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+
+/** One 512-byte header plus the body padded to 512. */
+export function rawTarEntry(e: RawTarEntry): Buffer {
+  const h = Buffer.alloc(512);
+  const body = e.body === undefined ? Buffer.alloc(0) : Buffer.from(e.body);
+  Buffer.from(e.name).copy(h, 0, 0, 100);
+  const put = (field: keyof NonNullable<RawTarEntry['fields']>, off: number, len: number, v: number) =>
+    (e.fields?.[field] ?? Buffer.from(octal(v, len))).copy(h, off, 0, len);
+  put('mode', 100, 8, e.mode ?? (e.type === '5' ? 0o755 : 0o644));
+  put('uid', 108, 8, 0);
+  put('gid', 116, 8, 0);
+  put('size', 124, 12, e.size ?? body.length);
+  put('mtime', 136, 12, 1_700_000_000);
+  h.write(e.type ?? '0', 156, 1, 'latin1');
+  if (e.type === '\0') h[156] = 0;
+  if (e.linkname !== undefined) Buffer.from(e.linkname).copy(h, 157, 0, 100);
+  const magic = e.magic ?? 'ustar';
+  if (magic === 'ustar') h.write('ustar\x0000', 257, 'latin1');
+  if (magic === 'gnu') h.write('ustar  \x00', 257, 'latin1');
+  if (magic !== 'v7') {
+    put('devmajor', 329, 8, 0);
+    put('devminor', 337, 8, 0);
+  }
+  if (e.prefix !== undefined) Buffer.from(e.prefix).copy(h, 345, 0, 155);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${(sum + (e.badChecksum ?? 0)).toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  const pad = (512 - (body.length % 512)) % 512;
+  return Buffer.concat([h, body, Buffer.alloc(pad)]);
+}
+
+/** pax extended header records (`<len> <key>=<value>\n`), exactly as POSIX writes them. */
+export function paxRecords(records: Record<string, string> | [string, string][]): Buffer {
+  const out: Buffer[] = [];
+  for (const [k, v] of Array.isArray(records) ? records : Object.entries(records)) {
+    const rest = Buffer.byteLength(` ${k}=${v}\n`);
+    let len = rest + String(rest).length;
+    if (String(len).length !== String(rest).length) len = rest + String(len).length;
+    out.push(Buffer.from(`${len} ${k}=${v}\n`));
+  }
+  return Buffer.concat(out);
+}
+
+/** A whole archive: the entries, then two zero blocks (or `end` instead). */
+export function rawTar(entries: RawTarEntry[], end: Buffer = Buffer.alloc(1024)): Buffer {
+  return Buffer.concat([...entries.map(rawTarEntry), end]);
+}
