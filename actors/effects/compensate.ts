@@ -40,15 +40,18 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
     leftovers.push(
       `Pod ${spec.sourcePod} was stopped and kept; Pod ${target} serves since END_REPLAY: delete the source once the target is verified`,
     );
-  } else if (ctx.strategy === 'Sequential' && !done.targetHandedOver && target) {
-    await cluster.removeOwnerReference(spec.namespace, target, spec.uid, `${key}:release-target`);
-    actions.push(`Released Pod ${target} to StatefulSet ${ctx.statefulSetName}`);
   }
 
+  // scale back BEFORE releasing a target: released at 0 replicas, the real StatefulSet controller adopts the pod
+  // and deletes it as surplus; scaled up first, it waits for the name and adopts the pod once released
   if (ctx.strategy === 'Sequential' && ctx.originalReplicas !== undefined && !done.replicasRestored) {
     const sts = need(ctx, 'statefulSetName');
     await cluster.scaleStatefulSet(spec.namespace, sts, ctx.originalReplicas, `${key}:restore-replicas`);
     actions.push(`Scaled StatefulSet ${sts} back to ${ctx.originalReplicas}`);
+  }
+  if (done.replayEnded && ctx.strategy === 'Sequential' && !done.targetHandedOver && target) {
+    await cluster.removeOwnerReference(spec.namespace, target, spec.uid, `${key}:release-target`);
+    actions.push(`Released Pod ${target} to StatefulSet ${ctx.statefulSetName}`);
   }
   if ((done.replayQueueCreated || ctx.attempts.prepareBroker) && !done.replayQueueDeleted) {
     await broker.deleteReplayQueue(cfg, `${key}:delete-replay-queue`);

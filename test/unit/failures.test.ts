@@ -144,3 +144,29 @@ describe('crash and resume', () => {
     expect(new Set(once.map((e) => `${e.op}|${e.object}`)).size).toBe(once.length);
   });
 });
+
+describe('Sequential compensation after END_REPLAY keeps the migrated pod', () => {
+  it('scales the StatefulSet back before releasing the target, so the StatefulSet adopts it instead of deleting it', async () => {
+    const s = scenario({
+      workload: 'statefulset',
+      faults: scriptedFaults([{ op: 'deleteReplayQueue', nth: 1, outcome: { kind: 'permanent' } }]),
+    });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.compensation?.actions).toEqual(
+      expect.arrayContaining([
+        'Scaled StatefulSet consumer back to 1',
+        'Released Pod consumer-0 to StatefulSet consumer',
+      ]),
+    );
+    const actions = final.context.compensation?.actions ?? [];
+    expect(actions.indexOf('Scaled StatefulSet consumer back to 1')).toBeGreaterThanOrEqual(0);
+    expect(actions.indexOf('Scaled StatefulSet consumer back to 1')).toBeLessThan(
+      actions.indexOf('Released Pod consumer-0 to StatefulSet consumer'),
+    );
+    const pod = s.world.cluster.pods.get('default/consumer-0');
+    expect(pod?.nodeName).toBe('node-b');
+    expect(pod?.deleting).toBe(false);
+    expect(pod?.ownerReferences.map((r) => r.kind)).toEqual(['StatefulSet']);
+  });
+});
