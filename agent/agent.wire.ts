@@ -45,15 +45,22 @@ export const PredumpBody = z.object({
 /** A stored checkpoint (GET /v1/checkpoints, GET /v1/checkpoints/{sha256}). */
 export interface CheckpointEntryWire {
   id: string;
+  /** The container and migration it was first received for. */
   container: string;
   migrationId?: string;
   bytes: number;
   sha256: string;
   createdAt: string;
-  image?: string;
+  lastUsedAt: string;
+  /** One image per container name it was loaded for, each `localhost/checkpoint/<ctr>:sha256-<sha256>`. */
+  images: { container: string; image: string }[];
+  migrationIds: string[];
 }
 
-/** Answer of PUT /v1/checkpoints and the final line of send/push. */
+/**
+ * Answer of PUT /v1/checkpoints, PUT /v1/checkpoints/{sha256}/images/{container} and the final line of send/push.
+ * For a load, `image` is always `directCheckpointImage(container, sha256)`.
+ */
 export interface TransferResultWire {
   image: string;
   bytes: number;

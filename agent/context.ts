@@ -20,6 +20,21 @@ export interface AgentLimits {
   /** Optional bandwidth cap for outgoing sends (bytes/s). */
   bytesPerSecond?: number;
   tar: TarLimits;
+  /** A request body that sends no byte for this long (while the agent is reading) is dropped: 408, slot freed. */
+  bodyIdleMs: number;
+  /**
+   * Rate floor: once `bodyGraceMs` has passed, a body must have averaged at least `minBodyBytesPerSecond` since it
+   * started, i.e. it is dropped when `elapsed > bodyGraceMs + received / minBodyBytesPerSecond`. A byte-per-second
+   * client loses its slot after about the grace; an honest 64 GiB upload at the floor rate is never cut.
+   */
+  bodyGraceMs: number;
+  minBodyBytesPerSecond: number;
+  /** Hard cap on one request body's duration, whatever its rate (ms). */
+  maxBodyMs: number;
+  /** Time a client has to send the request line and headers (slowloris), `server.headersTimeout` (ms). */
+  headersTimeoutMs: number;
+  /** Archives and images not used for this long are removed by the periodic GC (ms; 0 = no periodic GC). */
+  gcMaxAgeMs: number;
 }
 
 /** What the request handlers share. */

@@ -1,17 +1,43 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { ErrorBodyWire } from './agent.wire.ts';
+import { BodyDeadline, type BodyLimits } from './body-deadline.ts';
 import { type AgentError, badRequest, tooLarge } from './errors.ts';
 
-/** Reads a small JSON body (max 64 KiB) and validates it. */
-export async function readJson<T extends z.ZodType>(req: IncomingMessage, schema: T): Promise<z.infer<T>> {
+/** How long a rejected upload's connection stays open (its bytes read and dropped) so the client reads the answer. */
+const LINGER_MS = 200;
+
+/** Reads a small JSON body (max 64 KiB) under the body time limits and validates it. */
+export async function readJson<T extends z.ZodType>(
+  req: IncomingMessage,
+  schema: T,
+  limits?: BodyLimits,
+): Promise<z.infer<T>> {
   const max = 64 * 1024;
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > max) throw tooLarge(max);
-    chunks.push(c as Buffer);
+  let expired: AgentError | undefined;
+  const deadline = limits
+    ? new BodyDeadline(
+        limits,
+        () => performance.now(),
+        (err) => {
+          expired = err;
+          req.destroy(err);
+        },
+      )
+    : undefined;
+  try {
+    for await (const c of req) {
+      n += (c as Buffer).length;
+      deadline?.bytes(n);
+      if (n > max) throw tooLarge(max);
+      chunks.push(c as Buffer);
+    }
+  } catch (err) {
+    throw expired ?? err;
+  } finally {
+    deadline?.stop();
   }
   let raw: unknown;
   try {
@@ -34,15 +60,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
   res.writeHead(status, headers).end(b);
 }
 
-/** Answers an error; closes the connection when the request body was not consumed (a rejected upload). */
+/**
+ * Answers an error. When the request body was not consumed (a rejected upload) the connection is closed after the
+ * answer; until then the rest of the body is read and dropped, so the client is not reset before it reads the answer.
+ */
 export function sendError(req: IncomingMessage, res: ServerResponse, err: AgentError): void {
-  if (res.headersSent) {
-    res.destroy(err);
+  if (res.headersSent || res.destroyed || req.socket?.destroyed) {
+    res.destroy();
     return;
   }
   const body: ErrorBodyWire = { code: err.code, message: err.message };
-  sendJson(res, err.status, body, !req.complete);
-  if (!req.complete) res.once('finish', () => setTimeout(() => req.socket.destroy(), 100).unref());
+  const unread = !req.complete;
+  sendJson(res, err.status, body, unread);
+  if (unread) {
+    req.unpipe();
+    req.resume();
+    res.once('finish', () => setTimeout(() => req.socket?.destroy(), LINGER_MS).unref());
+  }
 }
 
 /** NDJSON writer for streamed answers (progress lines, then one result or error line). */

@@ -1,63 +1,196 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { directCheckpointImage } from '../adapters/agent-client/port.ts';
 import { writeCheckpointLayout } from '../adapters/oci/layout.ts';
+import type { IndexWire, ManifestWire } from '../adapters/oci/oci.wire.ts';
+import { REF_NAME_ANNOTATION } from '../adapters/oci/oci.wire.ts';
+import { CHECKPOINT_ANNOTATION } from '../adapters/oci/port.ts';
+import { imageUnverified } from './errors.ts';
 
 const run = promisify(execFile);
 
 export interface LoadRequest {
   archivePath: string;
   container: string;
+  /** The archive's sha256 (hex), verified when it was stored: the image is named after it. */
   sha256: string;
   bytes: number;
 }
 
 export interface LoadedImage {
+  /** `directCheckpointImage(container, sha256)`: the tag is the archive digest. */
   image: string;
   via: 'containers-storage' | 'oci-layout';
   layoutDir: string;
-}
-
-/** Makes a received checkpoint runnable as `localhost/checkpoint/<ctr>:latest`. */
-export interface ImageLoader {
-  load(req: LoadRequest): Promise<LoadedImage>;
+  manifestDigest: string;
 }
 
 /**
- * Writes the checkpoint image as an OCI layout in the store (`images/<ctr>`, the archive hard-linked as its
- * layer, no copy), then, when `containersStorage` is on and skopeo exists, copies it into containers-storage
- * as `localhost/checkpoint/<ctr>:latest` for CRI-O/podman.
+ * Makes a stored archive runnable as `localhost/checkpoint/<ctr>:sha256-<digest>`. The name is derived from the
+ * content, so two checkpoints never share a name, and every image is checked to hold exactly that archive before
+ * it is named in an answer.
+ */
+export interface ImageLoader {
+  /** Builds (or reuses a verified) image for the archive and container; throws IMAGE_VERIFY_FAILED otherwise. */
+  load(req: LoadRequest): Promise<LoadedImage>;
+  /** null when `img` is still present and still holds exactly `req`'s archive for `req`'s container, else why not. */
+  verify(req: LoadRequest, img: LoadedImage): Promise<string | null>;
+  /** Removes the image from the runtime's storage (the layout folder belongs to the store). Missing is fine. */
+  unload(img: LoadedImage): Promise<void>;
+}
+
+export interface ImageLoaderOptions {
+  storeDir: string;
+  /** Also copy the image into containers-storage (CRI-O, podman) with skopeo. */
+  containersStorage?: boolean;
+  /** containers-storage store spec, e.g. `[vfs@/var/lib/x+/run/x]`; default: the node's configured storage. */
+  storageSpec?: string;
+  skopeo?: string;
+}
+
+/** The tag part of `directCheckpointImage`. */
+export const checkpointTag = (sha256: string) => directCheckpointImage('x', sha256).split(':').pop() as string;
+
+/**
+ * Writes the checkpoint image as an OCI layout in the store (`images/<sha256>/<ctr>`, the archive hard-linked as
+ * its layer, no copy), built in `tmp/` and renamed into place, then, with `containersStorage`, copies it into
+ * containers-storage for CRI-O/podman. Both are verified: the layout's manifest must name the archive's digest as its
+ * only layer (and its layer blob be the archive itself), and the image in containers-storage must have that manifest.
  *
  * @example
  * ```ts
  * const loader = createImageLoader({ storeDir: '/var/lib/ms2m-agent', containersStorage: true });
+ * const img = await loader.load({ archivePath, container: 'app', sha256, bytes });
+ * img.image; // 'localhost/checkpoint/app:sha256-<sha256>'
  * ```
  */
-export function createImageLoader(o: { storeDir: string; containersStorage?: boolean; skopeo?: string }): ImageLoader {
-  return {
-    async load(req) {
-      const image = directCheckpointImage(req.container);
-      const layoutDir = join(o.storeDir, 'images', req.container);
-      await rm(layoutDir, { recursive: true, force: true }); // one image per container: old blobs hold old memory
+export function createImageLoader(o: ImageLoaderOptions): ImageLoader {
+  const skopeo = o.skopeo ?? 'skopeo';
+  const storageRef = (image: string) => `containers-storage:${o.storageSpec ?? ''}${image}`;
+
+  async function place(req: LoadRequest, image: string): Promise<{ layoutDir: string; manifestDigest: string }> {
+    const tag = checkpointTag(req.sha256);
+    const layoutDir = join(o.storeDir, 'images', req.sha256, req.container);
+    const current = await verifyLayout(layoutDir, tag, req).catch(() => null);
+    if (current) return { layoutDir, manifestDigest: current };
+    const tmp = join(o.storeDir, 'tmp', `layout-${randomUUID()}`);
+    try {
       await writeCheckpointLayout({
-        dir: layoutDir,
+        dir: tmp,
         container: req.container,
         tarPath: req.archivePath,
-        tag: 'latest',
+        tag,
         digest: `sha256:${req.sha256}`,
         size: req.bytes,
       });
-      if (o.containersStorage) {
-        await run(o.skopeo ?? 'skopeo', ['copy', '--quiet', `oci:${layoutDir}:latest`, `containers-storage:${image}`], {
+      const manifestDigest = await verifyLayout(tmp, tag, req).catch((err: Error) => {
+        throw imageUnverified(image, `the layout just written does not hold the archive: ${err.message}`);
+      });
+      await mkdir(join(o.storeDir, 'images', req.sha256), { recursive: true, mode: 0o700 });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rename(tmp, layoutDir);
+          return { layoutDir, manifestDigest };
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt > 0) throw err;
+          // another writer got there first (or a crash left a folder): keep it only if it is right
+          const theirs = await verifyLayout(layoutDir, tag, req).catch(() => null);
+          if (theirs) return { layoutDir, manifestDigest: theirs };
+          await rm(layoutDir, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async function verifyStorage(req: LoadRequest, image: string, manifestDigest: string): Promise<string | null> {
+    let raw: string;
+    try {
+      raw = (await run(skopeo, ['inspect', '--raw', storageRef(image)], { maxBuffer: 1 << 20 })).stdout;
+    } catch (err) {
+      return `not in containers-storage (${(err as Error).message.split('\n')[0]})`;
+    }
+    const got = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    if (got !== manifestDigest) return `containers-storage holds manifest ${got}, expected ${manifestDigest}`;
+    return manifestProblem(JSON.parse(raw) as ManifestWire, req);
+  }
+
+  return {
+    async load(req) {
+      const image = directCheckpointImage(req.container, req.sha256);
+      const { layoutDir, manifestDigest } = await place(req, image);
+      if (!o.containersStorage) return { image, via: 'oci-layout', layoutDir, manifestDigest };
+      if ((await verifyStorage(req, image, manifestDigest)) !== null) {
+        await run(skopeo, ['copy', '--quiet', `oci:${layoutDir}:${checkpointTag(req.sha256)}`, storageRef(image)], {
           maxBuffer: 1 << 20,
         });
-        return { image, via: 'containers-storage', layoutDir };
+        const problem = await verifyStorage(req, image, manifestDigest);
+        if (problem) throw imageUnverified(image, problem);
       }
-      return { image, via: 'oci-layout', layoutDir };
+      return { image, via: 'containers-storage', layoutDir, manifestDigest };
+    },
+    async verify(req, img) {
+      if (img.image !== directCheckpointImage(req.container, req.sha256))
+        return `it is named ${img.image}, not after archive ${req.sha256} and container ${req.container}`;
+      const layout = await verifyLayout(img.layoutDir, checkpointTag(req.sha256), req).then(
+        (d) => (d === img.manifestDigest ? null : `its layout holds manifest ${d}, not ${img.manifestDigest}`),
+        (err: Error) => err.message,
+      );
+      if (layout || img.via === 'oci-layout') return layout;
+      return verifyStorage(req, img.image, img.manifestDigest);
+    },
+    async unload(img) {
+      if (img.via !== 'containers-storage') return;
+      await run(skopeo, ['delete', storageRef(img.image)], { maxBuffer: 1 << 20 }).catch((err: Error) => {
+        if (!/does not resolve to an image|not found|no such image/i.test(err.message)) throw err;
+      });
     },
   };
+}
+
+/** What is wrong with a checkpoint manifest for `req`, or null. */
+function manifestProblem(m: ManifestWire, req: LoadRequest): string | null {
+  const layers = m.layers ?? [];
+  if (layers.length !== 1) return `its manifest has ${layers.length} layers, expected 1`;
+  const layer = layers[0] as ManifestWire['layers'][number];
+  if (layer.digest !== `sha256:${req.sha256}`)
+    return `its layer is ${layer.digest}, not the archive sha256:${req.sha256}`;
+  if (layer.size !== req.bytes) return `its layer has ${layer.size} bytes, the archive ${req.bytes}`;
+  const named = m.annotations?.[CHECKPOINT_ANNOTATION];
+  if (named !== req.container) return `it restores container "${named}", not "${req.container}"`;
+  return null;
+}
+
+/**
+ * Checks an OCI layout holds the checkpoint image for `req` under `tag`: index -> manifest (its bytes hash to the
+ * digest the index names) -> one layer that is the archive (same inode as the stored archive, or else hashed).
+ * Returns the manifest digest; throws with the reason otherwise.
+ */
+export async function verifyLayout(dir: string, tag: string, req: LoadRequest): Promise<string> {
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as IndexWire;
+  const entries = index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
+  if (entries.length !== 1) throw new Error(`index.json has ${entries.length} manifests tagged ${tag}`);
+  const digest = (entries[0] as IndexWire['manifests'][number]).digest;
+  const blob = (d: string) => join(dir, 'blobs', 'sha256', d.replace(/^sha256:/, ''));
+  const bytes = await readFile(blob(digest));
+  if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest)
+    throw new Error(`manifest blob ${digest} does not hash to its name`);
+  const problem = manifestProblem(JSON.parse(bytes.toString('utf8')) as ManifestWire, req);
+  if (problem) throw new Error(problem);
+  const [layer, archive] = await Promise.all([stat(blob(`sha256:${req.sha256}`)), stat(req.archivePath)]);
+  if (layer.ino !== archive.ino || layer.dev !== archive.dev) {
+    const h = createHash('sha256');
+    await pipeline(createReadStream(blob(`sha256:${req.sha256}`), { highWaterMark: 1 << 20 }), h);
+    if (h.digest('hex') !== req.sha256) throw new Error(`layer blob does not hash to sha256:${req.sha256}`);
+  }
+  return digest;
 }
 
 /** True when skopeo runs and a containers-storage root exists (what CRI-O and podman use). */
@@ -67,7 +200,6 @@ export async function detectContainersStorage(
 ): Promise<boolean> {
   try {
     await run(skopeo, ['--version']);
-    const { stat } = await import('node:fs/promises');
     return (await stat(root)).isDirectory();
   } catch {
     return false;

@@ -3,6 +3,8 @@
 //   MS2M_AGENT_STORE (/var/lib/ms2m-agent)      MS2M_AGENT_CHECKPOINTS (/var/lib/kubelet/checkpoints)
 //   MS2M_AGENT_HOST (0.0.0.0)  MS2M_AGENT_PORT (7443; 0 = random, the log line "Agent listening" names it)
 //   MS2M_AGENT_MAX_BODY_BYTES  MS2M_AGENT_MAX_CONCURRENT  MS2M_AGENT_BYTES_PER_SECOND
+//   MS2M_AGENT_BODY_IDLE_MS (30 s)  MS2M_AGENT_BODY_GRACE_MS (60 s)  MS2M_AGENT_MIN_BODY_BYTES_PER_SECOND (1 MiB/s)
+//   MS2M_AGENT_MAX_BODY_MS (6 h)  MS2M_AGENT_HEADERS_TIMEOUT_MS (20 s)  MS2M_AGENT_MAX_TAR_ENTRIES (200000)
 //   MS2M_AGENT_TLS_CERT / MS2M_AGENT_TLS_KEY (serve https)  MS2M_AGENT_PEER_CA (CA for peer agents)
 //   MS2M_AGENT_INSECURE_REGISTRY=1 (plain http registries)  MS2M_AGENT_REGISTRY_USER / _PASSWORD
 //   MS2M_AGENT_CONTAINERS_STORAGE=auto|on|off    MS2M_AGENT_GC_MAX_AGE_MS (default 6 h, 0 = off)
@@ -13,12 +15,22 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { ociRegistry } from '../adapters/oci/registry.ts';
 import { createAgent } from './agent.ts';
+import type { AgentLimits } from './context.ts';
 import { createImageLoader, detectContainersStorage } from './loader.ts';
-import { createCheckpointStore } from './store.ts';
+import { DEFAULT_TAR_LIMITS } from './tar-safety.ts';
 
 const env = process.env;
 const logger = pino({ name: 'ms2m-agent' });
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+/** `{[key]: n}` for a positive number in `v`, else nothing (the default applies). */
+const limit = (key: keyof AgentLimits, v: string | undefined) => {
+  const n = num(v);
+  if (n !== undefined && !(Number.isFinite(n) && n > 0)) {
+    logger.fatal({ value: v, limit: key }, 'Agent limit must be a positive number');
+    process.exit(2);
+  }
+  return n === undefined ? {} : { [key]: n };
+};
 const token =
   env.MS2M_AGENT_TOKEN ?? (env.MS2M_AGENT_TOKEN_FILE ? readFileSync(env.MS2M_AGENT_TOKEN_FILE, 'utf8').trim() : '');
 if (!token) {
@@ -38,9 +50,18 @@ const server = await createAgent({
   checkpointsDir: env.MS2M_AGENT_CHECKPOINTS ?? '/var/lib/kubelet/checkpoints',
   token,
   limits: {
-    ...(num(env.MS2M_AGENT_MAX_BODY_BYTES) ? { maxBodyBytes: num(env.MS2M_AGENT_MAX_BODY_BYTES) } : {}),
-    ...(num(env.MS2M_AGENT_MAX_CONCURRENT) ? { maxConcurrentTransfers: num(env.MS2M_AGENT_MAX_CONCURRENT) } : {}),
-    ...(num(env.MS2M_AGENT_BYTES_PER_SECOND) ? { bytesPerSecond: num(env.MS2M_AGENT_BYTES_PER_SECOND) } : {}),
+    ...limit('maxBodyBytes', env.MS2M_AGENT_MAX_BODY_BYTES),
+    ...limit('maxConcurrentTransfers', env.MS2M_AGENT_MAX_CONCURRENT),
+    ...limit('bytesPerSecond', env.MS2M_AGENT_BYTES_PER_SECOND),
+    ...limit('bodyIdleMs', env.MS2M_AGENT_BODY_IDLE_MS),
+    ...limit('bodyGraceMs', env.MS2M_AGENT_BODY_GRACE_MS),
+    ...limit('minBodyBytesPerSecond', env.MS2M_AGENT_MIN_BODY_BYTES_PER_SECOND),
+    ...limit('maxBodyMs', env.MS2M_AGENT_MAX_BODY_MS),
+    ...limit('headersTimeoutMs', env.MS2M_AGENT_HEADERS_TIMEOUT_MS),
+    ...(env.MS2M_AGENT_GC_MAX_AGE_MS ? { gcMaxAgeMs: Number(env.MS2M_AGENT_GC_MAX_AGE_MS) } : {}),
+    ...(num(env.MS2M_AGENT_MAX_TAR_ENTRIES)
+      ? { tar: { ...DEFAULT_TAR_LIMITS, maxEntries: num(env.MS2M_AGENT_MAX_TAR_ENTRIES) as number } }
+      : {}),
   },
   registry: ociRegistry({
     insecure: env.MS2M_AGENT_INSECURE_REGISTRY === '1',
@@ -61,12 +82,4 @@ server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0'
   const a = server.address() as AddressInfo;
   logger.info({ port: a.port, host: a.address, storeDir, containersStorage }, 'Agent listening');
 });
-const maxAge = num(env.MS2M_AGENT_GC_MAX_AGE_MS) ?? 6 * 3600_000;
-if (maxAge > 0) {
-  const gcStore = createCheckpointStore({ dir: storeDir });
-  setInterval(
-    () => void gcStore.gc(maxAge).then((n) => n && logger.info({ removed: n }, 'Removed old checkpoint archives')),
-    Math.min(maxAge, 600_000),
-  ).unref();
-}
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => server.close(() => process.exit(0)));

@@ -1,11 +1,11 @@
 import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sep } from 'node:path';
-import { PushBody, SendBody, type TransferLineWire, type TransferResultWire } from './agent.wire.ts';
+import { HEADER_MIGRATION, PushBody, SendBody, type TransferLineWire, type TransferResultWire } from './agent.wire.ts';
 import type { AgentContext } from './context.ts';
-import { badRequest, notFound, toAgentError } from './errors.ts';
+import { badRequest, clientAborted, notFound, toAgentError } from './errors.ts';
 import { ndjson, readJson } from './http-io.ts';
-import { peerAgent, upload } from './upload.ts';
+import { checkPeerAnswer, peerAgent, peerError, upload } from './upload.ts';
 
 /** sha256 of local archives already streamed once, keyed by dev:ino:size:mtime (a retry can then skip). */
 const digestCache = new Map<string, string>();
@@ -46,15 +46,16 @@ async function streamed(
 ) {
   const ac = new AbortController();
   res.on('close', () => {
-    if (!res.writableFinished) ac.abort(new Error('caller disconnected'));
+    if (!res.writableFinished) ac.abort(clientAborted('Transfer stream'));
   });
   const write = ndjson(res);
   try {
     const r = await work(write, ac.signal);
     write({ type: 'result', ...r });
   } catch (err) {
-    const e = toAgentError(err);
-    ctx.logger.warn({ code: e.code, err: e.message, url: req.url }, 'Transfer failed');
+    const e = toAgentError(ac.signal.aborted ? ac.signal.reason : err);
+    if (e.status === 499) ctx.logger.info({ code: e.code, url: req.url }, 'Transfer abandoned by the caller');
+    else ctx.logger.warn({ code: e.code, err: e.message, url: req.url }, 'Transfer failed');
     write({ type: 'error', code: e.code, message: e.message, status: e.status, transient: e.transient });
   }
   res.end();
@@ -62,7 +63,7 @@ async function streamed(
 
 /** POST /v1/send: streams a local checkpoint to the target agent (node to node, no Job pod). NDJSON answer. */
 export async function sendCheckpoint(ctx: AgentContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const body = await readJson(req, SendBody);
+  const body = await readJson(req, SendBody, ctx.limits);
   const local = await resolveLocal(ctx, body.checkpointPath);
   await streamed(ctx, req, res, async (write, signal) => {
     const t = ctx.transfers.begin('send', body.migrationId, local.size);
@@ -70,14 +71,17 @@ export async function sendCheckpoint(ctx: AgentContext, req: IncomingMessage, re
     try {
       const known = digestCache.get(local.cacheKey);
       if (known) {
-        const have = await peerCall(ctx, body.targetUrl, 'GET', `/v1/checkpoints/${known}`, signal);
+        // the target may hold this archive already: it answers with its image for this container, or 404
+        const path = `/v1/checkpoints/${known}/images/${body.container}`;
+        const have = await peerCall(ctx, body.targetUrl, 'PUT', path, signal, {
+          [HEADER_MIGRATION]: body.migrationId,
+        });
         if (have.status === 200) {
-          const e = JSON.parse(have.body) as TransferResultWire & { image?: string };
-          if (e.image) {
-            onBytes(local.size);
-            return { image: e.image, bytes: e.bytes, sha256: e.sha256 };
-          }
+          const r = checkPeerAnswer(new URL(body.targetUrl).host, JSON.parse(have.body), known, body.container);
+          onBytes(local.size);
+          return r;
         }
+        if (have.status !== 404) throw peerError(new URL(body.targetUrl).host, have.status, have.body);
       }
       const r = await upload(ctx, body, local, signal, (n) => {
         t.progress(n);
@@ -93,7 +97,7 @@ export async function sendCheckpoint(ctx: AgentContext, req: IncomingMessage, re
 
 /** POST /v1/push: pushes a local checkpoint to a registry with the Registry adapter. NDJSON answer. */
 export async function pushCheckpoint(ctx: AgentContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const body = await readJson(req, PushBody);
+  const body = await readJson(req, PushBody, ctx.limits);
   const local = await resolveLocal(ctx, body.checkpointPath);
   await streamed(ctx, req, res, async (write) => {
     const t = ctx.transfers.begin('push', body.migrationId, local.size);
@@ -126,11 +130,13 @@ function peerCall(
   method: string,
   path: string,
   signal: AbortSignal,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   const url = new URL(path, base);
   const { mod, agent } = peerAgent(ctx, url);
   return new Promise((resolve, reject) => {
-    const r = mod.request(url, { method, agent, signal, headers: { authorization: `Bearer ${ctx.token}` } }, (res) => {
+    const options = { method, agent, signal, headers: { ...headers, authorization: `Bearer ${ctx.token}` } };
+    const r = mod.request(url, options, (res) => {
       let b = '';
       res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));

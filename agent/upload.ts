@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import { directCheckpointImage } from '../adapters/agent-client/port.ts';
+import { ErrorCode, errorCodeFromWire } from '../adapters/errors.ts';
 import {
   HEADER_CONTAINER,
   HEADER_MIGRATION,
@@ -10,7 +12,7 @@ import {
   type TransferResultWire,
 } from './agent.wire.ts';
 import { type AgentContext, SOCKET_BUFFER } from './context.ts';
-import { AgentError } from './errors.ts';
+import { AgentError, peerAnswerMismatch } from './errors.ts';
 
 /** Read size of the sender, and how many such buffers it cycles (the most it holds: CHUNK × POOL). */
 const CHUNK = 1 << 20;
@@ -22,8 +24,35 @@ export function peerAgent(ctx: AgentContext, url: URL) {
     : { mod: http, agent: undefined };
 }
 
+/** The peer's error answer as an AgentError (its code kept when registered). */
+export function peerError(peer: string, status: number, body: string): AgentError {
+  let j: { code?: unknown; message?: string } = {};
+  try {
+    j = JSON.parse(body);
+  } catch {
+    /* not JSON */
+  }
+  return new AgentError(
+    errorCodeFromWire(j.code, ErrorCode.PEER_ERROR),
+    status >= 400 ? status : 502,
+    `Target agent ${peer} refused the checkpoint: ${j.message ?? body.slice(0, 300)}`,
+  );
+}
+
 /**
- * Streams the file to the peer's PUT /v1/checkpoints, sha256 computed on the way and sent as a trailer.
+ * A peer's answer for a load, accepted only when it names exactly the archive sent (`sha256`) and the image for
+ * `container` made from it. Anything else would have the target pod restore another process state.
+ */
+export function checkPeerAnswer(peer: string, r: TransferResultWire, sha256: string, container: string) {
+  const want = directCheckpointImage(container, sha256);
+  if (r.sha256 !== sha256) throw peerAnswerMismatch(peer, `it stored sha256 ${r.sha256}, the sender sent ${sha256}`);
+  if (r.image !== want) throw peerAnswerMismatch(peer, `it named image ${r.image}, expected ${want}`);
+  return { image: r.image, bytes: r.bytes, sha256: r.sha256 };
+}
+
+/**
+ * Streams the file to the peer's PUT /v1/checkpoints, sha256 computed on the way and sent as a trailer. The
+ * answer must name that sha256 and the image made from it (checkPeerAnswer).
  * The file is read into a fixed pool of buffers, each reused once the socket has taken it (no allocation, no
  * page faults per chunk): constant memory, whatever the archive size.
  */
@@ -53,39 +82,38 @@ export function upload(
   };
   return new Promise((resolve, reject) => {
     let answered = false;
+    let sent: string | undefined;
     const out = mod.request(url, options, (res) => {
       let b = '';
       res.setEncoding('utf8').on('data', (c: string) => (b += c.slice(0, 65536)));
       res.on('end', () => {
         answered = true;
         const status = res.statusCode ?? 0;
-        if (status === 200 || status === 201) return resolve(JSON.parse(b) as TransferResultWire);
-        let j: { code?: string; message?: string } = {};
+        if (status !== 200 && status !== 201) return reject(peerError(url.host, status, b));
         try {
-          j = JSON.parse(b);
-        } catch {
-          /* not JSON */
+          if (!sent) throw peerAnswerMismatch(url.host, 'it answered before the whole archive was sent');
+          resolve(checkPeerAnswer(url.host, JSON.parse(b) as TransferResultWire, sent, body.container));
+        } catch (err) {
+          reject(err);
         }
-        reject(
-          new AgentError(
-            j.code ?? 'PEER_ERROR',
-            status >= 400 ? status : 502,
-            `Target agent ${url.host} refused the checkpoint: ${j.message ?? b.slice(0, 300)}`,
-          ),
-        );
       });
     });
     out.on('error', (err) =>
       reject(
-        new AgentError('PEER_UNAVAILABLE', 503, `Target agent ${url.host} unreachable: ${err.message}`, {
+        new AgentError(ErrorCode.PEER_UNAVAILABLE, 503, `Target agent ${url.host} unreachable: ${err.message}`, {
           cause: err,
           transient: true,
         }),
       ),
     );
-    pump(local.path, out, () => answered || out.destroyed, ctx.limits.bytesPerSecond, onBytes).catch((err: Error) =>
-      out.destroy(err),
-    );
+    pump(
+      local.path,
+      out,
+      () => answered || out.destroyed,
+      ctx.limits.bytesPerSecond,
+      onBytes,
+      (d) => (sent = d),
+    ).catch((err: Error) => out.destroy(err));
   });
 }
 
@@ -96,6 +124,7 @@ async function pump(
   stopped: () => boolean,
   rate: number | undefined,
   onBytes: (n: number) => void,
+  onDigest: (sha256: string) => void,
 ): Promise<void> {
   const fh = await open(path, 'r');
   const free: Buffer[] = Array.from({ length: POOL }, () => Buffer.allocUnsafeSlow(CHUNK));
@@ -128,7 +157,9 @@ async function pump(
         woken();
       });
     }
-    out.addTrailers({ [HEADER_SHA256]: hash.digest('hex') });
+    const digest = hash.digest('hex');
+    onDigest(digest);
+    out.addTrailers({ [HEADER_SHA256]: digest });
     out.end();
   } finally {
     out.off('close', woken);

@@ -1,7 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import { ErrorCode, errorCodeFromWire, Ms2mError, UnavailableError } from '../errors.ts';
-import type { AgentClient, CheckpointEntry, PredumpStatus, ProgressListener, TransferResult } from './port.ts';
+import {
+  type AgentClient,
+  type CheckpointEntry,
+  directCheckpointImage,
+  type PredumpStatus,
+  type ProgressListener,
+  type TransferResult,
+} from './port.ts';
 
 export interface AgentClientOptions {
   /** Node name → agent base URL, e.g. `(n) => \`https://${ipOf(n)}:7443\``. */
@@ -120,7 +127,18 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
         targetUrl,
         key: req.key,
       });
-      return stream(req.sourceNode, a, onProgress);
+      const r = await stream(req.sourceNode, a, onProgress);
+      // the image must be the one made from the archive the answer names, for this container
+      const want = directCheckpointImage(req.container, r.sha256);
+      if (r.image !== want)
+        throw new AgentRequestError(
+          req.sourceNode,
+          502,
+          ErrorCode.ANSWER_MISMATCH,
+          `send to node ${req.targetNode} answered image ${r.image}, expected ${want}: the target agent is older than this client or faulty; upgrade the ms2m-agent DaemonSet`,
+          false,
+        );
+      return r;
     },
     async push(req, onProgress) {
       const a = await call(req.sourceNode, 'POST', '/v1/push', {

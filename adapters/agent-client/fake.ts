@@ -14,7 +14,8 @@ import {
 
 /**
  * Node agents in memory: `send`/`push` take `bytes / bytesPerSecond` of clock time, report progress in ten
- * steps, and are idempotent per checkpoint (a second transfer of the same archive is a no-op).
+ * steps, and are idempotent per checkpoint (a second transfer of the same archive is a no-op). Like the real agent,
+ * a Direct image is named by content (`directCheckpointImage(container, sha256)`), one per archive and container.
  *
  * @example
  * ```ts
@@ -56,9 +57,8 @@ export class FakeAgentClient implements AgentClient {
 
   async send(req: SendRequest, onProgress?: ProgressListener): Promise<TransferResult> {
     const bytes = this.opts.sizeOf?.(req.checkpointPath) ?? 30 * 1024 * 1024;
-    const image = directCheckpointImage(req.container);
-    const existing = this.images.get(req.targetNode)?.get(image);
-    if (!existing || existing.sha256 !== this.digest(req.checkpointPath)) await this.move(bytes, onProgress);
+    const image = directCheckpointImage(req.container, this.digest(req.checkpointPath));
+    if (!this.images.get(req.targetNode)?.has(image)) await this.move(bytes, onProgress);
     const ctx = { clock: this.opts.clock, faults: this.opts.faults ?? noFaults, journal: this.journal };
     return faulty(ctx, 'agentSend', req.key, `${req.targetNode}:${image}`, () => {
       const result = { image, bytes, sha256: this.digest(req.checkpointPath) };
@@ -98,7 +98,7 @@ export class FakeAgentClient implements AgentClient {
     return [...(this.images.get(node)?.entries() ?? [])].map(([image, r]) => ({
       id: r.sha256,
       // the real agent lists the container name, not the image name
-      container: image.replace(/^localhost\/checkpoint\//, '').replace(/:latest$/, ''),
+      container: image.replace(/^localhost\/checkpoint\//, '').replace(/:[^:]*$/, ''),
       bytes: r.bytes,
       sha256: r.sha256,
       createdAt: new Date(this.opts.clock.now()).toISOString(),

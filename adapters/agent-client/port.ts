@@ -6,7 +6,7 @@
  * ```ts
  * const r = await agents.send({ sourceNode: 'n1', targetNode: 'n2', checkpointPath, container: 'app',
  *   migrationId: 'default/m1', key: 'default/m1:transfer' }, (p) => console.log(p.bytesTransferred));
- * // r.image === 'localhost/checkpoint/app:latest'
+ * // r.image === `localhost/checkpoint/app:sha256-${r.sha256}`
  * ```
  */
 export interface AgentClient {
@@ -41,7 +41,10 @@ export interface PushRequest {
 }
 
 export interface TransferResult {
-  /** The image the target pod runs: the registry ref, or `localhost/checkpoint/<ctr>:latest` (Direct). */
+  /**
+   * The image the target pod runs: the registry ref, or `directCheckpointImage(container, sha256)` (Direct), whose
+   * tag is the archive's digest: the name says which checkpoint it restores.
+   */
   image: string;
   bytes: number;
   sha256: string;
@@ -55,11 +58,16 @@ export type ProgressListener = (p: TransferProgress) => void;
 
 export interface CheckpointEntry {
   id: string;
+  /** The container and migration it was first received for. */
   container: string;
   migrationId?: string;
   bytes: number;
   sha256: string;
   createdAt: string;
+  /** Images made from this archive, one per container name. */
+  images?: { container: string; image: string }[];
+  migrationIds?: string[];
+  lastUsedAt?: string;
 }
 
 export interface PredumpRequest {
@@ -71,6 +79,12 @@ export interface PredumpRequest {
 
 export type PredumpStatus = { supported: false; reason: string } | { supported: true; running: boolean; dumps: number };
 
-export const directCheckpointImage = (container: string): string => `localhost/checkpoint/${container}:latest`;
+/**
+ * The image a Direct transfer loads on the target node: `localhost/checkpoint/<container>:sha256-<archive sha256>`.
+ * Named by content: a later checkpoint of the same container gets another name, so a restore can never pick up
+ * an older or newer process state than the one the transfer reported.
+ */
+export const directCheckpointImage = (container: string, sha256: string): string =>
+  `localhost/checkpoint/${container}:sha256-${sha256}`;
 export const registryCheckpointImage = (repository: string, sourcePod: string): string =>
   `${repository.replace(/\/+$/, '')}/${sourcePod}:checkpoint`;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,10 +7,14 @@ import { digestFile } from '../../adapters/oci/digest.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
 import {
   type AgentPair,
+  putHead,
   rawPut,
+  rawSocket,
+  runningTransfers,
   startAgentPair,
   startAgentProcess,
   tarOf,
+  waitFor,
   writeRandomTar,
   writeSparseTar,
 } from '../harness/agent.ts';
@@ -58,7 +63,7 @@ describe('node agents A and B over real sockets', () => {
     ['1 MiB', 1 << 20],
     ['256 MiB', 256 << 20],
   ] as const) {
-    it(`sends ${label} node to node, verified and loaded as localhost/checkpoint/app:latest`, async () => {
+    it(`sends ${label} node to node, verified and loaded as localhost/checkpoint/app:sha256-<digest>`, async () => {
       const name = `ckpt-${bytes}.tar`;
       await writeRandomTar(join(pair.a.checkpointsDir, name), bytes);
       const progress: TransferProgress[] = [];
@@ -80,14 +85,19 @@ describe('node agents A and B over real sockets', () => {
         (p) => progress.push(p),
       );
       const { digest, size } = await digestFile(join(pair.a.checkpointsDir, name));
-      expect(r).toEqual({ image: 'localhost/checkpoint/app:latest', bytes: size, sha256: digest.slice(7) });
+      expect(r).toEqual({
+        image: `localhost/checkpoint/app:sha256-${digest.slice(7)}`,
+        bytes: size,
+        sha256: digest.slice(7),
+      });
       expect(again).toEqual(r); // re-send is a no-op with the same answer
       expect(progress.at(-1)).toEqual({ bytesTransferred: size, bytesTotal: size });
       expect(archives(pair.b.storeDir).filter((n) => n === `${r.sha256}.tar`)).toHaveLength(1);
       expect((await digestFile(join(pair.b.storeDir, 'archives', `${r.sha256}.tar`))).digest).toBe(digest);
-      const index = JSON.parse(readFileSync(join(pair.b.storeDir, 'images', 'app', 'index.json'), 'utf8'));
+      const layout = join(pair.b.storeDir, 'images', r.sha256, 'app');
+      const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
       expect(index.manifests).toHaveLength(1);
-      expect(existsSync(join(pair.b.storeDir, 'images', 'app', 'blobs', 'sha256', r.sha256))).toBe(true);
+      expect(existsSync(join(layout, 'blobs', 'sha256', r.sha256))).toBe(true);
       expect(tmpFiles(pair.b.storeDir)).toEqual([]);
     });
   }
@@ -184,15 +194,20 @@ describe('node agents A and B over real sockets', () => {
     expect(tmpFiles(pair.b.storeDir)).toEqual([]);
   });
 
-  it('answers 429 beyond the concurrency limit', async () => {
+  it('answers 429 beyond the concurrency limit while a transfer holds the slot, and serves again once it is freed', async () => {
     const one = await pair.add('node-one', { maxConcurrentTransfers: 1 });
     const body = await tarOf([{ name: 'a', body: 'x'.repeat(100_000) }]);
     const h = { 'x-checkpoint-container': 'app', 'x-migration-id': 'm' };
-    const first = rawPut(one.url, { token: pair.token, body, headers: h, abortAfterBytes: 1000 });
-    await new Promise((r) => setTimeout(r, 50));
+    const first = await rawSocket(one.url, putHead({ token: pair.token, headers: h, contentLength: body.length }));
+    await first.write(body.subarray(0, 1000));
+    await waitFor('the first upload to hold the slot', async () => (await runningTransfers(one.url, pair.token)) === 1);
     const second = await rawPut(one.url, { token: pair.token, body, headers: h });
     expect(second).toMatchObject({ status: 429, body: { code: 'TOO_MANY_TRANSFERS' } });
-    await first;
+    first.destroy();
+    await waitFor('the slot to be freed', async () => (await runningTransfers(one.url, pair.token)) === 0);
+    const sha = createHash('sha256').update(body).digest('hex');
+    const third = await rawPut(one.url, { token: pair.token, body, headers: { ...h, 'x-checkpoint-sha256': sha } });
+    expect(third).toMatchObject({ status: 201, body: { sha256: sha } });
   });
 
   it('lists, garbage-collects and reports pre-dump as unsupported with the reason', async () => {

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { truncate } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pino } from 'pino';
 import tar from 'tar-stream';
@@ -15,7 +16,7 @@ import type { AgentClient } from '../../adapters/agent-client/port.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
 import { createAgent } from '../../agent/agent.ts';
 import type { AgentLimits } from '../../agent/context.ts';
-import { createImageLoader } from '../../agent/loader.ts';
+import { createImageLoader, type ImageLoader, type ImageLoaderOptions } from '../../agent/loader.ts';
 
 export interface AgentNode {
   name: string;
@@ -33,8 +34,19 @@ export interface AgentPair {
   nodes: Map<string, AgentNode>;
   client: AgentClient;
   /** Starts one more in-process agent (e.g. with other limits). */
-  add(name: string, limits?: Partial<AgentLimits>): Promise<AgentNode>;
+  add(name: string, limits?: Partial<AgentLimits>, opts?: AgentOptions): Promise<AgentNode>;
   stop(): Promise<void>;
+}
+
+export interface AgentOptions {
+  /** Loader options beyond the store dir (e.g. a private containers-storage: `storageSpec: '[vfs@root+run]'`). */
+  loader?: Omit<ImageLoaderOptions, 'storeDir'>;
+  /** Wraps the loader (count or delay loads). */
+  wrapLoader?: (l: ImageLoader) => ImageLoader;
+  /** Log lines as parsed JSON objects (pino at debug level); silent when unset. */
+  logs?: Record<string, unknown>[];
+  /** Wall clock of the store (createdAt, lastUsedAt, GC). */
+  clock?: { now(): number };
 }
 
 /** Starts one in-process agent on 127.0.0.1 (random port) with its own store and checkpoints dir under `root`. */
@@ -43,18 +55,33 @@ export async function startAgentInProcess(
   name: string,
   token: string,
   limits?: Partial<AgentLimits>,
+  opts: AgentOptions = {},
 ): Promise<AgentNode> {
   const storeDir = join(root, name, 'store');
   const checkpointsDir = join(root, name, 'checkpoints');
   mkdirSync(checkpointsDir, { recursive: true });
+  const logs = opts.logs;
+  const logger = logs
+    ? pino(
+        { level: 'debug' },
+        new Writable({
+          write(chunk: Buffer, _e, cb) {
+            for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line));
+            cb();
+          },
+        }),
+      )
+    : pino({ level: 'silent' });
+  const loader = createImageLoader({ storeDir, containersStorage: false, ...opts.loader });
   const server: Server = await createAgent({
-    logger: pino({ level: 'silent' }),
+    logger,
     storeDir,
     checkpointsDir,
     token,
     limits,
     registry: ociRegistry({ insecure: true }),
-    loader: createImageLoader({ storeDir, containersStorage: false }),
+    loader: opts.wrapLoader ? opts.wrapLoader(loader) : loader,
+    clock: opts.clock,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -86,8 +113,8 @@ export async function startAgentPair(limits?: Partial<AgentLimits>): Promise<Age
   const root = mkdtempSync(join(tmpdir(), 'ms2m-agents-'));
   const token = `t-${Math.random().toString(36).slice(2)}`;
   const nodes = new Map<string, AgentNode>();
-  const add = async (name: string, l?: Partial<AgentLimits>) => {
-    const n = await startAgentInProcess(root, name, token, l ?? limits);
+  const add = async (name: string, l?: Partial<AgentLimits>, opts?: AgentOptions) => {
+    const n = await startAgentInProcess(root, name, token, l ?? limits, opts);
     nodes.set(name, n);
     return n;
   };
@@ -211,14 +238,28 @@ export async function startAgentProcess(o: {
 
 // ---- checkpoint tars for agent tests and benchmarks ----
 
-/** A checkpoint-like tar with one pages entry of `bytes` random bytes. */
-export async function writeRandomTar(path: string, bytes: number): Promise<void> {
+/**
+ * Pseudo-random bytes from a seed (AES-128-CTR keystream): the same seed gives the same bytes, so a failing test
+ * reproduces with the same archives and digests.
+ */
+export function seededBytes(seed: string): (n: number) => Buffer {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const c = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  return (n) => c.update(Buffer.alloc(n));
+}
+
+/**
+ * A checkpoint-like tar with one pages entry of `bytes` pseudo-random bytes, seeded by `seed` (default: the path
+ * and size, so distinct files differ and every run writes the same bytes).
+ */
+export async function writeRandomTar(path: string, bytes: number, seed = `${path}:${bytes}`): Promise<void> {
   const pack = tar.pack();
   const done = pipeline(pack, createWriteStream(path));
+  const next = seededBytes(seed);
   pack.entry({ name: 'config.dump' }, '{"name":"app"}');
   const e = pack.entry({ name: 'checkpoint/pages-1.img', size: bytes });
   for (let left = bytes; left > 0; left -= 1 << 20) {
-    if (!e.write(randomBytes(Math.min(1 << 20, left)))) await new Promise<void>((r) => e.once('drain', () => r()));
+    if (!e.write(next(Math.min(1 << 20, left)))) await new Promise<void>((r) => e.once('drain', () => r()));
   }
   e.end(undefined as never);
   pack.finalize();
@@ -256,19 +297,31 @@ export interface RawAnswer {
   body: Record<string, unknown>;
 }
 
-/** PUT /v1/checkpoints by hand; `abortAfterBytes` destroys the request mid-body (a killed sender). */
+/**
+ * PUT /v1/checkpoints by hand; `abortAfterBytes` destroys the request mid-body (a killed sender); `trailerSha256`
+ * sends the body chunked with the digest as an HTTP trailer (as agents do), instead of a content-length.
+ */
 export function rawPut(
   base: string,
-  o: { token?: string; headers?: Record<string, string>; body: Buffer; abortAfterBytes?: number },
+  o: {
+    token?: string;
+    headers?: Record<string, string>;
+    body: Buffer;
+    abortAfterBytes?: number;
+    trailerSha256?: string;
+  },
 ): Promise<RawAnswer | 'aborted'> {
   return new Promise((resolve, reject) => {
+    const framing = o.trailerSha256
+      ? { 'transfer-encoding': 'chunked', trailer: 'x-checkpoint-sha256' }
+      : { 'content-length': String(o.body.length) };
     const req = http.request(
       new URL('/v1/checkpoints', base),
       {
         method: 'PUT',
         headers: {
           ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-          'content-length': String(o.body.length),
+          ...framing,
           ...o.headers,
         },
       },
@@ -289,6 +342,7 @@ export function rawPut(
         }, 100),
       );
     } else {
+      if (o.trailerSha256) req.addTrailers({ 'x-checkpoint-sha256': o.trailerSha256 });
       req.end(o.body);
     }
   });
@@ -364,4 +418,98 @@ export function paxRecords(records: Record<string, string> | [string, string][])
 /** A whole archive: the entries, then two zero blocks (or `end` instead). */
 export function rawTar(entries: RawTarEntry[], end: Buffer = Buffer.alloc(1024)): Buffer {
   return Buffer.concat([...entries.map(rawTarEntry), end]);
+}
+
+// ---- raw HTTP over a socket (clients under the test's full control: slow bodies, stalls, half-sent headers) ----
+
+export interface RawSocket {
+  /** Writes raw bytes; resolves once the kernel took them. Rejects when the agent closed the connection. */
+  write(b: Buffer | string): Promise<void>;
+  /** The agent's answer, or 'closed' when it closed the connection without a complete one. */
+  answer: Promise<RawAnswer | 'closed'>;
+  /** Resolves when the connection is closed (by either side). */
+  closed: Promise<void>;
+  readonly isClosed: boolean;
+  destroy(): void;
+}
+
+/** Opens a TCP connection to the agent at `base` and writes `head` (request line and headers, maybe partial). */
+export async function rawSocket(base: string, head: string): Promise<RawSocket> {
+  const u = new URL(base);
+  const sock = connect(Number(u.port), u.hostname);
+  await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
+  let buf = Buffer.alloc(0);
+  let isClosed = false;
+  sock.on('error', () => undefined);
+  const closed = new Promise<void>((r) =>
+    sock.once('close', () => {
+      isClosed = true;
+      r();
+    }),
+  );
+  const answer = new Promise<RawAnswer | 'closed'>((resolve) => {
+    const tryParse = () => {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return false;
+      const headText = buf.subarray(0, end).toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(headText)?.[1] ?? 0);
+      const len = Number(/\r\ncontent-length: *(\d+)/i.exec(headText)?.[1] ?? -1);
+      if (len < 0 || buf.length < end + 4 + len) return false;
+      const text = buf.subarray(end + 4, end + 4 + len).toString('utf8');
+      resolve({ status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+      return true;
+    };
+    sock.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      tryParse();
+    });
+    sock.once('close', () => {
+      if (!tryParse()) resolve('closed');
+    });
+  });
+  const w: RawSocket = {
+    write: (b) =>
+      new Promise<void>((res, rej) => {
+        if (isClosed || sock.destroyed) return rej(new Error('socket closed'));
+        sock.write(b, (err) => (err ? rej(err) : res()));
+      }),
+    answer,
+    closed,
+    get isClosed() {
+      return isClosed;
+    },
+    destroy: () => sock.destroy(),
+  };
+  await w.write(head);
+  return w;
+}
+
+/** Request line and headers of a PUT /v1/checkpoints (ends with the blank line: the body follows). */
+export function putHead(o: { token?: string; headers?: Record<string, string>; contentLength?: number }): string {
+  const h: Record<string, string> = {
+    host: 'agent',
+    ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+    ...(o.contentLength !== undefined
+      ? { 'content-length': String(o.contentLength) }
+      : { 'transfer-encoding': 'chunked' }),
+    ...o.headers,
+  };
+  return `PUT /v1/checkpoints HTTP/1.1\r\n${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+}
+
+/** GET /v1/healthz: transfers holding a slot right now. */
+export async function runningTransfers(base: string, token: string): Promise<number> {
+  const r = await fetch(`${base}/v1/healthz`, { headers: { authorization: `Bearer ${token}` } });
+  return ((await r.json()) as { transfers: number }).transfers;
+}
+
+/** Polls `cond` every 20 ms until it holds; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
