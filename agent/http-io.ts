@@ -61,8 +61,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, clo
 }
 
 /**
- * Answers an error. When the request body was not consumed (a rejected upload) the connection is closed after the
- * answer; until then the rest of the body is read and dropped, so the client is not reset before it reads the answer.
+ * Answers an error. When the request body was not consumed (a rejected upload) see answerUnread.
  */
 export function sendError(req: IncomingMessage, res: ServerResponse, err: AgentError): void {
   if (res.headersSent || res.destroyed || req.socket?.destroyed) {
@@ -70,8 +69,17 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: AgentE
     return;
   }
   const body: ErrorBodyWire = { code: err.code, message: err.message };
+  answerUnread(req, res, err.status, body);
+}
+
+/**
+ * Answers a request whose body may not be consumed (a rejected upload, or one answered from the store without
+ * reading it): the connection is closed after the answer, and until then the rest of the body is read and dropped,
+ * so the client is not reset before it reads the answer.
+ */
+export function answerUnread(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
   const unread = !req.complete;
-  sendJson(res, err.status, body, unread);
+  sendJson(res, status, body, unread);
   if (unread) {
     req.unpipe();
     req.resume();

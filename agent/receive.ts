@@ -12,7 +12,7 @@ import { pipeBody } from './body-deadline.ts';
 import { imageFor, storedImage } from './checkpoint-images.ts';
 import type { AgentContext } from './context.ts';
 import { badRequest, digestMismatch, notFound, tooLarge } from './errors.ts';
-import { sendJson } from './http-io.ts';
+import { answerUnread, sendJson } from './http-io.ts';
 import { ReceiveSink } from './receive-sink.ts';
 
 function loadTarget(req: IncomingMessage): { container: string; migrationId: string } {
@@ -43,7 +43,7 @@ export async function receiveCheckpoint(ctx: AgentContext, req: IncomingMessage,
 
   if (announced) {
     const known = await storedImage(ctx, announced, container, migrationId);
-    if (known) return void sendJson(res, 200, known, !req.complete);
+    if (known) return void answerUnread(req, res, 200, known);
   }
 
   const tmp = ctx.store.tempPath();

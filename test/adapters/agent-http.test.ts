@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -43,7 +43,7 @@ describe('agent HTTP edges', () => {
   it('a client that aborts an upload is logged at info level as abandoned, never as an INTERNAL error', async () => {
     const path = join(node.checkpointsDir, 'abort.tar');
     await writeRandomTar(path, 4 << 20);
-    const body = Buffer.from(await import('node:fs').then((f) => f.readFileSync(path)));
+    const body = readFileSync(path);
     const sha = createHash('sha256').update(body).digest('hex');
     const before = logs.length;
     const s = await rawSocket(
