@@ -268,12 +268,8 @@ export async function writeRandomTar(path: string, bytes: number, seed = `${path
 
 /** A valid tar of `bytes` pages that is almost all holes: header written, the rest made by truncate. */
 export async function writeSparseTar(path: string, bytes: number): Promise<void> {
-  const header = tar.pack();
-  header.entry({ name: 'checkpoint/pages-1.img', size: bytes });
-  const chunks: Buffer[] = [];
-  header.on('data', (c) => void chunks.push(c as Buffer));
-  await new Promise((r) => setTimeout(r, 20));
-  const h = Buffer.concat(chunks).subarray(0, 512);
+  // the header is built synchronously (no waiting on a stream for it), then the file is extended with holes
+  const h = rawTarEntry({ name: 'checkpoint/pages-1.img', size: bytes });
   await pipeline(async function* () {
     yield h;
   }, createWriteStream(path));
@@ -370,7 +366,15 @@ export interface RawTarEntry {
   badChecksum?: number;
 }
 
-const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+/** An octal field of `width` bytes, or GNU base-256 when the value does not fit (sizes of 8 GiB and more). */
+const octal = (n: number, width: number): string | Buffer => {
+  const text = n.toString(8);
+  if (text.length < width) return `${text.padStart(width - 1, '0')}\0`;
+  const b = Buffer.alloc(width);
+  b[0] = 0x80;
+  for (let i = width - 1, v = n; i > 0; i--, v = Math.floor(v / 256)) b[i] = v % 256;
+  return b;
+};
 
 /** One 512-byte header plus the body padded to 512. */
 export function rawTarEntry(e: RawTarEntry): Buffer {
