@@ -11,7 +11,7 @@ describe('bounded retries with backoff', () => {
     const s = scenario({ faults: scriptedFaults([{ op: 'checkpoint', nth: 1, outcome: { kind: 'transient' } }]) });
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
-    const events = await s.log.read(s.migrationId);
+    const events = await s.log.read(s.key);
     const failed = events.find((e) => e.type === 'StepFailed')!;
     const created = events.find((e) => e.type === 'CheckpointCreated')!;
     expect(failed.data).toMatchObject({ step: 'takeCheckpoint', transient: true, attempt: 1 });
@@ -59,7 +59,8 @@ describe('detection of a stuck target', () => {
     expect(final.value).toBe('Failed');
     expect(final.context.failure).toMatchObject({ code: 'TARGET_POD_STUCK', phase: 'Restoring' });
     expect(final.context.message).toContain('ImagePullBackOff');
-    expect(final.context.message).toContain('localhost/checkpoint/consumer:latest');
+    expect(final.context.message).toContain(final.context.image);
+    expect(final.context.image).toMatch(/^localhost\/checkpoint\/consumer:sha256-[0-9a-f]{64}$/);
     expect(applied(s)).toContain('deletePod default/consumer-shadow');
     expect(applied(s)).not.toContain('deletePod default/consumer');
   });
@@ -75,7 +76,7 @@ describe('deadlines per phase (timers from context, never `after`)', () => {
     expect(final.value).toBe('Failed');
     expect(final.context.failure).toMatchObject({ reason: 'DeadlineExceeded', phase: 'Transferring' });
     expect(final.context.message).toContain('spec.phaseDeadlines.Transferring');
-    const events = await s.log.read(s.migrationId);
+    const events = await s.log.read(s.key);
     const entered = events.find((e) => e.type === 'CheckpointCreated')!;
     const deadline = events.find((e) => e.type === 'DeadlineExceeded')!;
     expect(Date.parse(deadline.at) - Date.parse(entered.at)).toBe(5000);
@@ -101,7 +102,7 @@ describe('compensation never gives up on restoring the service', () => {
     const final = await runToEnd(s);
     expect(final.value).toBe('Failed');
     expect(s.world.cluster.statefulSets.get('default/consumer')!.replicas).toBe(1);
-    const failed = (await s.log.read(s.migrationId))
+    const failed = (await s.log.read(s.key))
       .filter((e) => e.type === 'StepFailed')
       .map((e) => (e.data as { step: string }).step);
     expect(failed).toEqual(['awaitTargetReady', 'compensate']);

@@ -25,9 +25,10 @@ describe('ShadowPod on a plain pod', () => {
       'Replaying',
       'Finalizing',
     ]);
-    const image =
-      transferMode === 'Registry' ? '127.0.0.1:5000/ckpt/consumer:checkpoint' : 'localhost/checkpoint/consumer:latest';
+    // Direct: named by the archive's digest
+    const image = transferMode === 'Registry' ? '127.0.0.1:5000/ckpt/consumer:checkpoint' : (final.context.image ?? '');
     expect(final.context.image).toBe(image);
+    if (transferMode === 'Direct') expect(image).toMatch(/^localhost\/checkpoint\/consumer:sha256-[0-9a-f]{64}$/);
     expect(ops(s)).toEqual([
       'ensureTopology orders',
       'createReplayQueue orders.ms2m-replay',
@@ -88,7 +89,7 @@ describe('Sequential on a StatefulSet pod', () => {
       'ensureTopology orders',
       'createReplayQueue orders.ms2m-replay',
       'checkpoint default/consumer-0/consumer',
-      'agentSend node-b:localhost/checkpoint/consumer:latest',
+      `agentSend node-b:${final.context.image}`,
       'scaleStatefulSet default/consumer=0',
       'createPod default/consumer-0',
       'control:START_REPLAY ms2m.control.consumer-0',

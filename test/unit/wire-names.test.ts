@@ -28,7 +28,8 @@ describe('names on the wire', () => {
     expect(registryCheckpointImage('10.0.0.1:5000/ckpt/', 'consumer-0')).toBe(
       '10.0.0.1:5000/ckpt/consumer-0:checkpoint',
     );
-    expect(directCheckpointImage('consumer')).toBe('localhost/checkpoint/consumer:latest');
+    const digest = 'ab'.repeat(32);
+    expect(directCheckpointImage('consumer', digest)).toBe(`localhost/checkpoint/consumer:sha256-${digest}`);
     expect(CHECKPOINT_ANNOTATION).toBe('io.kubernetes.cri-o.annotations.checkpoint.name');
   });
 
@@ -45,7 +46,7 @@ describe('names on the wire', () => {
       'migration.ms2m.io/role': 'target',
     });
     const c = pod.containers[0]!;
-    expect(c.image).toBe('localhost/checkpoint/consumer:latest');
+    expect(c.image).toMatch(/^localhost\/checkpoint\/consumer:sha256-[0-9a-f]{64}$/);
     expect(c.imagePullPolicy).toBe('Never');
     expect(c.env).toEqual([
       { name: 'QUEUE', value: 'orders' },
