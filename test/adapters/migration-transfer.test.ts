@@ -72,7 +72,7 @@ const factsOf = async (s: Scenario, type: string) =>
   (await s.log.read(s.migrationId)).filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
 
 describe('migration with the real transfer path', () => {
-  it('Direct: node-a streams the checkpoint to node-b, which loads it as localhost/checkpoint/<ctr>:latest', async () => {
+  it('Direct: node-a streams the checkpoint to node-b, which loads it as localhost/checkpoint/<ctr>:sha256-<digest>', async () => {
     const s = scenarioWith('Direct', 'direct');
     const host = await s.open();
     await host.request(s.spec);
@@ -80,7 +80,7 @@ describe('migration with the real transfer path', () => {
     expect(final.value).toBe('Completed');
     const [done] = await factsOf(s, 'TransferCompleted');
     expect(done).toMatchObject({
-      image: 'localhost/checkpoint/consumer:latest',
+      image: `localhost/checkpoint/consumer:sha256-${done!.sha256}`,
       bytes: statSync(final.context.checkpoint!.path).size,
     });
     const onB = await pair.client.list('node-b');
