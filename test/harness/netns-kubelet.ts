@@ -72,6 +72,8 @@ export interface NetnsKubelet {
   readonly pid: number;
   /** Every request received, in order. */
   readonly requests: readonly KubeletRequest[];
+  /** Adds or replaces the answer for `<ns>/<pod>/<ctr>` in the running server; resolves once it took it. */
+  setAnswer(key: string, answer: KubeletAnswer): Promise<void>;
   /** Waits for a received request matching `match` (an earlier one counts), up to the timeout. */
   nextRequest(match: (r: KubeletRequest) => boolean): Promise<KubeletRequest>;
   /** Stops the server (by PID), deletes the veth pair and the namespace. Idempotent; runs every step. */
@@ -132,6 +134,7 @@ const overlaps = (a: { net: number; len: number }, b: { net: number; len: number
 const SERVER_SOURCE = `
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 const server = https.createServer(
@@ -158,9 +161,14 @@ process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeAllConnections(); // the API server keeps its connections to kubelets alive
 });
-// the test process holds the other end of stdin: when it dies without stopping us, stdin ends and so do we
+// the test process holds the other end of stdin: it sends answers to add ({key, answer} lines); when it dies
+// without stopping us, stdin ends and so do we
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  cfg.answers[m.key] = m.answer;
+  emit({ event: 'answered', key: m.key });
+});
 process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
 `;
 
 /**
@@ -258,14 +266,16 @@ export async function startNetnsKubelet(opts: NetnsKubeletOptions): Promise<Netn
       stderr += c.toString();
     });
     let listening: (() => void) | undefined;
+    const answered = new Map<string, () => void>();
     createInterface({ input: proc.stdout }).on('line', (line) => {
-      let msg: { event?: string } & Partial<KubeletRequest>;
+      let msg: { event?: string; key?: string } & Partial<KubeletRequest>;
       try {
         msg = JSON.parse(line);
       } catch {
         return;
       }
       if (msg.event === 'listening') listening?.();
+      if (msg.event === 'answered' && msg.key) answered.get(msg.key)?.();
       if (msg.event === 'request') {
         const { event: _e, ...req } = msg;
         requests.push(req as KubeletRequest);
@@ -296,6 +306,20 @@ export async function startNetnsKubelet(opts: NetnsKubeletOptions): Promise<Netn
       pid: proc.pid!,
       requests,
       stop,
+      setAnswer(key, answer) {
+        return new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new NetnsKubeletError(`server in ${netns} did not take the answer for ${key}`)),
+            timeoutMs,
+          );
+          answered.set(key, () => {
+            clearTimeout(timer);
+            answered.delete(key);
+            resolve();
+          });
+          proc.stdin.write(`${JSON.stringify({ key, answer })}\n`);
+        });
+      },
       nextRequest(match) {
         return new Promise((resolve, reject) => {
           const check = () => {

@@ -25,6 +25,8 @@ export interface NodeSimulatorOptions {
   neverReady?: (pod: V1Pod) => boolean;
   /** Delay before a bound pod is marked Running+Ready (ms). Default 0. */
   startupMs?: number;
+  /** A node's kubelet endpoint (InternalIP and port), for the API server's node proxy (a netns stand-in). */
+  kubelets?: Record<string, { ip: string; port: number }>;
 }
 
 /** Polls `fn` until it returns something other than undefined, or fails naming `what` after `timeoutMs`. */
@@ -198,7 +200,13 @@ export class NodeSimulator {
                   lastTransitionTime: now,
                 },
               ],
-              addresses: [{ type: 'Hostname', address: name }],
+              addresses: [
+                ...(this.o.kubelets?.[name] ? [{ type: 'InternalIP', address: this.o.kubelets[name].ip }] : []),
+                { type: 'Hostname', address: name },
+              ],
+              ...(this.o.kubelets?.[name]
+                ? { daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubelets[name].port } } }
+                : {}),
             },
           },
         },
