@@ -115,6 +115,11 @@ export function toCustomResourceDefinition(def: ResourceDefinition<z.ZodType, z.
  * Validates a spec as the API server would (schema and cross-field rules) and applies the schema's defaults.
  * Bad input is one InvalidInputError that lists every problem with its `spec.<field>` path.
  *
+ * As the API server does with a structural schema: unknown fields are dropped (zod strips them) and a `null`
+ * field counts as absent (the server prunes nulls of non-nullable fields before defaulting, so `{replayMaxSeconds:
+ * null}` is defaulted and a null required field is missing). The CEL rules run only on a spec that passed the
+ * schema, as on the server ("some validation rules were not checked").
+ *
  * @example
  * ```ts
  * const spec = validateSpec(statefulMigrationResource, 'StatefulMigration default/m1', cr.spec);
@@ -125,13 +130,26 @@ export function validateSpec<Spec extends z.ZodType>(
   object: string,
   raw: unknown,
 ): z.output<Spec> {
-  const parsed = def.spec.safeParse(raw);
+  const parsed = def.spec.safeParse(withoutNulls(raw));
   const problems = parsed.success
     ? def.rules.filter((r) => !r.holds(parsed.data)).map((r) => `spec${r.fieldPath}: ${r.message}`)
-    : parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`);
+    : parsed.error.issues.map((i) => `${['spec', ...i.path].join('.')}: ${i.message}`);
   if (!parsed.success || problems.length > 0)
     throw new InvalidInputError(object, `invalid spec: ${problems.join('; ')}`, { problems });
   return parsed.data;
+}
+
+/** `raw` with every null-valued object field removed, at any depth (the API server's pruning of nulls). */
+function withoutNulls(raw: unknown): unknown {
+  if (raw === null) return undefined;
+  if (Array.isArray(raw)) return raw.map((v) => (v === null ? v : withoutNulls(v)));
+  if (typeof raw !== 'object') return raw;
+  // fromEntries: a `__proto__` key stays an own field (pruned by the schema), never a prototype
+  return Object.fromEntries(
+    Object.entries(raw)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
 /**

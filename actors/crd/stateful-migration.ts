@@ -4,6 +4,7 @@
  * fails when the committed YAML drifts.
  */
 import { z } from 'zod';
+import { PHASES } from '../../machines/spec.ts';
 import type { ResourceDefinition, SpecRule } from './resource.ts';
 
 /** RFC 1123 subdomain, as Kubernetes object names (pods, nodes, secrets). */
@@ -13,12 +14,42 @@ const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** `[host[:port]/]path` of an OCI repository, no tag and no digest. */
 const IMAGE_REPOSITORY =
   '^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$';
+/**
+ * A key a Secret can hold (Kubernetes' IsConfigMapKey): `[-._a-zA-Z0-9]+`, but not `.` and not starting with
+ * `..`, said without lookahead (the API server's Go regexp has none).
+ */
+const SECRET_KEY = '^(\\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*|[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$';
 /** AMQP short strings are at most 255 bytes; the replay queue appends `.ms2m-replay` (12) to the queue name. */
 const MAX_QUEUE_NAME = 243;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
+/**
+ * A string of at most `max` characters counted as the API server counts `maxLength`: in code points (an emoji is
+ * one), not in UTF-16 units as zod's `.max` counts (an emoji is two). The CRD gets `maxLength: max`.
+ */
+const text = (o: { max: number; min?: number; pattern?: RegExp; patternMessage?: string }) => {
+  let s = z.string();
+  if (o.min) s = s.min(o.min);
+  if (o.pattern) s = s.regex(o.pattern, o.patternMessage);
+  return s
+    .refine((v) => codePoints(v) <= o.max, { message: `must be at most ${o.max} characters` })
+    .meta({ maxLength: o.max });
+};
+const codePoints = (v: string): number => {
+  let n = 0;
+  for (const _ of v) n++;
+  return n;
+};
+/** UTF-8 bytes, as AMQP counts its short strings (a lone surrogate is U+FFFD after JSON decoding: 3 bytes too). */
+const utf8Bytes = (v: string): number => new TextEncoder().encode(v).length;
+
 const subdomain = (what: string) =>
-  z.string().min(1).max(253).regex(new RegExp(DNS1123_SUBDOMAIN), `must be a DNS-1123 subdomain: ${what}`);
+  text({
+    min: 1,
+    max: 253,
+    pattern: new RegExp(DNS1123_SUBDOMAIN),
+    patternMessage: `must be a DNS-1123 subdomain: ${what}`,
+  });
 
 const seconds = (description: string, max = WEEK_SECONDS) =>
   z.number().positive().max(max).optional().meta({ description });
@@ -38,11 +69,12 @@ export const statefulMigrationSpecSchema = z
     sourcePod: subdomain('lower-case letters, digits, "-" and "."').meta({
       description: 'Pod to migrate, in the same namespace (SHADOW).',
     }),
-    containerName: z
-      .string()
-      .min(1)
-      .max(63)
-      .regex(new RegExp(DNS1123_LABEL), 'must be a container name (DNS-1123 label)')
+    containerName: text({
+      min: 1,
+      max: 63,
+      pattern: new RegExp(DNS1123_LABEL),
+      patternMessage: 'must be a container name (DNS-1123 label)',
+    })
       .optional()
       .meta({ description: 'Container to checkpoint; defaults to the first container of the pod (SHADOW).' }),
     targetNode: subdomain('a node name').meta({
@@ -55,10 +87,11 @@ export const statefulMigrationSpecSchema = z
       description:
         'Registry (OCI push) or Direct (node agent to node agent); unset: Registry when checkpointImageRepository is set, else Direct (SHADOW).',
     }),
-    checkpointImageRepository: z
-      .string()
-      .max(255)
-      .regex(new RegExp(IMAGE_REPOSITORY), 'must be an image repository without tag or digest')
+    checkpointImageRepository: text({
+      max: 255,
+      pattern: new RegExp(IMAGE_REPOSITORY),
+      patternMessage: 'must be an image repository without tag or digest',
+    })
       .optional()
       .meta({
         description: 'Image repository without tag for Registry transfer, e.g. registry.local:5000/ms2m (SHADOW).',
@@ -90,29 +123,31 @@ export const statefulMigrationSpecSchema = z
       .meta({ description: 'Drain mode fails when the replay depth has not decreased for this long.' }),
     messageQueueConfig: z
       .object({
-        queueName: z
-          .string()
-          .min(1)
-          .max(MAX_QUEUE_NAME)
-          .meta({ description: 'The consumer primary queue; the replay queue is <queueName>.ms2m-replay.' }),
-        brokerUrl: z
-          .string()
-          .max(2048)
-          .regex(/^amqps?:\/\/[^\s]+$/, 'must be an amqp:// or amqps:// URL')
+        queueName: text({ min: 1, max: MAX_QUEUE_NAME }).meta({
+          description: 'The consumer primary queue; the replay queue is <queueName>.ms2m-replay.',
+        }),
+        // printable ASCII after the scheme: `[^\s]` differs between JavaScript (Unicode spaces) and the API
+        // server's Go regexp (ASCII spaces only), and a URL is ASCII anyway (RFC 3986: percent-encode the rest)
+        brokerUrl: text({
+          max: 2048,
+          pattern: /^amqps?:\/\/[!-~]+$/,
+          patternMessage: 'must be an amqp:// or amqps:// URL (printable ASCII, no spaces)',
+        })
           .optional()
           .meta({ description: 'amqp:// or amqps:// URL of the broker (or use brokerSecretRef).' }),
-        exchangeName: z.string().min(1).max(255).meta({ description: 'The fanout exchange producers publish to.' }),
-        routingKey: z.string().max(255).optional().meta({ description: 'Routing key of the primary binding.' }),
+        exchangeName: text({ min: 1, max: 255 }).meta({ description: 'The fanout exchange producers publish to.' }),
+        routingKey: text({ max: 255 }).optional().meta({ description: 'Routing key of the primary binding.' }),
       })
       .meta({ description: 'The RabbitMQ setup of the consumer (SHADOW).' }),
     brokerSecretRef: z
       .object({
         name: subdomain('a Secret name'),
-        key: z
-          .string()
-          .min(1)
-          .max(253)
-          .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key'),
+        key: text({
+          min: 1,
+          max: 253,
+          pattern: new RegExp(SECRET_KEY),
+          patternMessage: 'must be a Secret key: letters, digits, "-", "_" and ".", not "." and not starting with ".."',
+        }),
       })
       .optional()
       .meta({ description: 'Secret (same namespace) whose key holds the broker URL; never logged.' }),
@@ -169,6 +204,24 @@ const rules: SpecRule<StatefulMigrationSpecValid>[] = [
     fieldPath: '.messageQueueConfig.queueName',
   },
   {
+    cel: `size(bytes(self.messageQueueConfig.queueName)) <= ${MAX_QUEUE_NAME}`,
+    holds: (s) => utf8Bytes(s.messageQueueConfig.queueName) <= MAX_QUEUE_NAME,
+    message: `queueName must be at most ${MAX_QUEUE_NAME} bytes of UTF-8 (AMQP names are at most 255 bytes, and the replay queue adds .ms2m-replay)`,
+    fieldPath: '.messageQueueConfig.queueName',
+  },
+  {
+    cel: 'size(bytes(self.messageQueueConfig.exchangeName)) <= 255',
+    holds: (s) => utf8Bytes(s.messageQueueConfig.exchangeName) <= 255,
+    message: 'exchangeName must be at most 255 bytes of UTF-8 (AMQP names are at most 255 bytes)',
+    fieldPath: '.messageQueueConfig.exchangeName',
+  },
+  {
+    cel: '!has(self.messageQueueConfig.routingKey) || size(bytes(self.messageQueueConfig.routingKey)) <= 255',
+    holds: (s) => s.messageQueueConfig.routingKey === undefined || utf8Bytes(s.messageQueueConfig.routingKey) <= 255,
+    message: 'routingKey must be at most 255 bytes of UTF-8 (AMQP short string)',
+    fieldPath: '.messageQueueConfig.routingKey',
+  },
+  {
     cel: "!self.messageQueueConfig.exchangeName.startsWith('amq.')",
     holds: (s) => !s.messageQueueConfig.exchangeName.startsWith('amq.'),
     message: 'exchange names starting with "amq." are reserved by the broker: use an exchange of your own',
@@ -187,7 +240,7 @@ const condition = z.object({
 
 export const statefulMigrationStatusSchema = z
   .object({
-    phase: z.enum(MIGRATION_PHASES).optional(),
+    phase: z.enum(PHASES).optional(),
     sourceNode: z.string().optional(),
     containerName: z.string().optional(),
     checkpointID: z.string().optional(),
