@@ -12,12 +12,12 @@ import type { EventLog } from '../../adapters/event-log/port.ts';
 import type { CustomResource } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Lease } from '../../adapters/lease/port.ts';
 import type { SnapshotCache } from '../../adapters/snapshot-cache/port.ts';
-import type { MigrationSnapshot } from '../../machines/fold.ts';
+import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
 import type { MigrationSpec } from '../../machines/spec.ts';
+import { MigrationHost, migrationChart } from '../charts/migration.ts';
 import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
 import { statefulMigrationResource } from '../crd/stateful-migration.ts';
 import type { EffectDeps } from '../effects/deps.ts';
-import { MigrationHost } from '../host.ts';
 import { normalizeSpec } from '../migration-spec.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import {
@@ -31,7 +31,7 @@ import { WorkQueue } from './work-queue.ts';
 
 export const FINALIZER = 'migration.ms2m.io/finalizer';
 export const API_VERSION = `${statefulMigrationResource.group}/${statefulMigrationResource.version}`;
-const TERMINAL = new Set(['Completed', 'Failed']);
+const TERMINAL = new Set(migrationChart.terminalPhases);
 
 type Migration = CustomResource<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
 
@@ -107,7 +107,7 @@ export function createOperator(deps: OperatorDeps): Operator {
   deps.metrics?.setPhaseSource(function* () {
     for (const r of hosts.values()) {
       const s = r.host.snapshot();
-      if (s) yield s.status === 'done' ? (s.value === 'Completed' ? 'Completed' : 'Failed') : s.context.phase;
+      if (s) yield migrationChart.phaseOf(s);
     }
   });
 
@@ -132,8 +132,9 @@ export function createOperator(deps: OperatorDeps): Operator {
       hosts.delete(k);
     }
     const migrationId = migrationIdOf(ref(m));
+    const logKey = { kind: migrationChart.kind, id: migrationId };
     const host = await MigrationHost.open({
-      migrationId,
+      id: migrationId,
       deps: {
         ...deps.effects,
         logger: deps.logger.child({ migration: migrationId }),
@@ -142,7 +143,8 @@ export function createOperator(deps: OperatorDeps): Operator {
         brokerConfig: (ctx) => brokerConfig(ctx.spec, m),
       },
       observers: [
-        crStatusObserver(deps.migrations, ref(m), deps.log.locate(migrationId)),
+        // located once the host has read the log (a migration of the legacy layout stays where it is)
+        crStatusObserver(deps.migrations, ref(m), () => deps.log.locate(logKey)),
         eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION),
       ],
       signal: hostsAbort.signal,
@@ -217,7 +219,11 @@ export function createOperator(deps: OperatorDeps): Operator {
       if (!(err instanceof Ms2mError) || err.code !== ErrorCode.INVALID_INPUT) throw err;
       await running.host.stop();
       hosts.delete(key(m));
-      await deps.migrations.patchStatus(m.metadata.namespace, m.metadata.name, invalidSpecStatus(m, err.message));
+      await deps.migrations.patchStatus(
+        m.metadata.namespace,
+        m.metadata.name,
+        endedBeforeStart(m, 'InvalidSpec', err.message),
+      );
       await recordEvent(m, 'Warning', 'InvalidSpec', err.message);
       await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
       return;
@@ -226,12 +232,16 @@ export function createOperator(deps: OperatorDeps): Operator {
       // cancelled before it started: nothing to undo
       await running.host.stop();
       hosts.delete(key(m));
-      await deps.migrations.patchStatus(m.metadata.namespace, m.metadata.name, cancelledStatus(m));
+      await deps.migrations.patchStatus(
+        m.metadata.namespace,
+        m.metadata.name,
+        endedBeforeStart(m, 'Cancelled', 'Cancelled before it started: nothing was changed'),
+      );
       await recordEvent(m, 'Normal', 'Cancelled', 'Cancelled migration before it started');
       await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
       return;
     }
-    await running.host.request(spec);
+    await running.host.request({ spec });
     log.info({ migration: key(m), uid: m.metadata.uid }, `Started StatefulMigration ${key(m)}`);
   }
 
@@ -361,33 +371,25 @@ export function createOperator(deps: OperatorDeps): Operator {
 
 const key = (m: Migration): string => `${m.metadata.namespace}/${m.metadata.name}`;
 
-function invalidSpecStatus(m: Migration, message: string): StatefulMigrationStatusWire {
+/** The status of a migration that ended before it started (bad spec, cancelled first): nothing to undo. */
+function endedBeforeStart(
+  m: Migration,
+  reason: 'InvalidSpec' | 'Cancelled',
+  message: string,
+): StatefulMigrationStatusWire {
   const at = new Date().toISOString();
+  const condition = (type: string, status: 'True' | 'False') => ({
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime: at,
+  });
   return {
     phase: 'Failed',
     message,
     observedGeneration: m.metadata.generation,
     completionTime: at,
-    conditions: [
-      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: at },
-      { type: 'Failed', status: 'True', reason: 'InvalidSpec', message, lastTransitionTime: at },
-      { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: at },
-    ],
-  };
-}
-
-function cancelledStatus(m: Migration): StatefulMigrationStatusWire {
-  const at = new Date().toISOString();
-  const message = 'Cancelled before it started: nothing was changed';
-  return {
-    phase: 'Failed',
-    message,
-    observedGeneration: m.metadata.generation,
-    completionTime: at,
-    conditions: [
-      { type: 'Ready', status: 'False', reason: 'Cancelled', message, lastTransitionTime: at },
-      { type: 'Failed', status: 'True', reason: 'Cancelled', message, lastTransitionTime: at },
-      { type: 'Compensated', status: 'True', reason: 'NothingToUndo', message, lastTransitionTime: at },
-    ],
+    conditions: [condition('Ready', 'False'), condition('Failed', 'True'), condition('Progressing', 'False')],
   };
 }
