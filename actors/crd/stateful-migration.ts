@@ -54,16 +54,6 @@ const subdomain = (what: string) =>
 const seconds = (description: string, max = WEEK_SECONDS) =>
   z.number().positive().max(max).optional().meta({ description });
 
-export const ACTIVE_PHASES = [
-  'Pending',
-  'Checkpointing',
-  'Transferring',
-  'Restoring',
-  'Replaying',
-  'Finalizing',
-] as const;
-export const MIGRATION_PHASES = [...ACTIVE_PHASES, 'Completed', 'Failed'] as const;
-
 export const statefulMigrationSpecSchema = z
   .object({
     sourcePod: subdomain('lower-case letters, digits, "-" and "."').meta({
