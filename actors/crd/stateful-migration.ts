@@ -23,33 +23,11 @@ const SECRET_KEY = '^(\\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*|[-_a-zA-Z0-9][-._a-zA-Z0-9
 const MAX_QUEUE_NAME = 243;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
-/**
- * A string of at most `max` characters counted as the API server counts `maxLength`: in code points (an emoji is
- * one), not in UTF-16 units as zod's `.max` counts (an emoji is two). The CRD gets `maxLength: max`.
- */
-const text = (o: { max: number; min?: number; pattern?: RegExp; patternMessage?: string }) => {
-  let s = z.string();
-  if (o.min) s = s.min(o.min);
-  if (o.pattern) s = s.regex(o.pattern, o.patternMessage);
-  return s
-    .refine((v) => codePoints(v) <= o.max, { message: `must be at most ${o.max} characters` })
-    .meta({ maxLength: o.max });
-};
-const codePoints = (v: string): number => {
-  let n = 0;
-  for (const _ of v) n++;
-  return n;
-};
 /** UTF-8 bytes, as AMQP counts its short strings (a lone surrogate is U+FFFD after JSON decoding: 3 bytes too). */
 const utf8Bytes = (v: string): number => new TextEncoder().encode(v).length;
 
 const subdomain = (what: string) =>
-  text({
-    min: 1,
-    max: 253,
-    pattern: new RegExp(DNS1123_SUBDOMAIN),
-    patternMessage: `must be a DNS-1123 subdomain: ${what}`,
-  });
+  z.string().min(1).max(253).regex(new RegExp(DNS1123_SUBDOMAIN), `must be a DNS-1123 subdomain: ${what}`);
 
 const seconds = (description: string, max = WEEK_SECONDS) =>
   z.number().positive().max(max).optional().meta({ description });
@@ -59,12 +37,11 @@ export const statefulMigrationSpecSchema = z
     sourcePod: subdomain('lower-case letters, digits, "-" and "."').meta({
       description: 'Pod to migrate, in the same namespace (SHADOW).',
     }),
-    containerName: text({
-      min: 1,
-      max: 63,
-      pattern: new RegExp(DNS1123_LABEL),
-      patternMessage: 'must be a container name (DNS-1123 label)',
-    })
+    containerName: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(new RegExp(DNS1123_LABEL), 'must be a container name (DNS-1123 label)')
       .optional()
       .meta({ description: 'Container to checkpoint; defaults to the first container of the pod (SHADOW).' }),
     targetNode: subdomain('a node name').meta({
@@ -77,11 +54,10 @@ export const statefulMigrationSpecSchema = z
       description:
         'Registry (OCI push) or Direct (node agent to node agent); unset: Registry when checkpointImageRepository is set, else Direct (SHADOW).',
     }),
-    checkpointImageRepository: text({
-      max: 255,
-      pattern: new RegExp(IMAGE_REPOSITORY),
-      patternMessage: 'must be an image repository without tag or digest',
-    })
+    checkpointImageRepository: z
+      .string()
+      .max(255)
+      .regex(new RegExp(IMAGE_REPOSITORY), 'must be an image repository without tag or digest')
       .optional()
       .meta({
         description: 'Image repository without tag for Registry transfer, e.g. registry.local:5000/ms2m (SHADOW).',
@@ -113,31 +89,34 @@ export const statefulMigrationSpecSchema = z
       .meta({ description: 'Drain mode fails when the replay depth has not decreased for this long.' }),
     messageQueueConfig: z
       .object({
-        queueName: text({ min: 1, max: MAX_QUEUE_NAME }).meta({
-          description: 'The consumer primary queue; the replay queue is <queueName>.ms2m-replay.',
-        }),
+        queueName: z
+          .string()
+          .min(1)
+          .max(MAX_QUEUE_NAME)
+          .meta({ description: 'The consumer primary queue; the replay queue is <queueName>.ms2m-replay.' }),
         // printable ASCII after the scheme: `[^\s]` differs between JavaScript (Unicode spaces) and the API
         // server's Go regexp (ASCII spaces only), and a URL is ASCII anyway (RFC 3986: percent-encode the rest)
-        brokerUrl: text({
-          max: 2048,
-          pattern: /^amqps?:\/\/[!-~]+$/,
-          patternMessage: 'must be an amqp:// or amqps:// URL (printable ASCII, no spaces)',
-        })
+        brokerUrl: z
+          .string()
+          .max(2048)
+          .regex(/^amqps?:\/\/[!-~]+$/, 'must be an amqp:// or amqps:// URL (printable ASCII, no spaces)')
           .optional()
           .meta({ description: 'amqp:// or amqps:// URL of the broker (or use brokerSecretRef).' }),
-        exchangeName: text({ min: 1, max: 255 }).meta({ description: 'The fanout exchange producers publish to.' }),
-        routingKey: text({ max: 255 }).optional().meta({ description: 'Routing key of the primary binding.' }),
+        exchangeName: z.string().min(1).max(255).meta({ description: 'The fanout exchange producers publish to.' }),
+        routingKey: z.string().max(255).optional().meta({ description: 'Routing key of the primary binding.' }),
       })
       .meta({ description: 'The RabbitMQ setup of the consumer (SHADOW).' }),
     brokerSecretRef: z
       .object({
         name: subdomain('a Secret name'),
-        key: text({
-          min: 1,
-          max: 253,
-          pattern: new RegExp(SECRET_KEY),
-          patternMessage: 'must be a Secret key: letters, digits, "-", "_" and ".", not "." and not starting with ".."',
-        }),
+        key: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(
+            new RegExp(SECRET_KEY),
+            'must be a Secret key: letters, digits, "-", "_" and ".", not "." and not starting with ".."',
+          ),
       })
       .optional()
       .meta({ description: 'Secret (same namespace) whose key holds the broker URL; never logged.' }),
