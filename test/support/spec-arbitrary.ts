@@ -324,7 +324,8 @@ const anyJson: fc.Arbitrary<Json> = fc.oneof(
 
 const show = (v: Json | undefined): string => {
   const s = JSON.stringify(v) ?? 'undefined';
-  return s.length > 60 ? `${s.slice(0, 40)}…(${s.length} chars)` : s;
+  const chars = [...s]; // never cut an emoji in half
+  return chars.length > 60 ? `${chars.slice(0, 40).join('')}…(${chars.length} characters)` : s;
 };
 
 const leafArb = fc.constantFrom(...LEAVES);
