@@ -55,8 +55,10 @@ export interface ResourceDefinition<Spec extends z.ZodType, Status extends z.Zod
 /**
  * @example
  * ```ts
- * const crd = toCustomResourceDefinition(statefulMigrationResource);
- * writeFileSync('crds/statefulmigration.yaml', dumpYaml(crd));
+ * const crd = toCustomResourceDefinition(statefulMigrationResource); // wire-shaped JSON
+ * await customObjects.createClusterCustomObject({ group: 'apiextensions.k8s.io', version: 'v1',
+ *   plural: 'customresourcedefinitions', body: crd });
+ * // YAML: generatedManifests() in manifests.ts (client-node's dumpYaml alone drops enum, default, x-kubernetes-*)
  * ```
  */
 export function toCustomResourceDefinition(def: ResourceDefinition<z.ZodType, z.ZodType>): Record<string, unknown> {
@@ -158,7 +160,7 @@ function withoutNulls(raw: unknown): unknown {
  *
  * @example
  * ```ts
- * for (const doc of frozenSpecPolicy(statefulMigrationResource)) console.log(dumpYaml(doc));
+ * const [policy, binding] = frozenSpecPolicy(statefulMigrationResource); // YAML: generatedManifests()
  * ```
  */
 export function frozenSpecPolicy(def: ResourceDefinition<z.ZodType, z.ZodType>): Record<string, unknown>[] {
