@@ -2,6 +2,8 @@
  * StatefulMigration spec (as users write it, API.md) -> the normalised MigrationSpec the chart runs on.
  * Defaults are applied here; bad input is one InvalidInputError that lists every problem with its field.
  */
+
+import { InvalidInputError } from '../adapters/errors.ts';
 import { DEFAULT_PHASE_DEADLINES, type MigrationSpec } from '../machines/spec.ts';
 import { validateSpec } from './crd/resource.ts';
 import { type StatefulMigrationSpecInput, statefulMigrationResource } from './crd/stateful-migration.ts';
@@ -26,7 +28,12 @@ export function normalizeSpec(
   raw: unknown,
   runtime: { maxAttempts?: number; retryBaseMs?: number } = {},
 ): MigrationSpec {
-  const s = validateSpec(statefulMigrationResource, `StatefulMigration ${meta.namespace}/${meta.name}`, raw);
+  const object = `StatefulMigration ${meta.namespace}/${meta.name}`;
+  const limit = statefulMigrationResource.maxNameLength;
+  // the admission rule's twin (a cluster without the CRD's rules, or a test, still gets the clear message)
+  if (limit && [...meta.name].length > limit.length)
+    throw new InvalidInputError(object, `metadata.name must be at most ${limit.length} characters: ${limit.why}`);
+  const s = validateSpec(statefulMigrationResource, object, raw);
   return {
     namespace: meta.namespace,
     name: meta.name,

@@ -50,6 +50,8 @@ export interface ResourceDefinition<Spec extends z.ZodType, Status extends z.Zod
    * Enforced at admission by a ValidatingAdmissionPolicy (it sees the old status, a CRD rule does not).
    */
   frozenSpec?: { editableInPhases: string[]; mutable: string[]; message: string };
+  /** The longest `metadata.name` (e.g. 63 when the name becomes a label value); checked at admission. */
+  maxNameLength?: { length: number; why: string };
 }
 
 /**
@@ -83,6 +85,16 @@ export function toCustomResourceDefinition(def: ResourceDefinition<z.ZodType, z.
       spec,
       status: toStructuralSchema(def.status),
     },
+    ...(def.maxNameLength
+      ? {
+          'x-kubernetes-validations': [
+            {
+              rule: `self.metadata.name.size() <= ${def.maxNameLength.length}`,
+              message: `metadata.name must be at most ${def.maxNameLength.length} characters: ${def.maxNameLength.why}`,
+            },
+          ],
+        }
+      : {}),
   };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',

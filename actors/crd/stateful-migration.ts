@@ -271,6 +271,7 @@ export const statefulMigrationResource: ResourceDefinition<
   spec: statefulMigrationSpecSchema,
   status: statefulMigrationStatusSchema,
   rules,
+  maxNameLength: { length: 63, why: 'it is the value of the label migration.ms2m.io/migration on the target pod' },
   frozenSpec: {
     // the host runs the spec it logged when it started: a later edit could never take effect, so it is refused
     editableInPhases: [],

@@ -64,7 +64,7 @@ export class CheckpointForbiddenError extends Ms2mError {
   constructor(target: string, status: number, body: string) {
     super(
       ErrorCode.CHECKPOINT_FORBIDDEN,
-      `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (${body.trim().slice(0, 200)})`,
+      `Checkpoint of ${target} was refused (HTTP ${status}): grant create on nodes/proxy to the operator (ClusterRole ms2m-operator-nodes in crds/rbac.yaml) (${body.trim().slice(0, 200)})`,
       {
         details: { target, status },
       },

@@ -43,7 +43,7 @@ export class ForbiddenError extends Ms2mError {
   constructor(action: string, message: string, cause?: unknown) {
     super(
       ErrorCode.FORBIDDEN,
-      `${action} was forbidden: ${message}. Grant it in the operator's ClusterRole (crds/rbac.yaml) or run with a service account bound to it`,
+      `${action} was forbidden: ${message}. Grant it in the operator's roles (crds/rbac.yaml) or run with the service account bound to them`,
       { cause, details: { action, upstreamStatus: 403 } },
     );
   }

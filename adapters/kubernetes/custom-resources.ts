@@ -170,7 +170,7 @@ export class CustomResourceClient<Spec = unknown, Status = unknown> {
       )) as CustomResource<Spec, Status>;
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw toKubernetesError(err, `Update status of ${this.what(namespace, name)}`);
+      throw toKubernetesError(err, `Patch status of ${this.what(namespace, name)}`);
     }
   }
 

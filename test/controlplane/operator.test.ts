@@ -449,4 +449,20 @@ describe('operator on a real control plane', () => {
       'statefulmigration.migration.ms2m.io/m-plain',
     );
   });
+
+  it('a name longer than a label value can hold is refused at admission, saying why', async () => {
+    const name = `m-${'x'.repeat(62)}`;
+    const err = await crs
+      .createNamespacedCustomObject({
+        ...GROUP,
+        namespace,
+        body: smig(name, { sourcePod: 'plain', targetNode: 'node-b' }),
+      })
+      .then(
+        () => null,
+        (e: { code?: number; body?: unknown }) => e,
+      );
+    expect(err?.code).toBe(422);
+    expect(JSON.stringify(err?.body)).toContain('metadata.name must be at most 63 characters');
+  });
 });

@@ -129,6 +129,12 @@ describe('runtime validation from the same source', () => {
     expect(() => validateSpec(statefulMigrationResource, object, spec)).toThrow(/^StatefulMigration default\/m1: /);
   });
 
+  it("normalizeSpec refuses a name longer than the label value it becomes (the admission rule's twin)", () => {
+    const meta = { namespace: 'default', name: `m-${'x'.repeat(62)}`, uid: 'u1' };
+    expect(() => normalizeSpec(meta, valid)).toThrow(/metadata.name must be at most 63 characters/);
+    expect(() => normalizeSpec({ ...meta, name: 'x'.repeat(63) }, valid)).not.toThrow();
+  });
+
   it('normalizeSpec resolves SHADOW defaults on top (transfer mode from the repository)', () => {
     const meta = { namespace: 'default', name: 'm1', uid: 'u1' };
     expect(normalizeSpec(meta, valid).transferMode).toBe('Direct');
