@@ -1,190 +1,112 @@
 /**
- * Runtime validation of every event read from a log. A corrupt or unknown event is a typed
- * CorruptEventError naming the migration and seq — never a crash deep in the fold, never a silent skip.
- * The schemas mirror machines/events.ts; a compile-time check below keeps the two in step.
+ * Runtime validation of every event read from a log, for any chart: the envelope (generic), then the event's
+ * type and data against the chart's schemas. A corrupt or unknown event is a typed CorruptEventError naming the
+ * stream (kind and id) and seq — never a crash deep in the fold, never a silent skip.
+ *
+ * Upcasting happens here, in two layers, before the data is checked:
+ * 1. the envelope: a legacy envelope `{migrationId, ...}` (written before kinds existed) becomes
+ *    `{kind: 'StatefulMigration', id: migrationId, ...}` (machines/envelope.ts `upcastEnvelope`);
+ * 2. the chart: an event of an older `machineVersion` goes through the chart's upcasters, version by version.
  */
 import { z } from 'zod';
 import { CorruptEventError } from '../adapters/event-log/port.ts';
-import type { EventEnvelope } from '../machines/envelope.ts';
-import { MACHINE_VERSION } from '../machines/envelope.ts';
-import { type EventData, type EventType, type MachineEvent, STEPS } from '../machines/events.ts';
-import { PHASES } from '../machines/spec.ts';
-
-const str = z.string().min(1);
-const count = z.number().int().nonnegative();
-const rate = z.number().nonnegative().optional();
-const empty = z.object({}).strict();
-const record = z.record(z.string(), z.unknown());
-const activePhase = z.enum(PHASES).exclude(['Completed', 'Failed']);
-const seconds = z.number().positive();
-
-export const migrationSpecSchema = z.object({
-  namespace: str,
-  name: str,
-  uid: z.string(),
-  sourcePod: str,
-  containerName: str.optional(),
-  targetNode: str,
-  migrationStrategy: z.enum(['ShadowPod', 'Sequential']).optional(),
-  transferMode: z.enum(['Registry', 'Direct']),
-  checkpointImageRepository: str.optional(),
-  replayMode: z.enum(['Cutoff', 'Drain']),
-  replayCutoffSeconds: z.number().nonnegative().optional(),
-  replayMaxSeconds: seconds,
-  drainStallSeconds: seconds,
-  messageQueueConfig: z.object({
-    queueName: str,
-    brokerUrl: z.string(),
-    exchangeName: str,
-    routingKey: z.string().optional(),
-  }),
-  phaseDeadlines: z.object({
-    Pending: seconds,
-    Checkpointing: seconds,
-    Transferring: seconds,
-    Restoring: seconds,
-    Replaying: seconds,
-    Finalizing: seconds,
-  }),
-  finalizeDeploymentMode: z.enum(['Adopt', 'PatchAffinity']),
-  maxAttempts: z.number().int().positive(),
-  retryBaseMs: z.number().int().nonnegative(),
-});
-
-const container = z.object({ name: str, image: z.string(), spec: record });
-
-const dataSchemas = {
-  MigrationRequested: z.object({ spec: migrationSpecSchema }),
-  SourceInspected: z.object({
-    sourceNode: str,
-    sourceUid: z.string(),
-    containerName: str,
-    containers: z.array(container),
-    labels: z.record(z.string(), z.string()),
-    podSpec: record,
-    owner: z.object({
-      kind: z.enum(['StatefulSet', 'ReplicaSet', 'None', 'Other']),
-      name: z.string().optional(),
-      deploymentName: z.string().optional(),
-    }),
-    targetNodeFound: z.boolean(),
-  }),
-  ReplayQueueCreated: z.object({ queue: str }),
-  CheckpointCreated: z.object({ path: str, sizeBytes: count.optional() }),
-  TransferProgressed: z.object({ bytesTransferred: count, bytesTotal: count }),
-  TransferCompleted: z.object({ image: str, bytes: count, sha256: z.string() }),
-  ReplicasRecorded: z.object({ statefulSet: str, originalReplicas: count }),
-  SourceScaledDown: z.object({ statefulSet: str }),
-  SourcePodGone: empty,
-  TargetPodCreated: z.object({ pod: str }),
-  TargetPodReady: z.object({ pod: str }),
-  ReplayStarted: z.object({ queue: str, controlQueue: str }),
-  SourceStopped: z.object({ replayQueueUnbound: z.boolean() }),
-  ReplayDepthSampled: z.object({
-    depth: count,
-    ready: count,
-    unacked: count,
-    consumerRate: rate,
-    producerRate: rate,
-    settled: z.boolean(),
-  }),
-  ReplayEnded: empty,
-  ReplayQueueDeleted: empty,
-  SourcePodDeleted: empty,
-  TargetHandedOver: z.object({ mode: z.enum(['Adopt', 'PatchAffinity']) }),
-  SourceReleased: empty,
-  TargetReleased: empty,
-  StatefulSetRestored: z.object({ replicas: count }),
-  StepFailed: z.object({
-    step: z.enum(STEPS),
-    code: str,
-    message: z.string(),
-    transient: z.boolean(),
-    attempt: z.number().int().positive(),
-  }),
-  DeadlineExceeded: z.object({ phase: activePhase }),
-  CancelRequested: z.object({ reason: z.string() }),
-  CompensationCompleted: z.object({ actions: z.array(z.string()), leftovers: z.array(z.string()) }),
-} satisfies { [K in EventType]: z.ZodType<EventData[K]> };
-
-// compile-time: every schema's output is exactly the machine's data type (both directions)
-type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const schemasMatchEvents: { [K in EventType]: Exact<z.infer<(typeof dataSchemas)[K]>, EventData[K]> } =
-  Object.fromEntries(Object.keys(dataSchemas).map((k) => [k, true])) as never;
-void schemasMatchEvents;
+import type { ChartEvent, EventOf, FactOf } from '../machines/chart.ts';
+import { type EventEnvelope, type StreamKey, upcastEnvelope } from '../machines/envelope.ts';
+import type { AnyChart } from './chart.ts';
 
 const envelopeSchema = z.object({
-  migrationId: str,
+  kind: z.string().min(1),
+  id: z.string().min(1),
   seq: z.number().int().positive(),
-  type: str,
+  type: z.string().min(1),
   at: z.iso.datetime({ offset: true }),
   machineVersion: z.number().int().positive(),
   data: z.unknown(),
 });
 
-/** Upcasters turn events of older machineVersions into the current shape (none needed yet: version 1). */
-const upcasters: Record<number, (env: EventEnvelope) => EventEnvelope> = {};
-
 /**
- * Validates one stored event and returns what the machine sees.
+ * Validates one stored event of stream `(chart.kind, id)` and returns what the machine sees.
  *
  * @example
  * ```ts
- * const events = (await log.read(id)).map((env, i) => parseEvent(env, id, i + 1));
+ * const events = (await log.read({ kind: migrationChart.kind, id })).map((env, i) => parseEvent(migrationChart, env, id, i + 1));
  * ```
  */
-export function parseEvent(raw: unknown, migrationId: string, expectedSeq?: number): MachineEvent {
-  const found = (raw as { seq?: unknown } | null)?.seq;
+export function parseEvent<C extends AnyChart>(chart: C, raw: unknown, id: string, expectedSeq?: number): EventOf<C> {
+  const key: StreamKey = { kind: chart.kind, id };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new CorruptEventError(migrationId, expectedSeq, `event must be a JSON object, found ${kindOf(raw)}`);
+    throw new CorruptEventError(key, expectedSeq, `event must be a JSON object, found ${kindOf(raw)}`);
   }
+  const value = upcastEnvelope(raw);
+  const found = (value as { seq?: unknown }).seq;
   if (typeof found !== 'number') {
-    throw new CorruptEventError(migrationId, expectedSeq, `seq must be a number, found ${kindOf(found)}`);
+    throw new CorruptEventError(key, expectedSeq, `seq must be a number, found ${kindOf(found)}`);
   }
-  const env = envelopeSchema.safeParse(raw);
+  const env = envelopeSchema.safeParse(value);
   if (!env.success) {
-    throw new CorruptEventError(migrationId, found, `not a valid envelope: ${issuesText(env.error)}`, {
-      cause: env.error,
-    });
+    throw new CorruptEventError(key, found, `not a valid envelope: ${issuesText(env.error)}`, { cause: env.error });
   }
   let e = env.data as EventEnvelope;
-  if (e.migrationId !== migrationId) {
-    throw new CorruptEventError(migrationId, e.seq, `belongs to migration ${e.migrationId}`);
-  }
+  if (e.kind !== chart.kind || e.id !== id) throw new CorruptEventError(key, e.seq, `belongs to ${e.kind} ${e.id}`);
   if (expectedSeq !== undefined && e.seq !== expectedSeq) {
     const what = e.seq < expectedSeq ? 'seq goes back' : 'seq gap';
-    throw new CorruptEventError(
-      migrationId,
-      expectedSeq,
-      `${what}: found seq ${e.seq} where seq ${expectedSeq} was expected`,
-    );
+    throw new CorruptEventError(key, expectedSeq, `${what}: found seq ${e.seq} where seq ${expectedSeq} was expected`);
   }
-  if (e.machineVersion > MACHINE_VERSION) {
+  if (e.machineVersion > chart.version) {
     throw new CorruptEventError(
-      migrationId,
+      key,
       e.seq,
-      `written by machineVersion ${e.machineVersion}, this build knows up to ${MACHINE_VERSION}`,
+      `written by machineVersion ${e.machineVersion}, this build knows up to ${chart.version}`,
       { fix: 'upgrade ms2m to a build that knows it' },
     );
   }
-  for (let v = e.machineVersion; v < MACHINE_VERSION; v++) e = upcasters[v]?.(e) ?? e;
-  if (!Object.hasOwn(dataSchemas, e.type)) {
-    throw new CorruptEventError(migrationId, e.seq, `unknown event type '${e.type}'`, {
+  for (let v = e.machineVersion; v < chart.version; v++) e = chart.upcasters[v]?.(e) ?? e;
+  return { type: e.type, at: Date.parse(e.at), data: parseData(chart, key, e.seq, e.type, e.data) } as EventOf<C>;
+}
+
+/**
+ * Validates a whole log of one stream (seq from 1, no gaps).
+ *
+ * @example
+ * ```ts
+ * const events = parseLog(migrationChart, await log.read({ kind: 'StatefulMigration', id }), id);
+ * ```
+ */
+export function parseLog<C extends AnyChart>(chart: C, envelopes: readonly unknown[], id: string): EventOf<C>[] {
+  return envelopes.map((env, i) => parseEvent(chart, env, id, i + 1));
+}
+
+/**
+ * Validates a fact before it is appended (the host never writes an event it could not read back): its type is
+ * one of the chart's and its data fits that type's schema. Returns the fact with its data as the schema parsed it.
+ *
+ * @example
+ * ```ts
+ * const checked = parseFact(chart, fact, { kind: chart.kind, id }, host.lastSeq + 1);
+ * ```
+ */
+export function parseFact<C extends AnyChart>(
+  chart: C,
+  fact: { type: string; data: unknown },
+  key: StreamKey,
+  seq: number,
+): FactOf<EventOf<C>> {
+  return { type: fact.type, data: parseData(chart, key, seq, fact.type, fact.data) } as FactOf<EventOf<C>>;
+}
+
+function parseData(chart: AnyChart, key: StreamKey, seq: number, type: string, data: unknown): ChartEvent['data'] {
+  if (!Object.hasOwn(chart.schemas, type)) {
+    throw new CorruptEventError(key, seq, `unknown event type '${type}'`, {
       fix: 'upgrade ms2m if a newer build wrote it, otherwise restore the log from a backup',
     });
   }
-  const data = dataSchemas[e.type as EventType].safeParse(e.data);
-  if (!data.success) {
-    throw new CorruptEventError(migrationId, e.seq, `${e.type} has invalid data: ${issuesText(data.error, 'data')}`, {
-      cause: data.error,
+  const parsed = (chart.schemas as Record<string, z.ZodType>)[type]!.safeParse(data);
+  if (!parsed.success) {
+    throw new CorruptEventError(key, seq, `${type} has invalid data: ${issuesText(parsed.error, 'data')}`, {
+      cause: parsed.error,
     });
   }
-  return { type: e.type, at: Date.parse(e.at), data: data.data } as MachineEvent;
-}
-
-/** Validates a whole log of one migration (seq from 1, no gaps). */
-export function parseLog(envelopes: readonly unknown[], migrationId: string): MachineEvent[] {
-  return envelopes.map((env, i) => parseEvent(env, migrationId, i + 1));
+  return parsed.data;
 }
 
 /** Zod issues on one line (`path: message; ...`), so an error stays one line in logs and on the command line. */

@@ -1,77 +1,113 @@
 /**
- * The migration host: one per migration, one writer per migration.
+ * The host: runs one instance of any chart (actors/chart.ts), one writer per stream `(kind, id)`.
  *
- *   rebuild:  events = log.read(id); snapshot = fold(events) (pure, no effects); actor = createActor(machine, {snapshot})
- *   run:      the machine invokes an effect -> the effect's fact is appended to the log (write-ahead, CAS on the
- *             last seq) -> only then is it sent to the actor -> observers are told, on their own loops.
+ *   rebuild:  events = log.read(key); snapshot = fold(events) (pure, no effects); actor = createActor(machine, {snapshot})
+ *   run:      the machine invokes an effect -> the effect's fact is checked against the chart's schema and
+ *             appended to the log (write-ahead, CAS on the last seq) -> only then is it sent to the actor ->
+ *             observers are told, on their own loops.
  *
  * Appends go through one serial queue, so they never interleave. After a crash the current step's effect runs
  * again (xstate restarts invoked actors of a restored snapshot): effects are idempotent on their key.
  * Observers (status projection, Events, metrics, UI) are outside that queue: their failures never reach it.
+ *
+ * `createHost(chart)` gives the host of a chart (`MigrationHost = createHost(migrationChart)`, charts/migration.ts).
  */
 import { type Actor, createActor, fromPromise } from 'xstate';
 import { ErrorCode, Ms2mError, toMs2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { StaleWriterError } from '../adapters/event-log/port.ts';
 import type { SnapshotCache } from '../adapters/snapshot-cache/port.ts';
-import type { EventEnvelope } from '../machines/envelope.ts';
-import { MACHINE_VERSION } from '../machines/envelope.ts';
-import { type Fact, type MachineEvent, STEPS, type Step } from '../machines/events.ts';
-import { Fold, type MigrationSnapshot } from '../machines/fold.ts';
-import { migrationMachine, type StepInput } from '../machines/migration.ts';
-import type { MigrationSpec } from '../machines/spec.ts';
-import type { EffectDeps, EffectInput } from './effects/deps.ts';
-import { effects as defaultEffects } from './effects/index.ts';
-import { parseEvent, parseLog } from './event-schema.ts';
+import type { EventOf, FactOf, SnapshotOf, StepInput } from '../machines/chart.ts';
+import type { EventEnvelope, StreamKey } from '../machines/envelope.ts';
+import { Fold } from '../machines/fold.ts';
+import {
+  type AnyChart,
+  ChartDefinitionError,
+  type DepsOf,
+  type Effect,
+  type EffectInput,
+  type EffectsOf,
+  type RuntimeDeps,
+} from './chart.ts';
+import { parseFact, parseLog } from './event-schema.ts';
 import { type Committed, type HostObserver, ObserverLoop, type ObserverRetry } from './observers.ts';
 import { toCacheEntry } from './rebuild.ts';
 
-export interface HostDeps extends EffectDeps {
+/** The dependencies of a host: its chart's (clock, logger and whatever the effects use), the log and a cache. */
+export type HostDeps<TDeps extends RuntimeDeps = RuntimeDeps> = TDeps & {
   log: EventLog;
-  /** Where a finished migration's snapshot is kept, so a rebuild need not fold its events again. */
+  /** Where a finished instance's snapshot is kept, so a rebuild need not fold its events again. */
   snapshots?: SnapshotCache;
-}
+};
 
-export interface MigrationHostOptions {
-  migrationId: string;
-  deps: HostDeps;
+/** The data of a chart's initial event: what `request` takes. */
+export type RequestOf<C extends AnyChart> = Extract<EventOf<C>, { type: C['initialEvent'] }>['data'];
+
+export interface HostOptions<C extends AnyChart> {
+  /** The instance: its stream in the log is `(chart.kind, id)`. */
+  id: string;
+  deps: HostDeps<DepsOf<C>>;
   /**
    * Told of every committed event after the append, each on its own loop (see observers.ts): the history read
    * from the log first (`replayed: true`), then every event this host commits. Their errors are logged and
-   * retried by that loop; they never change the migration's course.
+   * retried by that loop; they never change the instance's course.
    */
-  observers?: readonly HostObserver[];
+  observers?: readonly HostObserver<SnapshotOf<C>>[];
   /** Backoff of observer retries (default 200 ms doubling to 30 s, on `deps.clock`). */
   observerRetry?: ObserverRetry;
   /**
    * Called for each event this host commits, after the commit, on an observer loop.
    * @deprecated use `observers`; kept for callers written against the first host API.
    */
-  onEvent?: (event: EventEnvelope, snapshot: MigrationSnapshot) => void;
+  onEvent?: (event: EventEnvelope, snapshot: SnapshotOf<C>) => void;
   /** Aborting it stops the host as `stop()` does ({@link HostGroup} stops all its hosts through it). */
   signal?: AbortSignal;
   /** Replace effects (tests). */
-  effects?: Partial<typeof defaultEffects>;
+  effects?: Partial<EffectsOf<C>>;
 }
 
 /** The host was stopped (lease lost, shutdown, crash test): it appends nothing more. */
 export class HostStoppedError extends Ms2mError {
-  constructor(migrationId: string, what: string) {
+  constructor(key: StreamKey, what: string) {
     super(
       ErrorCode.HOST_STOPPED,
-      `Migration ${migrationId}: the host was stopped, ${what} was not recorded; the leader that holds the lease now continues it`,
-      { details: { migrationId } },
+      `${key.kind} ${key.id}: the host was stopped, ${what} was not recorded; the leader that holds the lease now continues it`,
+      { details: { kind: key.kind, id: key.id } },
     );
   }
 }
 
-type MigrationActor = Actor<typeof migrationMachine>;
+/** Opens hosts of one chart. */
+export interface HostFactory<C extends AnyChart> {
+  readonly chart: C;
+  open(opts: HostOptions<C>): Promise<Host<C>>;
+}
 
-export class MigrationHost {
-  readonly migrationId: string;
-  private readonly deps: HostDeps;
-  private readonly opts: MigrationHostOptions;
-  private actor: MigrationActor | null = null;
+/**
+ * The host factory of a chart.
+ *
+ * @example
+ * ```ts
+ * const MigrationHost = createHost(migrationChart);
+ * const host = await MigrationHost.open({ id: 'default/m1/uid', deps, observers: [status] });
+ * if (!host.snapshot()) await host.request({ spec });
+ * const final = await host.done();
+ * ```
+ */
+export function createHost<C extends AnyChart>(chart: C): HostFactory<C> {
+  return { chart, open: (opts) => Host.open(chart, opts) };
+}
+
+type ChartActor = Actor<AnyChart['machine']>;
+/** An effect of chart `C`, as the host calls it (the context is the chart's own business). */
+type StepEffect<C extends AnyChart> = Effect<unknown, EventOf<C>, string, DepsOf<C>>;
+
+export class Host<C extends AnyChart> {
+  readonly chart: C;
+  readonly key: StreamKey;
+  private readonly deps: HostDeps<DepsOf<C>>;
+  private readonly opts: HostOptions<C>;
+  private actor: ChartActor | null = null;
   private seq = 0;
   private lastAt = 0;
   private queue: Promise<void> = Promise.resolve();
@@ -79,18 +115,19 @@ export class MigrationHost {
   private readonly halted = new AbortController();
   private stopping: Promise<void> | null = null;
   private failure: Error | null = null;
-  private readonly loops: ObserverLoop[];
-  private readonly waiters: Array<{ resolve: (s: MigrationSnapshot) => void; reject: (e: Error) => void }> = [];
+  private readonly loops: ObserverLoop<SnapshotOf<C>>[];
+  private readonly waiters: Array<{ resolve: (s: SnapshotOf<C>) => void; reject: (e: Error) => void }> = [];
 
-  private constructor(opts: MigrationHostOptions) {
+  private constructor(chart: C, opts: HostOptions<C>) {
+    this.chart = chart;
     this.opts = opts;
-    this.migrationId = opts.migrationId;
+    this.key = { kind: chart.kind, id: opts.id };
     this.deps = opts.deps;
     const observers = [...(opts.observers ?? []), ...(opts.onEvent ? [onEventObserver(opts.onEvent)] : [])];
     this.loops = observers.map(
       (o) =>
         new ObserverLoop(o, {
-          migrationId: opts.migrationId,
+          key: this.key,
           clock: opts.deps.clock,
           logger: opts.deps.logger,
           signal: this.halted.signal,
@@ -100,51 +137,51 @@ export class MigrationHost {
   }
 
   /**
-   * Opens a host: folds whatever the log holds and, if the migration exists and is not finished, resumes it.
-   * Observers get the folded history as their first batch.
+   * Opens a host: folds whatever the log holds for `(chart.kind, opts.id)` and, if the instance exists and is not
+   * finished, resumes it. Observers get the folded history as their first batch.
    *
    * @example
    * ```ts
-   * const host = await MigrationHost.open({ migrationId: 'default/m1', deps, observers: [status] });
-   * if (!host.snapshot()) await host.request(spec);
-   * const final = await host.done();
+   * const host = await Host.open(migrationChart, { id: 'default/m1/uid', deps, observers: [status] });
    * ```
    */
-  static async open(opts: MigrationHostOptions): Promise<MigrationHost> {
-    const host = new MigrationHost(opts);
+  static async open<C extends AnyChart>(chart: C, opts: HostOptions<C>): Promise<Host<C>> {
+    const host = new Host(chart, opts);
     const { signal } = opts;
-    if (signal?.aborted) throw new HostStoppedError(opts.migrationId, 'opening');
-    const envelopes = await opts.deps.log.read(opts.migrationId);
-    if (signal?.aborted) throw new HostStoppedError(opts.migrationId, 'opening');
+    if (signal?.aborted) throw new HostStoppedError(host.key, 'opening');
+    const envelopes = await opts.deps.log.read(host.key);
+    if (signal?.aborted) throw new HostStoppedError(host.key, 'opening');
     if (signal) {
       const onAbort = () => void host.stop();
       signal.addEventListener('abort', onAbort, { once: true });
       host.halted.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
     }
-    const events = parseLog(envelopes, opts.migrationId);
+    const events = parseLog(chart, envelopes, opts.id);
     const last = envelopes.at(-1);
     host.seq = last?.seq ?? 0;
     host.lastAt = last ? Date.parse(last.at) : 0;
     const history = host.replay(envelopes, events);
-    if (history) host.start(history.snapshot);
+    if (history) host.start(history);
     return host;
   }
 
+  get kind(): string {
+    return this.key.kind;
+  }
+
+  get id(): string {
+    return this.key.id;
+  }
+
   /** Folds the log; when observers listen, keeps the snapshot after every event for them. */
-  private replay(envelopes: EventEnvelope[], events: MachineEvent[]): { snapshot: MigrationSnapshot } | null {
+  private replay(envelopes: EventEnvelope[], events: EventOf<C>[]): SnapshotOf<C> | null {
     const [first, ...rest] = events;
     if (!first) return null;
-    const folding = new Fold(this.migrationId, first);
+    const folding = new Fold(this.chart, this.id, first);
     const keep = this.loops.length > 0;
-    const history: Committed[] = [];
+    const history: Committed<SnapshotOf<C>>[] = [];
     const note = (i: number) => {
-      if (keep)
-        history.push({
-          migrationId: this.migrationId,
-          event: envelopes[i]!,
-          snapshot: folding.snapshot,
-          replayed: true,
-        });
+      if (keep) history.push({ ...this.key, event: envelopes[i]!, snapshot: folding.snapshot, replayed: true });
     };
     note(0);
     rest.forEach((ev, i) => {
@@ -152,28 +189,33 @@ export class MigrationHost {
       note(i + 1);
     });
     for (const loop of this.loops) loop.push(history);
-    return { snapshot: folding.snapshot };
+    return folding.snapshot;
   }
 
-  /** Starts a new migration (appends MigrationRequested). A migration that exists already is left as it is. */
-  async request(spec: MigrationSpec): Promise<void> {
+  /**
+   * Starts a new instance: appends the chart's initial event with `data` (for a migration: `{ spec }`). An
+   * instance that exists already is left as it is.
+   */
+  async request(data: RequestOf<C>): Promise<void> {
     await this.enqueue(async () => {
       if (this.seq > 0) return;
-      const env = await this.append({ type: 'MigrationRequested', data: { spec } });
+      const checked = parseFact(this.chart, { type: this.chart.initialEvent, data }, this.key, 1);
+      const env = await this.append(checked);
       if (this.isStopped) return;
-      const snapshot = new Fold(this.migrationId, parseEvent(env, this.migrationId, 1)).snapshot;
+      const first = { type: checked.type, at: Date.parse(env.at), data: checked.data } as EventOf<C>;
+      const snapshot = new Fold(this.chart, this.id, first).snapshot;
       this.start(snapshot);
       this.committed(env, this.currentActor().getSnapshot());
     });
   }
 
-  /** Records a cancel (spec.cancel or CR deletion); the chart compensates from any phase before Finalizing. */
+  /** Records a cancel (spec.cancel, resource deletion); what it means is the chart's business. */
   async cancel(reason: string): Promise<void> {
-    await this.record({ type: 'CancelRequested', data: { reason } });
+    await this.record({ type: 'CancelRequested', data: { reason } } as FactOf<EventOf<C>>);
   }
 
-  snapshot(): MigrationSnapshot | null {
-    return this.actor?.getSnapshot() ?? null;
+  snapshot(): SnapshotOf<C> | null {
+    return (this.actor?.getSnapshot() as SnapshotOf<C> | undefined) ?? null;
   }
 
   get lastSeq(): number {
@@ -186,11 +228,11 @@ export class MigrationHost {
   }
 
   /**
-   * Resolves with the final snapshot (Completed or Failed). Rejects if this host lost the log to another writer
+   * Resolves with the final snapshot (a final state). Rejects if this host lost the log to another writer
    * (STALE_WRITER), could not write it, or was stopped first (HOST_STOPPED). Observers may still be delivering
    * the last events: `idle()` waits for them.
    */
-  done(): Promise<MigrationSnapshot> {
+  done(): Promise<SnapshotOf<C>> {
     const snap = this.snapshot();
     if (snap && snap.status === 'done') return Promise.resolve(snap);
     if (this.failure) return Promise.reject(this.failure);
@@ -216,7 +258,7 @@ export class MigrationHost {
    */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
-    this.halt(new HostStoppedError(this.migrationId, 'the outcome'));
+    this.halt(new HostStoppedError(this.key, 'the outcome'));
     // the queue settles once the append in flight (if any) answered; nothing after it is sent
     this.stopping = this.queue.then(() => undefined);
     return this.stopping;
@@ -229,39 +271,40 @@ export class MigrationHost {
     for (const w of this.waiters.splice(0)) w.reject(this.failure ?? reason);
   }
 
-  private currentActor(): MigrationActor {
-    if (!this.actor) throw new Ms2mError(ErrorCode.INTERNAL, `Migration ${this.migrationId}: the host has no actor`);
+  private currentActor(): ChartActor {
+    if (!this.actor) throw new Ms2mError(ErrorCode.INTERNAL, `${this.kind} ${this.id}: the host has no actor`);
     return this.actor;
   }
 
-  private start(snapshot: MigrationSnapshot): void {
-    const logic = migrationMachine.provide({ actors: this.provideActors() });
+  private start(snapshot: SnapshotOf<C>): void {
+    const machine = this.chart.machine;
+    const logic = machine.provide({ actors: this.provideActors() });
     // the input only seeds a fresh actor; a restored snapshot carries its context already
-    this.actor = createActor(logic, {
-      snapshot: migrationMachine.getPersistedSnapshot(snapshot),
-      input: { migrationId: this.migrationId, spec: snapshot.context.spec, at: snapshot.context.startTime },
-    });
+    this.actor = createActor(logic, { snapshot: machine.getPersistedSnapshot(snapshot) });
     this.actor.subscribe({
       error: (err) => this.fail(err instanceof Error ? err : new Error(String(err))),
     });
     this.actor.start();
   }
 
-  private provideActors() {
-    const effects = { ...defaultEffects, ...this.opts.effects };
+  private provideActors(): Record<string, ReturnType<typeof fromPromise<void, StepInput>>> {
+    // every step has an effect (defineChart checks it); a test may replace some
+    const effects = { ...this.chart.effects, ...this.opts.effects } as Record<string, StepEffect<C>>;
     return Object.fromEntries(
-      STEPS.map((step) => [
-        step,
-        fromPromise<void, StepInput>(async ({ input, signal }) => {
+      this.chart.steps.map((step: string) => {
+        const effect = effects[step];
+        if (!effect) throw new ChartDefinitionError(this.kind, `step ${step} has no effect`);
+        const run = fromPromise<void, StepInput>(async ({ input, signal }) => {
           // invoked children start after the parent's snapshot is updated: this is the context of this step
           const ctx = this.currentActor().getSnapshot().context;
           await Promise.all([
             this.watchDeadline(input, signal),
-            this.runEffect(step, effects[step], { ...input, ctx }, signal),
+            this.runEffect(step, effect, { ...input, ctx }, signal),
           ]);
-        }),
-      ]),
-    ) as Record<Step, ReturnType<typeof fromPromise<void, StepInput>>>;
+        });
+        return [step, run];
+      }),
+    );
   }
 
   /** Records DeadlineExceeded if the phase deadline passes while this step runs (the chart then stops the step). */
@@ -269,20 +312,22 @@ export class MigrationHost {
     if (!input.deadline) return;
     try {
       await this.deps.clock.sleepUntil(input.deadline.at, signal);
-      if (!signal.aborted) await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } });
+      if (!signal.aborted) {
+        await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } } as FactOf<EventOf<C>>);
+      }
     } catch {
       // the step ended first, or the host stopped
     }
   }
 
   private async runEffect(
-    step: Step,
-    effect: (typeof defaultEffects)[Step],
-    input: EffectInput,
+    step: string,
+    effect: StepEffect<C>,
+    input: EffectInput<unknown, string>,
     signal: AbortSignal,
   ): Promise<void> {
-    const log = this.deps.logger.child({ migrationId: this.migrationId, step, attempt: input.attempt });
-    const emit = async (fact: Fact) => {
+    const log = this.deps.logger.child({ kind: this.kind, id: this.id, step, attempt: input.attempt });
+    const emit = async (fact: FactOf<EventOf<C>>) => {
       if (!signal.aborted) await this.record(fact);
     };
     try {
@@ -297,52 +342,54 @@ export class MigrationHost {
       await this.record({
         type: 'StepFailed',
         data: { step, code: e.code, message: e.message, transient: e.transient, attempt: input.attempt },
-      }).catch(() => undefined); // only a stopped or failed host rejects here, and it already said why
+      } as FactOf<EventOf<C>>).catch(() => undefined); // only a stopped or failed host rejects here, and it already said why
     }
   }
 
   /**
-   * Appends a fact (write-ahead), then applies it, then tells the observers. Rejects with HOST_STOPPED once the
-   * host is stopped; a fact for a finished migration is ignored.
+   * Checks a fact against the chart's schema, appends it (write-ahead), then applies it, then tells the
+   * observers. Rejects with HOST_STOPPED once the host is stopped, and with CORRUPT_EVENT (nothing appended) for
+   * a fact the chart does not accept; a fact for a finished instance is ignored.
    */
-  record(fact: Fact): Promise<void> {
+  record(fact: FactOf<EventOf<C>>): Promise<void> {
     return this.enqueue(async () => {
-      if (this.isStopped) throw new HostStoppedError(this.migrationId, fact.type);
+      if (this.isStopped) throw new HostStoppedError(this.key, fact.type);
       const actor = this.actor;
       if (actor?.getSnapshot().status !== 'active') return;
-      const env = await this.append(fact);
+      const checked = parseFact(this.chart, fact, this.key, this.seq + 1);
+      const env = await this.append(checked);
       if (this.isStopped) return; // committed, but a stopped host applies nothing (as if it crashed here)
-      actor.send(parseEvent(env, this.migrationId, env.seq));
-      const snapshot = actor.getSnapshot();
+      actor.send({ type: checked.type, at: Date.parse(env.at), data: checked.data });
+      const snapshot = actor.getSnapshot() as SnapshotOf<C>;
       this.committed(env, snapshot);
       if (snapshot.status === 'done') await this.cache(env, snapshot);
     });
   }
 
   /** After a commit: observers are told on their own loops; done() waiters resolve. */
-  private committed(event: EventEnvelope, snapshot: MigrationSnapshot): void {
-    const c: Committed = { migrationId: this.migrationId, event, snapshot, replayed: false };
+  private committed(event: EventEnvelope, snapshot: SnapshotOf<C>): void {
+    const c: Committed<SnapshotOf<C>> = { ...this.key, event, snapshot, replayed: false };
     for (const loop of this.loops) loop.push([c]);
     if (snapshot.status === 'done') for (const w of this.waiters.splice(0)) w.resolve(snapshot);
   }
 
-  /** A cache miss only costs a fold later: a failing cache is logged, never a failure of the migration. */
-  private async cache(env: EventEnvelope, snapshot: MigrationSnapshot): Promise<void> {
+  /** A cache miss only costs a fold later: a failing cache is logged, never a failure of the instance. */
+  private async cache(env: EventEnvelope, snapshot: SnapshotOf<C>): Promise<void> {
     if (!this.deps.snapshots) return;
     try {
       await this.deps.snapshots.put(
-        toCacheEntry({
-          migrationId: this.migrationId,
+        toCacheEntry(this.chart, {
+          ...this.key,
           lastSeq: env.seq,
           lastAt: env.at,
           status: snapshot.status,
           value: snapshot.value,
-          persisted: migrationMachine.getPersistedSnapshot(snapshot),
+          persisted: this.chart.machine.getPersistedSnapshot(snapshot),
         }),
       );
     } catch (err) {
       this.deps.logger.warn(
-        { migrationId: this.migrationId, err: toMs2mError(err).message },
+        { kind: this.kind, id: this.id, err: toMs2mError(err).message },
         'Could not cache the final snapshot',
       );
     }
@@ -354,15 +401,15 @@ export class MigrationHost {
     return run;
   }
 
-  private async append(fact: Fact): Promise<EventEnvelope> {
+  private async append(fact: { type: string; data: unknown }): Promise<EventEnvelope> {
     const at = Math.max(this.deps.clock.now(), this.lastAt);
     const signal = this.halted.signal;
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw new HostStoppedError(this.migrationId, fact.type);
+      if (signal.aborted) throw new HostStoppedError(this.key, fact.type);
       try {
         const env = await this.deps.log.append(
-          this.migrationId,
-          { type: fact.type, at: new Date(at).toISOString(), machineVersion: MACHINE_VERSION, data: fact.data },
+          this.key,
+          { type: fact.type, at: new Date(at).toISOString(), machineVersion: this.chart.version, data: fact.data },
           this.seq,
         );
         this.seq = env.seq;
@@ -378,9 +425,9 @@ export class MigrationHost {
           this.fail(e);
           throw e;
         }
-        if (signal.aborted) throw new HostStoppedError(this.migrationId, fact.type);
+        if (signal.aborted) throw new HostStoppedError(this.key, fact.type);
         this.deps.logger.warn(
-          { migrationId: this.migrationId, attempt, code: e.code, err: e.message },
+          { kind: this.kind, id: this.id, attempt, code: e.code, err: e.message },
           'Event log append failed, retrying',
         );
         try {
@@ -389,7 +436,7 @@ export class MigrationHost {
             signal,
           );
         } catch {
-          throw new HostStoppedError(this.migrationId, fact.type);
+          throw new HostStoppedError(this.key, fact.type);
         }
       }
     }
@@ -403,7 +450,7 @@ export class MigrationHost {
 }
 
 /** The deprecated `onEvent` callback as an observer: events this host committed, each once, in order. */
-function onEventObserver(onEvent: NonNullable<MigrationHostOptions['onEvent']>): HostObserver {
+function onEventObserver<S>(onEvent: (event: EventEnvelope, snapshot: S) => void): HostObserver<S> {
   let lastSeq = 0;
   return {
     name: 'onEvent',

@@ -1,21 +1,21 @@
 /**
- * Observers of a migration host: status projection, Kubernetes Events, metrics, UI. They are told of events
- * AFTER the append is committed, on a loop of their own per observer and migration, never inside the write
- * path: an observer that throws, rejects or hangs changes nothing about the migration's course. A failed call is
- * logged (with the migration id) and retried with backoff; the retry carries everything committed meanwhile, so
+ * Observers of a host (any chart): status projection, Kubernetes Events, metrics, UI. They are told of events
+ * AFTER the append is committed, on a loop of their own per observer and instance, never inside the write
+ * path: an observer that throws, rejects or hangs changes nothing about the instance's course. A failed call is
+ * logged (with the kind and id) and retried with backoff; the retry carries everything committed meanwhile, so
  * an observer that needs only the newest state (status) writes once, and one that needs every event has them.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../adapters/clock/port.ts';
 import { toMs2mError } from '../adapters/errors.ts';
-import type { EventEnvelope } from '../machines/envelope.ts';
-import type { MigrationSnapshot } from '../machines/fold.ts';
+import type { EventEnvelope, StreamKey } from '../machines/envelope.ts';
 
-/** One committed event and the migration's snapshot right after it. */
-export interface Committed {
-  migrationId: string;
+/** One committed event of stream `(kind, id)` and the instance's snapshot (of type `S`) right after it. */
+export interface Committed<S = unknown> {
+  kind: string;
+  id: string;
   event: EventEnvelope;
-  snapshot: MigrationSnapshot;
+  snapshot: S;
   /**
    * True for the history a host read from the log when it opened (delivered once, as the first batch, so a
    * projection can fold it); false for events this host committed. An observer with side effects per event
@@ -40,13 +40,13 @@ export interface Committed {
  *     for (const c of batch) if (!c.replayed) await recorder.record(c.event);
  *   },
  * };
- * const host = await MigrationHost.open({ migrationId, deps, observers: [statusObserver(...), events] });
+ * const host = await MigrationHost.open({ id, deps, observers: [statusObserver(...), events] });
  * ```
  */
-export interface HostObserver {
+export interface HostObserver<S = unknown> {
   /** Shown in logs. */
   readonly name: string;
-  observe(batch: readonly Committed[]): void | Promise<void>;
+  observe(batch: readonly Committed<S>[]): void | Promise<void>;
 }
 
 export interface ObserverRetry {
@@ -59,39 +59,39 @@ export interface ObserverRetry {
 export const DEFAULT_OBSERVER_RETRY: ObserverRetry = { baseMs: 200, maxMs: 30_000 };
 
 /**
- * The delivery loop of one observer for one migration. `push` never blocks and never throws; `idle` resolves
+ * The delivery loop of one observer for one instance. `push` never blocks and never throws; `idle` resolves
  * once everything pushed so far was delivered (or the loop was stopped).
  *
  * @example
  * ```ts
- * const loop = new ObserverLoop(observer, { migrationId, clock, logger, signal });
- * loop.push([{ migrationId, event, snapshot, replayed: false }]);
+ * const loop = new ObserverLoop(observer, { key, clock, logger, signal });
+ * loop.push([{ ...key, event, snapshot, replayed: false }]);
  * await loop.idle();
  * ```
  */
-export class ObserverLoop {
-  private pending: Committed[] = [];
+export class ObserverLoop<S = unknown> {
+  private pending: Committed<S>[] = [];
   private running = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly log: Logger;
   private readonly retry: ObserverRetry;
 
   constructor(
-    private readonly observer: HostObserver,
+    private readonly observer: HostObserver<S>,
     private readonly o: {
-      migrationId: string;
+      key: StreamKey;
       clock: Clock;
       logger: Logger;
       signal: AbortSignal;
       retry?: ObserverRetry;
     },
   ) {
-    this.log = o.logger.child({ migrationId: o.migrationId, observer: observer.name });
+    this.log = o.logger.child({ kind: o.key.kind, id: o.key.id, observer: observer.name });
     this.retry = o.retry ?? DEFAULT_OBSERVER_RETRY;
     o.signal.addEventListener('abort', () => this.settle(), { once: true });
   }
 
-  push(items: readonly Committed[]): void {
+  push(items: readonly Committed<S>[]): void {
     if (this.o.signal.aborted || items.length === 0) return;
     this.pending.push(...items);
     if (this.running) return;

@@ -1,21 +1,22 @@
 /**
- * Rebuild after a restart: every migration in the log folded back to its snapshot. The log is read once,
- * migrations are handed out in batches to worker threads (validation + fold are CPU-bound: one worker per
- * core), and each comes back as a persisted snapshot a host can start from.
+ * Rebuild after a restart: every stream in the log folded back to its snapshot, each through the chart of its
+ * kind. The log is read once, streams are handed out in batches to worker threads (validation + fold are
+ * CPU-bound: one worker per core; a worker imports a chart from its `module`), and each comes back as a
+ * persisted snapshot a host can start from.
  */
-import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { EventLog } from '../adapters/event-log/port.ts';
+import { CorruptEventError, type EventLog } from '../adapters/event-log/port.ts';
 import type { CachedSnapshot, SnapshotCache } from '../adapters/snapshot-cache/port.ts';
-import { type EventEnvelope, MACHINE_VERSION } from '../machines/envelope.ts';
-import { migrationMachine } from '../machines/migration.ts';
+import type { EventEnvelope } from '../machines/envelope.ts';
+import { type AnyChart, chartFingerprint } from './chart.ts';
 
-export interface RebuiltMigration {
-  migrationId: string;
+export interface RebuiltStream {
+  kind: string;
+  id: string;
   lastSeq: number;
   lastAt: string;
-  /** `active`, or `done` for Completed/Failed. */
+  /** `active`, or `done` for a finished instance (a final state). */
   status: string;
   value: unknown;
   /** The machine's persisted snapshot (JSON), ready for `createActor(machine, { snapshot })`. */
@@ -23,24 +24,33 @@ export interface RebuiltMigration {
 }
 
 export interface RebuildOptions {
-  /** Worker threads (default: one per core). 0 folds on this thread. */
+  /** The charts of the kinds the log holds; a stream of any other kind fails the rebuild (a newer build wrote it). */
+  charts: readonly AnyChart[];
+  /** Worker threads (default: one per core). 0 folds on this thread, as do charts without a `module`. */
   workers?: number;
-  /** Migrations per batch handed to a worker. */
+  /** Streams per batch handed to a worker. */
   batch?: number;
-  /** Snapshots folded before: used when still exact (see SnapshotCache); finished migrations are added to it. */
+  /** Snapshots folded before: used when still exact (see SnapshotCache); finished instances are added to it. */
   cache?: SnapshotCache;
 }
 
-/** Identifies the chart that folded a snapshot: its machineVersion and a hash of its definition. */
-export const CHART_FINGERPRINT = createHash('sha256')
-  .update(`${MACHINE_VERSION}:${JSON.stringify(migrationMachine.definition)}`)
-  .digest('hex')
-  .slice(0, 16);
+/** One stream to fold: its kind, id and events. */
+export type BatchItem = [kind: string, id: string, envelopes: EventEnvelope[]];
 
-const isExact = (c: CachedSnapshot, last: EventEnvelope) =>
-  c.seq === last.seq && c.lastAt === last.at && c.machineVersion === MACHINE_VERSION && c.chart === CHART_FINGERPRINT;
+/** How a worker finds a chart: the module to import, its export, and the fingerprint it must have. */
+export interface ChartRef {
+  kind: string;
+  url: string;
+  name: string;
+  fingerprint: string;
+}
 
-type Batch = Array<[string, EventEnvelope[]]>;
+const isExact = (chart: AnyChart, c: CachedSnapshot, last: EventEnvelope) =>
+  c.seq === last.seq &&
+  c.lastAt === last.at &&
+  c.kind === chart.kind &&
+  c.machineVersion === chart.version &&
+  c.chart === chartFingerprint(chart);
 
 const workerUrl = new URL(`./rebuild-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -54,67 +64,89 @@ function startWorker(): Worker {
 /**
  * @example
  * ```ts
- * const migrations = await rebuildAll(log);
- * for (const m of migrations.filter((m) => m.status === 'active')) startHost(m);
+ * const rebuilt = await rebuildAll(log, { charts: [migrationChart] });
+ * for (const m of rebuilt.filter((m) => m.status === 'active')) startHost(m);
  * ```
  */
-export async function rebuildAll(log: EventLog, opts: RebuildOptions = {}): Promise<RebuiltMigration[]> {
-  const byId = await groupByMigration(log);
-  const cached = opts.cache ? await opts.cache.getMany([...byId.keys()]) : new Map<string, CachedSnapshot>();
-  const results: RebuiltMigration[] = [];
-  const toFold: Batch = [];
-  for (const [id, envelopes] of byId) {
-    const c = cached.get(id);
-    if (c && isExact(c, envelopes.at(-1)!)) {
-      results.push({
-        migrationId: id,
-        lastSeq: c.seq,
-        lastAt: c.lastAt,
-        status: c.status,
-        value: c.value,
-        persisted: c.persisted,
+export async function rebuildAll(log: EventLog, opts: RebuildOptions): Promise<RebuiltStream[]> {
+  const charts = new Map(opts.charts.map((c) => [c.kind, c]));
+  const byKind = await groupByStream(log);
+  const results: RebuiltStream[] = [];
+  const toFold: BatchItem[] = [];
+  for (const [kind, streams] of byKind) {
+    const chart = charts.get(kind);
+    if (!chart) {
+      const [id, envelopes] = streams.entries().next().value as [string, EventEnvelope[]];
+      throw new CorruptEventError({ kind, id }, envelopes[0]?.seq, `no chart of kind ${kind} is known here`, {
+        fix: `upgrade ms2m to a build that knows ${kind} (or pass its chart to rebuildAll)`,
       });
-    } else toFold.push([id, envelopes]);
+    }
+    const cached = opts.cache ? await opts.cache.getMany(kind, [...streams.keys()]) : new Map();
+    for (const [id, envelopes] of streams) {
+      const c = cached.get(id);
+      if (c && isExact(chart, c, envelopes.at(-1)!)) {
+        results.push({
+          kind,
+          id,
+          lastSeq: c.seq,
+          lastAt: c.lastAt,
+          status: c.status,
+          value: c.value,
+          persisted: c.persisted,
+        });
+      } else toFold.push([kind, id, envelopes]);
+    }
   }
-  const folded = await foldAll(toFold, opts);
+  const folded = await foldAll(toFold, charts, opts);
   results.push(...folded);
   if (opts.cache) {
     const cache = opts.cache;
     const finished = folded.filter((m) => m.status === 'done');
     for (let i = 0; i < finished.length; i += 256) {
-      await Promise.all(finished.slice(i, i + 256).map((m) => cache.put(toCacheEntry(m))));
+      await Promise.all(finished.slice(i, i + 256).map((m) => cache.put(toCacheEntry(charts.get(m.kind)!, m))));
     }
   }
   return results;
 }
 
-/** What a host or a rebuild stores for a migration it has folded. */
-export function toCacheEntry(m: RebuiltMigration): CachedSnapshot {
+/** What a host or a rebuild stores for a stream it has folded with `chart`. */
+export function toCacheEntry(chart: AnyChart, m: RebuiltStream): CachedSnapshot {
   return {
-    migrationId: m.migrationId,
+    kind: m.kind,
+    id: m.id,
     seq: m.lastSeq,
     lastAt: m.lastAt,
-    machineVersion: MACHINE_VERSION,
-    chart: CHART_FINGERPRINT,
+    machineVersion: chart.version,
+    chart: chartFingerprint(chart),
     status: m.status,
     value: m.value,
     persisted: m.persisted,
   };
 }
 
-async function foldAll(migrations: Batch, opts: RebuildOptions): Promise<RebuiltMigration[]> {
-  const workerCount = Math.min(opts.workers ?? availableParallelism(), Math.ceil(migrations.length / 50));
+async function foldAll(
+  streams: BatchItem[],
+  charts: ReadonlyMap<string, AnyChart>,
+  opts: RebuildOptions,
+): Promise<RebuiltStream[]> {
   const batchSize = opts.batch ?? 250;
-  const batches: Batch[] = [];
-  for (let i = 0; i < migrations.length; i += batchSize) batches.push(migrations.slice(i, i + batchSize));
-  if (workerCount <= 0) {
-    const { rebuildBatch } = await import('./rebuild-batch.ts');
-    return batches.flatMap(rebuildBatch);
-  }
-  const workers = Array.from({ length: workerCount }, () => new BatchWorker());
+  const inline = streams.filter(([kind]) => !charts.get(kind)?.module);
+  const threaded = streams.filter(([kind]) => charts.get(kind)?.module);
+  const workerCount = Math.min(opts.workers ?? availableParallelism(), Math.ceil(threaded.length / 50));
+  const batches = (items: BatchItem[]) => {
+    const out: BatchItem[][] = [];
+    for (let i = 0; i < items.length; i += batchSize) out.push(items.slice(i, i + batchSize));
+    return out;
+  };
+  const { rebuildBatch } = await import('./rebuild-batch.ts');
+  if (workerCount <= 0) return batches(streams).flatMap((b) => rebuildBatch(charts, b));
+  const refs: ChartRef[] = [...charts.values()].flatMap((c) =>
+    c.module ? [{ kind: c.kind, url: c.module.url, name: c.module.name, fingerprint: chartFingerprint(c) }] : [],
+  );
+  const workers = Array.from({ length: workerCount }, () => new BatchWorker(refs));
   try {
-    const results = await Promise.all(batches.map((batch, i) => workers[i % workers.length]!.run(batch)));
-    return results.flat();
+    const results = await Promise.all(batches(threaded).map((batch, i) => workers[i % workers.length]!.run(batch)));
+    return [...results.flat(), ...batches(inline).flatMap((b) => rebuildBatch(charts, b))];
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
@@ -123,20 +155,22 @@ async function foldAll(migrations: Batch, opts: RebuildOptions): Promise<Rebuilt
 /** One worker thread with its queue of batches, answered in order by id. */
 class BatchWorker {
   private readonly worker = startWorker();
-  private readonly waiting = new Map<
-    number,
-    { resolve: (r: RebuiltMigration[]) => void; reject: (e: Error) => void }
-  >();
+  private readonly waiting = new Map<number, { resolve: (r: RebuiltStream[]) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
-  constructor() {
+  constructor(private readonly charts: readonly ChartRef[]) {
     this.worker.on(
       'message',
-      (msg: { id: number; result?: RebuiltMigration[]; error?: { message: string; code?: string } }) => {
+      (msg: {
+        id: number;
+        result?: RebuiltStream[];
+        error?: { message: string; code?: string; details?: Record<string, unknown> };
+      }) => {
         const w = this.waiting.get(msg.id);
         this.waiting.delete(msg.id);
-        if (msg.error) w?.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
-        else w?.resolve(msg.result!);
+        if (msg.error) {
+          w?.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code, details: msg.error.details }));
+        } else w?.resolve(msg.result!);
       },
     );
     this.worker.on('error', (err) => {
@@ -145,11 +179,11 @@ class BatchWorker {
     });
   }
 
-  run(batch: Batch): Promise<RebuiltMigration[]> {
+  run(batch: BatchItem[]): Promise<RebuiltStream[]> {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batch });
+      this.worker.postMessage({ id, charts: this.charts, batch });
     });
   }
 
@@ -158,13 +192,18 @@ class BatchWorker {
   }
 }
 
-/** Groups the log's stream per migration (streams may interleave migrations). */
-async function groupByMigration(log: EventLog): Promise<Map<string, EventEnvelope[]>> {
-  const byId = new Map<string, EventEnvelope[]>();
+/** Groups the log's stream per kind and id (streams may interleave). */
+async function groupByStream(log: EventLog): Promise<Map<string, Map<string, EventEnvelope[]>>> {
+  const byKind = new Map<string, Map<string, EventEnvelope[]>>();
   for await (const env of log.readAll()) {
-    const list = byId.get(env.migrationId);
+    let streams = byKind.get(env.kind);
+    if (!streams) {
+      streams = new Map();
+      byKind.set(env.kind, streams);
+    }
+    const list = streams.get(env.id);
     if (list) list.push(env);
-    else byId.set(env.migrationId, [env]);
+    else streams.set(env.id, [env]);
   }
-  return byId;
+  return byKind;
 }

@@ -8,8 +8,10 @@
  * {@link StatusProjection} for a live host, {@link statusFromLog} for a log.
  */
 import type { EventEnvelope } from '../machines/envelope.ts';
-import { Fold, type MigrationSnapshot } from '../machines/fold.ts';
+import { Fold } from '../machines/fold.ts';
+import type { MigrationSnapshot } from '../machines/migration-chart.ts';
 import type { Phase } from '../machines/spec.ts';
+import { migrationChart } from './charts/migration.ts';
 import { parseLog } from './event-schema.ts';
 import { goDuration } from './go-duration.ts';
 import type { Committed, HostObserver } from './observers.ts';
@@ -178,7 +180,7 @@ export class StatusProjection {
   private seq = 0;
 
   /** Folds one committed event; false when it was folded before (a retried batch). */
-  apply(c: Pick<Committed, 'event' | 'snapshot'>): boolean {
+  apply(c: Pick<Committed<MigrationSnapshot>, 'event' | 'snapshot'>): boolean {
     if (c.event.seq <= this.seq) return false;
     this.seq = c.event.seq;
     this.snapshot = c.snapshot;
@@ -201,7 +203,8 @@ export class StatusProjection {
  *
  * @example
  * ```ts
- * const status = statusFromLog(await log.read(id), { eventLog: log.locate(id) });
+ * const key = { kind: 'StatefulMigration', id };
+ * const status = statusFromLog(await log.read(key), { eventLog: log.locate(key) });
  * ```
  */
 export function statusFromLog(
@@ -210,8 +213,8 @@ export function statusFromLog(
 ): MigrationStatus | null {
   const first = envelopes[0];
   if (!first) return null;
-  const events = parseLog([...envelopes], first.migrationId);
-  const folding = new Fold(first.migrationId, events[0]!);
+  const events = parseLog(migrationChart, envelopes, first.id);
+  const folding = new Fold(migrationChart, first.id, events[0]!);
   const projection = new StatusProjection();
   envelopes.forEach((event, i) => {
     if (i > 0) folding.apply(events[i]!);
@@ -222,9 +225,9 @@ export function statusFromLog(
 
 export interface StatusObserverOptions {
   /** Writes a migration's status (the controller: merge-patch of the CR's status subresource). */
-  write(migrationId: string, status: MigrationStatus): Promise<void>;
+  write(id: string, status: MigrationStatus): Promise<void>;
   /** `status.eventLog` and `observedGeneration` of a migration, when known. */
-  extra?(migrationId: string): { eventLog?: string; generation?: number };
+  extra?(id: string): { eventLog?: string; generation?: number };
   /** Name in logs (default `status`). */
   name?: string;
 }
@@ -236,16 +239,16 @@ export interface StatusObserverOptions {
  *
  * @example
  * ```ts
- * const status = statusObserver({ write: (id, s) => crs.patchStatus(id, s), extra: (id) => ({ eventLog: log.locate(id) }) });
- * const group = new HostGroup({ deps, observers: [status] });
+ * const status = statusObserver({ write: (id, s) => crs.patchStatus(id, s), extra: (id) => ({ eventLog: log.locate({ kind: 'StatefulMigration', id }) }) });
+ * const group = new HostGroup({ host: MigrationHost, deps, observers: [status] });
  * ```
  */
-export function statusObserver(o: StatusObserverOptions): HostObserver {
+export function statusObserver(o: StatusObserverOptions): HostObserver<MigrationSnapshot> {
   const projections = new Map<string, { projection: StatusProjection; written?: string }>();
   return {
     name: o.name ?? 'status',
     async observe(batch) {
-      const id = batch[0]?.migrationId;
+      const id = batch[0]?.id;
       if (id === undefined) return;
       let p = projections.get(id);
       if (!p) {

@@ -2,8 +2,13 @@
  * The phase timeline of one migration, derived from its log alone (the log is the truth): each event with its
  * offset from the start, the phase it left the migration in, and the human message of that moment.
  */
+
+import type { MigrationContext, MigrationInput } from '../machines/context.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
-import { Fold, type MigrationSnapshot } from '../machines/fold.ts';
+import type { MachineEvent } from '../machines/events.ts';
+import { Fold } from '../machines/fold.ts';
+import type { MigrationSnapshot } from '../machines/migration-chart.ts';
+import { migrationChart } from './charts/migration.ts';
 import { parseEvent } from './event-schema.ts';
 import { goDuration } from './go-duration.ts';
 
@@ -25,11 +30,11 @@ const phaseOf = (s: MigrationSnapshot): string =>
  * @example
  * ```ts
  * const t = new Timeline();
- * for (const env of await log.read('default/m1')) console.log(formatRow(t.add(env)));
+ * for (const env of await log.read({ kind: 'StatefulMigration', id: 'default/m1' })) console.log(formatRow(t.add(env)));
  * ```
  */
 export class Timeline {
-  private folding: Fold | null = null;
+  private folding: Fold<MigrationContext, MachineEvent, MigrationInput> | null = null;
   private lastMessage = '';
   readonly rows: TimelineRow[] = [];
 
@@ -38,9 +43,9 @@ export class Timeline {
   }
 
   add(env: EventEnvelope): TimelineRow {
-    const ev = parseEvent(env, env.migrationId, env.seq);
+    const ev = parseEvent(migrationChart, env, env.id, env.seq);
     if (this.folding) this.folding.apply(ev);
-    else this.folding = new Fold(env.migrationId, ev);
+    else this.folding = new Fold(migrationChart, env.id, ev);
     const snap = this.folding.snapshot;
     const message = snap.context.message === this.lastMessage ? '' : snap.context.message;
     this.lastMessage = snap.context.message;

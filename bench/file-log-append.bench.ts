@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
 import { fileNameOf } from '../adapters/file-log/jsonl.ts';
-import { MACHINE_VERSION } from '../machines/envelope.ts';
+import { MIGRATION_KIND, MIGRATION_VERSION } from '../machines/migration-chart.ts';
 
 const MIGRATIONS = 10_000;
 const EVENTS = 30;
@@ -15,10 +15,10 @@ async function appendRate(dir: string, fsync: boolean, count: number): Promise<n
   const log = await openFileLog({ dir, logger: pino({ level: 'silent' }), fsync });
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const id = `bench/m${i % 10}`;
+    const key = { kind: MIGRATION_KIND, id: `bench/m${i % 10}` };
     await log.append(
-      id,
-      { type: 'Appended', at: new Date().toISOString(), machineVersion: MACHINE_VERSION, data: { i } },
+      key,
+      { type: 'Appended', at: new Date().toISOString(), machineVersion: MIGRATION_VERSION, data: { i } },
       Math.floor(i / 10),
     );
   }
@@ -44,16 +44,17 @@ export async function run(): Promise<Record<string, unknown>> {
           let text = '';
           for (let seq = 1; seq <= EVENTS; seq++) {
             const ev = {
-              migrationId: id,
+              kind: MIGRATION_KIND,
+              id,
               seq,
               type: `Phase${seq}Completed`,
               at: new Date(at + seq * 1000).toISOString(),
-              machineVersion: MACHINE_VERSION,
+              machineVersion: MIGRATION_VERSION,
               data: { step: seq, pod: `${id}-shadow`, bytes: seq * 4096 },
             };
             text += `${JSON.stringify(ev)}\n`;
           }
-          return writeFile(join(dir, fileNameOf(id)), text);
+          return writeFile(join(dir, fileNameOf({ kind: MIGRATION_KIND, id })), text);
         }),
       );
     }
@@ -63,7 +64,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const lastSeq = new Map<string, number>();
     for await (const ev of log.readAll()) {
       events += 1;
-      lastSeq.set(ev.migrationId, ev.seq);
+      lastSeq.set(ev.id, ev.seq);
     }
     const readAllMs = Math.round(performance.now() - started);
     const cpu = process.cpuUsage(cpuStarted);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
 import { openJetStreamLog } from '../adapters/nats/jetstream-log.ts';
-import { MACHINE_VERSION, type NewEvent } from '../machines/envelope.ts';
+import type { NewEvent } from '../machines/envelope.ts';
+import { MIGRATION_KIND, MIGRATION_VERSION } from '../machines/migration-chart.ts';
 import { startNats } from '../test/harness/nats.ts';
 import { percentile, timeEach } from './percentiles.ts';
 
@@ -14,7 +15,7 @@ const MIGRATIONS = 20;
 const event = (i: number): NewEvent => ({
   type: 'StepCompleted',
   at: new Date().toISOString(),
-  machineVersion: MACHINE_VERSION,
+  machineVersion: MIGRATION_VERSION,
   data: { step: i, note: 'benchmark event with a realistic small payload', bytes: 123456 },
 });
 
@@ -28,7 +29,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const appendTo = (log: typeof js, prefix: string) => async (i: number) => {
       const id = `${prefix}/m${i % MIGRATIONS}`;
       const seq = seqs.get(id) ?? 0;
-      await log.append(id, event(i), seq);
+      await log.append({ kind: MIGRATION_KIND, id }, event(i), seq);
       seqs.set(id, seq + 1);
     };
     await timeEach(200, appendTo(js, 'js-warmup'));

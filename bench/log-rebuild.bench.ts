@@ -5,8 +5,9 @@ import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { encodeEnvelope } from '../adapters/nats/jetstream.wire.ts';
 import { openJetStreamLog } from '../adapters/nats/jetstream-log.ts';
-import { migrationSubject } from '../adapters/nats/subject.ts';
-import { MACHINE_VERSION } from '../machines/envelope.ts';
+import { streamSubject } from '../adapters/nats/subject.ts';
+import type { EventEnvelope } from '../machines/envelope.ts';
+import { MIGRATION_KIND, MIGRATION_VERSION } from '../machines/migration-chart.ts';
 import { startNats } from '../test/harness/nats.ts';
 
 const MIGRATIONS = 10_000;
@@ -25,15 +26,17 @@ export async function run(): Promise<Record<string, unknown>> {
     for (let seq = 1; seq <= EVENTS; seq++) {
       for (let m = 0; m < MIGRATIONS; m++) {
         const id = `bench/migration-${m}`;
-        const env = {
-          migrationId: id,
+        const env: EventEnvelope = {
+          kind: MIGRATION_KIND,
+          id,
           seq,
           type: `Event${seq}`,
           at,
-          machineVersion: MACHINE_VERSION,
+          machineVersion: MIGRATION_VERSION,
           data: { m, seq },
         };
-        pending.push(js.publish(migrationSubject('ms2m.events', id), encodeEnvelope(env), { msgID: `${id}:${seq}` }));
+        const subject = streamSubject('ms2m.events', env);
+        pending.push(js.publish(subject, encodeEnvelope(env, 'current'), { msgID: `${subject}:${seq}` }));
         if (pending.length >= 2000) {
           await Promise.all(pending);
           pending = [];
@@ -48,9 +51,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const byMigration = new Map<string, number>();
     let events = 0;
     for await (const e of log.readAll()) {
-      const last = byMigration.get(e.migrationId) ?? 0;
-      if (e.seq !== last + 1) throw new Error(`out of order: ${e.migrationId} ${e.seq} after ${last}`);
-      byMigration.set(e.migrationId, e.seq);
+      const last = byMigration.get(e.id) ?? 0;
+      if (e.seq !== last + 1) throw new Error(`out of order: ${e.id} ${e.seq} after ${last}`);
+      byMigration.set(e.id, e.seq);
       events++;
     }
     const seconds = Number(process.hrtime.bigint() - t) / 1e9;

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { migrationChart } from '../actors/charts/migration.ts';
 import { rebuildAll } from '../actors/rebuild.ts';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
 import { fileNameOf } from '../adapters/file-log/jsonl.ts';
@@ -26,7 +27,7 @@ async function templateLog(): Promise<EventEnvelope[]> {
     faults: scriptedFaults([{ op: 'agentSend', nth: 1, outcome: { kind: 'transient' } }]),
   });
   await runToEnd(s);
-  return s.log.read(s.migrationId);
+  return s.log.read(s.key);
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -38,8 +39,8 @@ export async function run(): Promise<Record<string, unknown>> {
       await Promise.all(
         Array.from({ length: 500 }, (_, k) => {
           const id = `ns-${(m + k) % 50}/migration-${m + k}`;
-          const text = template.map((e) => JSON.stringify({ ...e, migrationId: id })).join('\n');
-          return writeFile(join(root, fileNameOf(id)), `${text}\n`);
+          const text = template.map((e) => JSON.stringify({ ...e, id })).join('\n');
+          return writeFile(join(root, fileNameOf({ kind: migrationChart.kind, id })), `${text}\n`);
         }),
       );
     }
@@ -47,7 +48,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const timed = async (workers: number, cache?: SnapshotCache) => {
       process.stderr.write(`rebuilding with ${workers} worker thread(s)${cache ? ' and the snapshot cache' : ''}...\n`);
       const started = performance.now();
-      const rebuilt = await rebuildAll(log, { workers, cache });
+      const rebuilt = await rebuildAll(log, { charts: [migrationChart], workers, cache });
       const seconds = (performance.now() - started) / 1000;
       const completed = rebuilt.filter((m) => m.value === 'Completed').length;
       if (completed !== MIGRATIONS)
@@ -58,7 +59,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const seconds = await timed(availableParallelism());
     // a warm cache: what a restart finds after migrations finished under a host (or one earlier rebuild)
     const cache = await openFileSnapshotCache({ dir: join(root, 'snapshots') });
-    await rebuildAll(log, { workers: availableParallelism(), cache });
+    await rebuildAll(log, { charts: [migrationChart], workers: availableParallelism(), cache });
     const cached = await timed(availableParallelism(), cache);
     await log.close();
     const events = MIGRATIONS * template.length;

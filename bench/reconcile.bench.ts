@@ -23,6 +23,7 @@ import { CustomResourceClient } from '../adapters/kubernetes/custom-resources.ts
 import { KubeCluster } from '../adapters/kubernetes/kubernetes.ts';
 import { FakeBroker } from '../adapters/rabbitmq/fake.ts';
 import { startControlPlane } from '../cluster/control-plane/control-plane.ts';
+import type { StreamKey } from '../machines/envelope.ts';
 import { eventually, NodeSimulator } from '../test/support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../test/support/operator-env.ts';
 import { percentile } from './percentiles.ts';
@@ -65,11 +66,11 @@ export async function run(): Promise<Record<string, unknown>> {
     const appendMs: number[] = [];
     const fileLog = await openFileLog({ dir, logger });
     const log: EventLog = withOverrides<EventLog>(fileLog, {
-      append: (id: string, ev: Parameters<EventLog['append']>[1], expectSeq: number) => {
-        const name = id.split('/')[1] as string;
+      append: (key: StreamKey, ev: Parameters<EventLog['append']>[1], expectSeq: number) => {
+        const name = key.id.split('/')[1] as string;
         factAt.set(name, [...(factAt.get(name) ?? []), performance.now()]);
         const t0 = performance.now();
-        return fileLog.append(id, ev, expectSeq).then((stored) => {
+        return fileLog.append(key, ev, expectSeq).then((stored) => {
           appendMs.push(performance.now() - t0);
           return stored;
         });

@@ -5,9 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { MigrationHost, type MigrationHostDeps } from '../actors/charts/migration.ts';
 import type { Effect } from '../actors/effects/deps.ts';
 import { effects } from '../actors/effects/index.ts';
-import { type HostDeps, MigrationHost } from '../actors/host.ts';
 import { normalizeSpec } from '../actors/migration-spec.ts';
 import { systemClock } from '../adapters/clock/system.ts';
 import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
@@ -48,9 +48,9 @@ export async function run(): Promise<Record<string, unknown>> {
           }) satisfies Effect,
         ]),
       ) as Record<Step, Effect>;
-      const deps: HostDeps = { ...world, logger, log, pollMs: 5, sampleHeartbeatMs: 50 };
+      const deps: MigrationHostDeps = { ...world, logger, log, pollMs: 5, sampleHeartbeatMs: 50 };
       const host = await MigrationHost.open({
-        migrationId: `bench/m${i}`,
+        id: `bench/m${i}`,
         deps,
         effects: timed,
         onEvent: (env) => {
@@ -66,7 +66,7 @@ export async function run(): Promise<Record<string, unknown>> {
           messageQueueConfig: { queueName: 'q', brokerUrl: 'amqp://127.0.0.1', exchangeName: 'x' },
         },
       );
-      await host.request(spec);
+      await host.request({ spec });
       const final = await host.done();
       if (final.value !== 'Completed') throw new Error(`migration ${i} ended ${String(final.value)}`);
     }

@@ -11,6 +11,7 @@ import { formatRow, phaseSummary, type TimelineRow, timeline } from '../actors/t
 import { ErrorCode, Ms2mError, NotFoundError } from '../adapters/errors.ts';
 import type { EventLogReader } from '../adapters/event-log/port.ts';
 import { openFileLogReader } from '../adapters/file-log/file-log-reader.ts';
+import { MIGRATION_KIND } from '../machines/migration-chart.ts';
 import { demo } from './demo.ts';
 
 export const USAGE = `usage:
@@ -122,13 +123,16 @@ async function report(
   id: string | undefined,
   output: 'text' | 'json',
 ): Promise<string> {
-  const ids = id === undefined ? await reader.list() : [id];
+  // the migrations of the log (its streams of kind StatefulMigration; other kinds have their own commands)
+  const migrationIds = async () => (await reader.list(MIGRATION_KIND)).map((k) => k.id);
+  const key = (mid: string) => ({ kind: MIGRATION_KIND, id: mid });
+  const ids = id === undefined ? await migrationIds() : [id];
   const migrations: Folded[] = [];
   for (const mid of ids) {
-    const { rows, final } = timeline(await reader.read(mid));
+    const { rows, final } = timeline(await reader.read(key(mid)));
     if (final) migrations.push({ id: mid, rows, final });
     else if (id !== undefined) {
-      const known = await reader.list();
+      const known = await migrationIds();
       const hint =
         known.length === 0
           ? 'the log holds no migrations'
@@ -136,7 +140,7 @@ async function report(
       throw new NotFoundError('Migration', id, `no events of it in ${dir} (${hint})`);
     }
   }
-  const status = (m: Folded) => projectStatus(m.final, { eventLog: reader.locate(m.id) });
+  const status = (m: Folded) => projectStatus(m.final, { eventLog: reader.locate(key(m.id)) });
   if (command === 'status') {
     if (output === 'json') {
       if (id !== undefined && migrations[0]) return JSON.stringify(status(migrations[0]), null, 2);

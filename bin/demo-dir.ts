@@ -7,7 +7,8 @@ import { mkdir, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '../adapters/errors.ts';
 import { isAtomicTempOf, writeFileAtomic } from '../adapters/file-log/atomic-file.ts';
-import { fileNameOf } from '../adapters/file-log/jsonl.ts';
+import { fileNameOf, legacyFileNameOf } from '../adapters/file-log/jsonl.ts';
+import { MIGRATION_KIND } from '../machines/migration-chart.ts';
 
 /** Marker file: its presence says the directory was created (or claimed empty) by `ms2m demo`. */
 export const DEMO_MARKER = '.ms2m-demo';
@@ -109,7 +110,11 @@ async function removeEarlierRun(
   if (!entries.includes(DEMO_LOG_DIR)) return;
   const logDir = join(dir, DEMO_LOG_DIR);
   if (!(await stat(logDir)).isDirectory()) return;
-  const logFiles = scenarios.map((s) => fileNameOf(migrationIdOf(s)));
+  // a scenario's log file, in the current layout or (a demo directory of an earlier version) the legacy one
+  const logFiles = scenarios.flatMap((s) => {
+    const id = migrationIdOf(s);
+    return [fileNameOf({ kind: MIGRATION_KIND, id }), legacyFileNameOf(id)];
+  });
   for (const name of await readdir(logDir)) {
     // `<file>.jsonl`, `<file>.jsonl.lock…`, `<file>.jsonl.torn-…`: all written by the log for that migration
     if (logFiles.some((f) => name === f || name.startsWith(`${f}.`))) await unlink(join(logDir, name));

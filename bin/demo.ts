@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { type HostDeps, MigrationHost } from '../actors/host.ts';
+import { MigrationHost, type MigrationHostDeps, migrationChart } from '../actors/charts/migration.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
 import { formatRow, phaseSummary, Timeline } from '../actors/timeline.ts';
 import { systemClock } from '../adapters/clock/system.ts';
@@ -111,8 +111,9 @@ export async function runScenario(
     logger,
   );
   const migrationId = migrationIdOfScenario(name);
+  const key = { kind: migrationChart.kind, id: migrationId };
   const history = new Timeline();
-  const logged = await log.read(migrationId);
+  const logged = await log.read(key);
   for (const env of logged) history.add(env);
   // The world file is first written by the first change after MigrationRequested was logged, so: no events
   // and no world file is a fresh start; events without a world file mean no effect had changed the world yet.
@@ -121,7 +122,7 @@ export async function runScenario(
     await log.close();
     throw new InvalidInputError(
       `demo state ${worldFile}`,
-      `exists but the event log ${log.locate(migrationId)} is empty (it was removed, or --nats/--run name another log); run ms2m demo without --child to start over`,
+      `exists but the event log ${log.locate(key)} is empty (it was removed, or --nats/--run name another log); run ms2m demo without --child to start over`,
     );
   }
   // seeding is deterministic, so a resumed run without a saved world rebuilds the one its events started from
@@ -129,12 +130,12 @@ export async function runScenario(
   if (saved !== undefined) world.load(saved);
   world.journal.onChange = saveWorld;
 
-  const deps: HostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
+  const deps: MigrationHostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
   const before = history.rows.length;
   // prints each event this process commits as a timeline row (replayed ones are in `history` already)
   let printed = before;
   const host = await MigrationHost.open({
-    migrationId,
+    id: migrationId,
     deps,
     observers: [
       {
@@ -163,13 +164,13 @@ export async function runScenario(
         ...sc.spec,
       },
     );
-    await host.request(spec);
+    await host.request({ spec });
     saveWorld();
   }
   const final = await host.done();
   await host.idle(); // every committed event printed before the summary
   out(`  ${final.value}: ${phaseSummary(final)}`);
-  out(`  event log: ${log.locate(migrationId)}`);
+  out(`  event log: ${log.locate(key)}`);
   await log.close();
   return final.value as 'Completed' | 'Failed';
 }

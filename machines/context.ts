@@ -2,6 +2,7 @@
  * What a migration remembers: everything the status projection, the effects and compensation need.
  * Times are epoch ms taken from event timestamps, so a fold of the log gives the same context as the live run.
  */
+import { effectKey as chartEffectKey } from './chart.ts';
 import type { Cutoff } from './cutoff.ts';
 import type { SourceContainer, SourceOwner, Step } from './events.ts';
 import type { ActivePhase, MigrationSpec, Phase, Strategy } from './spec.ts';
@@ -121,5 +122,5 @@ export function initialContext({ migrationId, spec, at }: MigrationInput): Migra
   };
 }
 
-/** Idempotency key of one effect of one migration. */
-export const effectKey = (migrationId: string, step: Step): string => `${migrationId}:${step}`;
+/** Idempotency key of one effect of one migration: `<migrationId>:<step>` (chart.ts `effectKey`). */
+export const effectKey = (migrationId: string, step: Step): string => chartEffectKey(migrationId, step);

@@ -3,6 +3,7 @@
  * as `{type, at, data}` with `at` in epoch ms (taken from the envelope, never from the wall clock).
  * Runtime validation of events read from a log lives in actors/event-schema.ts and must match these types.
  */
+import type { FactOf, RuntimeEventData } from './chart.ts';
 import type { ActivePhase, MigrationSpec } from './spec.ts';
 
 export interface SourceContainer {
@@ -81,9 +82,10 @@ export interface EventData {
   SourceReleased: Record<string, never>;
   TargetReleased: Record<string, never>;
   StatefulSetRestored: { replicas: number };
-  StepFailed: { step: Step; code: string; message: string; transient: boolean; attempt: number };
-  DeadlineExceeded: { phase: ActivePhase };
-  CancelRequested: { reason: string };
+  // recorded by the runtime itself (machines/chart.ts)
+  StepFailed: RuntimeEventData<Step, ActivePhase>['StepFailed'];
+  DeadlineExceeded: RuntimeEventData<Step, ActivePhase>['DeadlineExceeded'];
+  CancelRequested: RuntimeEventData<Step, ActivePhase>['CancelRequested'];
   CompensationCompleted: { actions: string[]; leftovers: string[] };
 }
 
@@ -93,4 +95,4 @@ export type EventType = keyof EventData;
 export type MachineEvent = { [K in EventType]: { type: K; at: number; data: EventData[K] } }[EventType];
 export type EventOf<K extends EventType> = Extract<MachineEvent, { type: K }>;
 /** What an effect produces: the fact without its time (the host stamps `at` from the clock). */
-export type Fact = { [K in EventType]: { type: K; data: EventData[K] } }[EventType];
+export type Fact = FactOf<MachineEvent>;

@@ -13,6 +13,7 @@
  * Open it in the Stately visualiser: paste this file with its imports, or run `npm run diagram` for Mermaid.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import type { StepInput as ChartStepInput } from './chart.ts';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
 import type { MachineEvent, Step } from './events.ts';
 import { cutoffReached, drainStalled, drainTooLong, isDrained, rejectionOf } from './guards.ts';
@@ -21,22 +22,16 @@ import { recordFact } from './record-fact.ts';
 import { type ActivePhase, retryDelayMs } from './spec.ts';
 
 /**
- * What every step's invocation carries (and a persisted snapshot stores). `key` is stable across retries and
- * crashes: effects must be idempotent on it. The runner adds the migration's current context when it runs.
+ * What every step's invocation carries (and a persisted snapshot stores): the runtime's step input (chart.ts)
+ * with this chart's steps and phases. `key` is `<migrationId>:<step>`, stable across retries and crashes.
  */
-export interface StepInput {
-  step: Step;
-  key: string;
-  attempt: number;
-  /** A retry runs no earlier than this (epoch ms): the backoff, kept in context so it survives a restart. */
-  notBefore?: number;
-  /** The current phase's deadline: the runner records DeadlineExceeded for `phase` at `at` (epoch ms). */
-  deadline?: { phase: ActivePhase; at: number };
-}
+export type StepInput = ChartStepInput<Step, ActivePhase>;
 
 const effect = (step: Step) =>
   fromPromise<void, StepInput>(async () => {
-    throw new Error(`Effect ${step} runs only inside actors/host.ts, which provides it with machine.provide()`);
+    throw new Error(
+      `Effect ${step} runs only inside a host (actors/host.ts), which provides it with machine.provide()`,
+    );
   });
 
 const sample = (event: MachineEvent) => (event.type === 'ReplayDepthSampled' ? event.data : undefined);

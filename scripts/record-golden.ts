@@ -3,12 +3,14 @@
  * written as JSON Lines and its final snapshot (value + context) beside it. CI replays them (test/golden).
  *
  * An existing golden file is never overwritten: a change that folds an old log differently needs a
- * machineVersion bump and an upcaster (ARCHITECTURE.md §2). `--force NAME` re-records one on purpose.
+ * machineVersion bump and an upcaster (ARCHITECTURE.md §2). `--force NAME` re-records one on purpose. New
+ * recordings are in the current envelope format (`kind`, `id`); the committed ones predate kinds.
  *
  *   npx tsx scripts/record-golden.ts            # records the missing ones
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { migrationChart } from '../actors/charts/migration.ts';
 import { parseLog } from '../actors/event-schema.ts';
 import { fold } from '../machines/fold.ts';
 import { cancelAt, crashAt, type Driver } from '../test/support/drivers.ts';
@@ -57,8 +59,8 @@ for (const [name, { opts, drive }] of Object.entries(scenarios)) {
   }
   const s = scenario(opts);
   await drive(s);
-  const envelopes = await s.log.read(s.migrationId);
-  const final = fold(s.migrationId, parseLog(envelopes, s.migrationId))!;
+  const envelopes = await s.log.read(s.key);
+  const final = fold(migrationChart, s.migrationId, parseLog(migrationChart, envelopes, s.migrationId))!;
   writeFileSync(logFile, `${envelopes.map((e) => JSON.stringify(e)).join('\n')}\n`);
   writeFileSync(
     join(dir, `${name}.snapshot.json`),

@@ -4,7 +4,8 @@
  */
 import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
-import type { MigrationSnapshot } from '../../machines/fold.ts';
+import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
+import { migrationChart } from '../charts/migration.ts';
 import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
 import { goDuration } from '../go-duration.ts';
 import type { Committed, HostObserver } from '../observers.ts';
@@ -21,8 +22,7 @@ export interface MigrationResource {
   generation?: number;
 }
 
-const phaseOf = (s: MigrationSnapshot): string =>
-  s.status === 'done' ? (s.value === 'Completed' ? 'Completed' : 'Failed') : s.context.phase;
+const phaseOf = (s: MigrationSnapshot): string => migrationChart.phaseOf(s);
 
 /**
  * The status projection (conditions folded over the events, so `lastTransitionTime` is the time of the event
@@ -31,13 +31,17 @@ const phaseOf = (s: MigrationSnapshot): string =>
  *
  * @example
  * ```ts
- * const status = crStatusObserver(client, { namespace, name, uid, generation }, log.locate(id));
+ * const status = crStatusObserver(client, { namespace, name, uid, generation }, () => log.locate(key));
  * ```
  */
-export function crStatusObserver(client: MigrationClient, cr: MigrationResource, eventLog: string): HostObserver {
+export function crStatusObserver(
+  client: MigrationClient,
+  cr: MigrationResource,
+  eventLog: () => string,
+): HostObserver<MigrationSnapshot> {
   let last: MigrationSnapshot | undefined;
   const inner = statusObserver({
-    extra: () => ({ eventLog, generation: cr.generation }),
+    extra: () => ({ eventLog: eventLog(), generation: cr.generation }),
     write: async (_id, projected) => {
       const snapshot = last as MigrationSnapshot;
       const status: StatefulMigrationStatusWire = {
@@ -75,13 +79,13 @@ export function eventsObserver(
   cr: MigrationResource,
   metrics: OperatorMetrics | undefined,
   apiVersion: string,
-): HostObserver {
+): HostObserver<MigrationSnapshot> {
   const ref: ObjectRef = { apiVersion, kind: 'StatefulMigration', namespace: cr.namespace, name: cr.name, uid: cr.uid };
   let handled = 0;
   let previous: MigrationSnapshot | undefined;
   return {
     name: 'events',
-    async observe(batch: readonly Committed[]) {
+    async observe(batch: readonly Committed<MigrationSnapshot>[]) {
       for (const c of batch) {
         if (c.event.seq <= handled) continue;
         const before = previous;
@@ -100,10 +104,10 @@ async function recordChange(
   ref: ObjectRef,
   metrics: OperatorMetrics | undefined,
   before: MigrationSnapshot,
-  c: Committed,
+  c: Committed<MigrationSnapshot>,
 ): Promise<void> {
   const { event, snapshot } = c;
-  const id = c.migrationId;
+  const id = c.id;
   if (event.type === 'ReplayDepthSampled') {
     metrics?.replayDepth.set({ migration: id }, (event.data as { depth: number }).depth);
   }

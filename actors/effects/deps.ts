@@ -5,8 +5,8 @@ import type { Kubelet } from '../../adapters/kubelet/port.ts';
 import type { Cluster } from '../../adapters/kubernetes/port.ts';
 import type { Broker, BrokerConfig } from '../../adapters/rabbitmq/port.ts';
 import type { MigrationContext } from '../../machines/context.ts';
-import type { Fact } from '../../machines/events.ts';
-import type { StepInput } from '../../machines/migration.ts';
+import type { MachineEvent, Step } from '../../machines/events.ts';
+import type { Effect as ChartEffect, EffectEnv as ChartEffectEnv, EffectInput as ChartEffectInput } from '../chart.ts';
 
 /** The ports every effect may use. */
 export interface EffectDeps {
@@ -24,21 +24,14 @@ export interface EffectDeps {
   brokerConfig?: (ctx: MigrationContext) => Promise<BrokerConfig> | BrokerConfig;
 }
 
-/** What an effect gets besides its input: a way to record intermediate facts, and its cancellation. */
-export interface EffectEnv {
-  deps: EffectDeps;
-  /** Records a fact now (progress samples); the final fact is the effect's return value. */
-  emit: (fact: Fact) => Promise<void>;
-  signal: AbortSignal;
-}
+/** What a migration effect gets besides its input: the ports, a way to record intermediate facts, its cancellation. */
+export type EffectEnv = ChartEffectEnv<MachineEvent, EffectDeps>;
 
 /** A step's input plus the migration's context at the moment the step started. */
-export interface EffectInput extends StepInput {
-  ctx: MigrationContext;
-}
+export type EffectInput = ChartEffectInput<MigrationContext, Step>;
 
-/** An effect: does its (idempotent) work and returns the fact that says it is done. */
-export type Effect = (input: EffectInput, env: EffectEnv) => Promise<Fact>;
+/** A migration effect: does its (idempotent) work and returns the fact that says it is done. */
+export type Effect = ChartEffect<MigrationContext, MachineEvent, Step, EffectDeps>;
 
 export async function brokerConfigOf(ctx: MigrationContext, deps: EffectDeps): Promise<BrokerConfig> {
   if (deps.brokerConfig) return deps.brokerConfig(ctx);

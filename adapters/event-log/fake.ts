@@ -1,11 +1,18 @@
-import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
-import type { EventLog } from './port.ts';
-import { EventLogUnavailableError, StaleWriterError } from './port.ts';
+import { type EventEnvelope, keyText, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import type { EventLog, WatchOptions } from './port.ts';
+import {
+  assertKind,
+  assertStreamKey,
+  compareKeys,
+  EventLogUnavailableError,
+  StaleWriterError,
+  watchFilter,
+} from './port.ts';
 import { isSameEvent } from './same-event.ts';
 
 /** In-memory {@link EventLog} with extra test hooks. */
 export interface MemoryEventLog extends EventLog {
-  /** Every stored event of every migration, in append order across migrations (synchronous, for assertions). */
+  /** Every stored event of every stream, in append order across streams (synchronous, for assertions). */
   snapshot(): EventEnvelope[];
 }
 
@@ -17,13 +24,14 @@ export interface MemoryEventLog extends EventLog {
  * @example
  * ```ts
  * const log = createMemoryEventLog();
- * const ev = await log.append('default/m1', { type: 'MigrationRequested', at: '2026-01-01T00:00:00.000Z',
- *   machineVersion: MACHINE_VERSION, data: {} }, 0); // ev.seq === 1
- * await log.append('default/m1', ev, 0); // same event again: returns the stored ev (lost-ack retry)
+ * const key = { kind: 'StatefulMigration', id: 'default/m1' };
+ * const ev = await log.append(key, { type: 'MigrationRequested', at: '2026-01-01T00:00:00.000Z',
+ *   machineVersion: 1, data: {} }, 0); // ev.seq === 1
+ * await log.append(key, ev, 0); // same event again: returns the stored ev (lost-ack retry)
  * ```
  */
 export function createMemoryEventLog(): MemoryEventLog {
-  const streams = new Map<string, EventEnvelope[]>();
+  const streams = new Map<string, { key: StreamKey; events: EventEnvelope[] }>();
   const all: EventEnvelope[] = [];
   const listeners = new Set<(ev: EventEnvelope) => void>();
   const stops = new Set<() => void>();
@@ -36,17 +44,20 @@ export function createMemoryEventLog(): MemoryEventLog {
   const copy = (ev: EventEnvelope): EventEnvelope => structuredClone(ev);
 
   return {
-    async append(migrationId: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
+    async append(key: StreamKey, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
       assertOpen();
+      assertStreamKey(key);
       if (!Number.isInteger(expectSeq) || expectSeq < 0) throw new TypeError('expectSeq must be an integer >= 0');
-      const stream = streams.get(migrationId) ?? [];
+      const k = keyText(key);
+      const stream = streams.get(k)?.events ?? [];
       if (stream.length !== expectSeq) {
         const taken = stream[expectSeq];
         if (taken && isSameEvent(taken, event)) return copy(taken);
-        throw new StaleWriterError(migrationId, expectSeq, stream.length);
+        throw new StaleWriterError(key, expectSeq, stream.length);
       }
       const stored: EventEnvelope = structuredClone({
-        migrationId,
+        kind: key.kind,
+        id: key.id,
         seq: expectSeq + 1,
         type: event.type,
         at: event.at,
@@ -54,37 +65,43 @@ export function createMemoryEventLog(): MemoryEventLog {
         data: event.data,
       });
       stream.push(stored);
-      streams.set(migrationId, stream);
+      streams.set(k, { key: { kind: key.kind, id: key.id }, events: stream });
       all.push(stored);
       for (const listener of listeners) listener(stored);
       return copy(stored);
     },
 
-    async read(migrationId: string, fromSeq = 1): Promise<EventEnvelope[]> {
+    async read(key: StreamKey, fromSeq = 1): Promise<EventEnvelope[]> {
       assertOpen();
-      return (streams.get(migrationId) ?? []).slice(Math.max(0, fromSeq - 1)).map(copy);
+      assertStreamKey(key);
+      return (streams.get(keyText(key))?.events ?? []).slice(Math.max(0, fromSeq - 1)).map(copy);
     },
 
     async *readAll(): AsyncIterable<EventEnvelope> {
       assertOpen();
-      for (const id of [...streams.keys()].sort()) {
-        for (const ev of streams.get(id) ?? []) yield copy(ev);
+      for (const s of [...streams.values()].sort((a, b) => compareKeys(a.key, b.key))) {
+        for (const ev of s.events) yield copy(ev);
       }
     },
 
-    async list(): Promise<string[]> {
+    async list(kind?: string): Promise<StreamKey[]> {
       assertOpen();
-      return [...streams.keys()].sort();
+      if (kind !== undefined) assertKind(kind);
+      return [...streams.values()]
+        .map((s) => ({ ...s.key }))
+        .filter((k) => kind === undefined || k.kind === kind)
+        .sort(compareKeys);
     },
 
-    watch(opts: { migrationId?: string; signal?: AbortSignal } = {}): AsyncIterable<EventEnvelope> {
+    watch(opts: WatchOptions = {}): AsyncIterable<EventEnvelope> {
       assertOpen();
+      const match = watchFilter(opts);
       // Subscribe now, not on first next(): events appended after watch() returns are never missed.
       const queue: EventEnvelope[] = [];
       let wake: (() => void) | undefined;
       let done = false;
       const listener = (ev: EventEnvelope) => {
-        if (opts.migrationId !== undefined && ev.migrationId !== opts.migrationId) return;
+        if (!match(ev)) return;
         queue.push(copy(ev));
         wake?.();
       };
@@ -120,7 +137,7 @@ export function createMemoryEventLog(): MemoryEventLog {
       };
     },
 
-    locate: (migrationId: string) => `memory:${migrationId}`,
+    locate: (key: StreamKey) => `memory:${key.kind}/${key.id}`,
 
     async close(): Promise<void> {
       closed = true;

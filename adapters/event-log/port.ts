@@ -1,30 +1,44 @@
-import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
-import { ErrorCode, Ms2mError } from '../errors.ts';
+import { type EventEnvelope, isKind, KIND_PATTERN, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { ErrorCode, InvalidInputError, Ms2mError } from '../errors.ts';
 
 /**
- * The append-only event log: the single source of truth for every migration.
+ * The append-only event log: the single source of truth for every chart instance (migrations, volume resizes).
+ * A log holds streams keyed by `(kind, id)`: two kinds may use the same id without ever meeting.
  * Implementations: `adapters/file-log` (embedded default), `adapters/nats` (JetStream), `fake.ts` (memory).
  *
  * Contract (checked by test/adapters/event-log.contract.ts against every implementation):
- * - `append(id, ev, expectSeq)` succeeds only when the last stored seq of `id` is `expectSeq` (0 = none yet);
- *   it stores the event with `seq = expectSeq + 1` and returns the full envelope. Otherwise it throws
- *   {@link StaleWriterError}. Retrying an append whose ack was lost (same id, same seq, same event by
- *   `isSameEvent` in same-event.ts: equal `{type, at, machineVersion, data}`) succeeds and returns the stored
- *   envelope (idempotent), it never stores a second copy; a different event at a taken seq is stale.
- * - `read(id)` returns the events in seq order (empty array for an unknown id).
- * - `readAll()` streams every stored event of every migration, each migration's events in seq order.
- * - `watch()` yields events appended after it started (optionally for one migration) until the signal aborts.
+ * - `append(key, ev, expectSeq)` succeeds only when the last stored seq of stream `key` is `expectSeq` (0 = none
+ *   yet); it stores the event with `seq = expectSeq + 1` and returns the full envelope (`kind` and `id` from the
+ *   key). Otherwise it throws {@link StaleWriterError}. Retrying an append whose ack was lost (same key, same
+ *   seq, same event by `isSameEvent` in same-event.ts: equal `{type, at, machineVersion, data}`) succeeds and
+ *   returns the stored envelope (idempotent), it never stores a second copy; a different event at a taken seq
+ *   is stale. A key whose kind is not a kind name ({@link assertStreamKey}) is refused before anything is stored.
+ * - `read(key)` returns the stream's events in seq order (empty array for an unknown key).
+ * - `readAll()` streams every stored event of every stream of every kind, each stream's events in seq order.
+ * - `list(kind?)` names the streams (of one kind), sorted by kind then id.
+ * - `watch()` yields events appended after it started (optionally of one kind, or of one stream) until the
+ *   signal aborts.
+ * - Streams written before kinds existed (legacy envelopes `{migrationId, ...}`, legacy file names and subjects)
+ *   are read as kind `StatefulMigration`, and appends to them continue in their legacy layout.
  *
  * @example
  * ```ts
  * const log = await openFileLog({ dir: '.ms2m/log', logger });
- * const first = await log.append('default/m1', { type: 'MigrationRequested', at: new Date().toISOString(),
- *   machineVersion: MACHINE_VERSION, data: spec }, 0);
- * const events = await log.read('default/m1'); // [first]
+ * const key = { kind: 'StatefulMigration', id: 'default/m1' };
+ * const first = await log.append(key, { type: 'MigrationRequested', at: new Date().toISOString(),
+ *   machineVersion: 1, data: { spec } }, 0);
+ * const events = await log.read(key); // [first]
  * ```
  */
 export interface EventLog extends EventLogReader {
-  append(migrationId: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope>;
+  append(key: StreamKey, event: NewEvent, expectSeq: number): Promise<EventEnvelope>;
+}
+
+/** What `watch` follows: everything, every stream of one kind, or one stream (`id` needs `kind`). */
+export interface WatchOptions {
+  kind?: string;
+  id?: string;
+  signal?: AbortSignal;
 }
 
 /**
@@ -35,27 +49,84 @@ export interface EventLog extends EventLogReader {
  * @example
  * ```ts
  * const reader = await openFileLogReader({ dir: '.ms2m/log', logger }); // adapters/file-log/file-log-reader.ts
- * for (const id of await reader.list()) console.log(id, (await reader.read(id)).length);
+ * for (const key of await reader.list('StatefulMigration')) console.log(key.id, (await reader.read(key)).length);
  * await reader.close();
  * ```
  */
 export interface EventLogReader {
-  read(migrationId: string, fromSeq?: number): Promise<EventEnvelope[]>;
+  read(key: StreamKey, fromSeq?: number): Promise<EventEnvelope[]>;
   readAll(): AsyncIterable<EventEnvelope>;
-  list(): Promise<string[]>;
-  watch(opts?: { migrationId?: string; signal?: AbortSignal }): AsyncIterable<EventEnvelope>;
-  /** Human-readable location of one migration's events, shown in `status.eventLog`. */
-  locate(migrationId: string): string;
+  list(kind?: string): Promise<StreamKey[]>;
+  watch(opts?: WatchOptions): AsyncIterable<EventEnvelope>;
+  /** Human-readable location of one stream's events, shown in `status.eventLog`. */
+  locate(key: StreamKey): string;
   close(): Promise<void>;
+}
+
+/**
+ * Throws InvalidInputError unless `key` names a stream: a kind name (envelope.ts `KIND_PATTERN`) and a
+ * non-empty id. Every log checks it first, since the kind becomes part of file names and subjects.
+ *
+ * @example
+ * ```ts
+ * assertStreamKey({ kind: 'StatefulMigration', id: 'default/m1' }); // fine
+ * assertStreamKey({ kind: 'a.b', id: 'x' }); // throws INVALID_INPUT
+ * ```
+ */
+export function assertStreamKey(key: StreamKey): void {
+  assertKind(key?.kind);
+  if (typeof key.id !== 'string' || key.id.length === 0) {
+    throw new InvalidInputError(`Event log stream of ${key.kind}`, 'has an empty id; name the instance', {
+      kind: key.kind,
+    });
+  }
+}
+
+/** Throws InvalidInputError unless `kind` is a kind name. */
+export function assertKind(kind: unknown): asserts kind is string {
+  if (!isKind(kind)) {
+    throw new InvalidInputError(
+      `Event log kind ${JSON.stringify(kind)}`,
+      `is not a kind name (${KIND_PATTERN.source}): use the chart's kind, e.g. StatefulMigration`,
+      { kind: String(kind) },
+    );
+  }
+}
+
+/**
+ * Which envelopes a watch with `opts` yields (shared by the logs); `id` without `kind` is refused.
+ *
+ * @example
+ * ```ts
+ * const match = watchFilter({ kind: 'StatefulMigration' }); // match(env) for each new envelope
+ * ```
+ */
+export function watchFilter(opts: WatchOptions): (ev: EventEnvelope) => boolean {
+  if (opts.id !== undefined) {
+    if (opts.kind === undefined) throw new TypeError('watch: an id needs its kind (ids are per kind)');
+    assertStreamKey({ kind: opts.kind, id: opts.id });
+    return (ev) => ev.kind === opts.kind && ev.id === opts.id;
+  }
+  if (opts.kind !== undefined) {
+    assertKind(opts.kind);
+    return (ev) => ev.kind === opts.kind;
+  }
+  return () => true;
+}
+
+/** Sorts keys by kind, then id (the order of `list`). */
+export function compareKeys(a: StreamKey, b: StreamKey): number {
+  if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** Another writer appended first: the caller's view of the log is stale. JetStream reports it as 10071. */
 export class StaleWriterError extends Ms2mError {
-  constructor(migrationId: string, expectSeq: number, actualSeq: number | undefined, cause?: unknown) {
+  constructor(key: StreamKey, expectSeq: number, actualSeq: number | undefined, cause?: unknown) {
     super(
       ErrorCode.STALE_WRITER,
-      `Event log of migration ${migrationId}: expected last seq ${expectSeq} but found ${actualSeq ?? 'a newer one'}; another writer is active, re-read the log before writing`,
-      { cause, details: { migrationId, expectSeq, actualSeq, upstreamCode: 10071 } },
+      `Event log of ${key.kind} ${key.id}: expected last seq ${expectSeq} but found ${actualSeq ?? 'a newer one'}; another writer is active, re-read the log before writing`,
+      { cause, details: { kind: key.kind, id: key.id, expectSeq, actualSeq, upstreamCode: 10071 } },
     );
   }
 }
@@ -77,11 +148,11 @@ const DEFAULT_CORRUPT_FIX =
   'the log was changed outside ms2m: restore it from a backup (ms2m never rewrites or drops a complete event)';
 
 /**
- * A stored event failed validation (not JSON, not UTF-8, wrong shape, wrong migration, seq gap, unknown type).
- * Names the migration and seq, and where it is stored when known.
+ * A stored event failed validation (not JSON, not UTF-8, wrong shape, wrong stream, seq gap, unknown type).
+ * Names the stream (kind and id) and seq, and where it is stored when known.
  */
 export class CorruptEventError extends Ms2mError {
-  constructor(migrationId: string, seq: number | undefined, problem: string, opts: CorruptEventOptions = {}) {
+  constructor(key: StreamKey, seq: number | undefined, problem: string, opts: CorruptEventOptions = {}) {
     const where = [
       opts.file === undefined ? '' : `in ${opts.file}`,
       opts.offset === undefined ? '' : `at byte ${opts.offset}`,
@@ -91,11 +162,12 @@ export class CorruptEventError extends Ms2mError {
       .join(' ');
     super(
       ErrorCode.CORRUPT_EVENT,
-      `Event log of migration ${migrationId} at seq ${seq ?? '?'}: ${problem}${where ? ` (${where})` : ''}; ${opts.fix ?? DEFAULT_CORRUPT_FIX}`,
+      `Event log of ${key.kind} ${key.id} at seq ${seq ?? '?'}: ${problem}${where ? ` (${where})` : ''}; ${opts.fix ?? DEFAULT_CORRUPT_FIX}`,
       {
         cause: opts.cause,
         details: {
-          migrationId,
+          kind: key.kind,
+          id: key.id,
           seq,
           ...(opts.file === undefined ? {} : { file: opts.file }),
           ...(opts.offset === undefined ? {} : { offset: opts.offset }),

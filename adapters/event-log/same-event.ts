@@ -1,8 +1,10 @@
 /**
  * The one definition of "the same event", used by every event log to recognise a retried append whose ack was
  * lost: the stored event at the caller's seq is the caller's event when `{type, at, machineVersion, data}` are
- * equal by value (object keys in any order). `migrationId` and `seq` are not compared: the log stamps them, and
- * a retry carries the same id and `expectSeq` by construction.
+ * equal by value (object keys in any order). The stream key (`kind`, `id`) and `seq` are not compared: the log
+ * stamps them, and a retry carries the same key and `expectSeq` by construction (a retry under another kind is
+ * another stream, never compared). So the comparison is the same for an event stored in the legacy format
+ * (`migrationId`, no `kind`): its caller-supplied part is what is compared.
  */
 import type { NewEvent } from '../../machines/envelope.ts';
 
@@ -21,12 +23,12 @@ export function canonicalEvent(ev: NewEvent): string {
 }
 
 /**
- * True when `a` and `b` are the same event by {@link canonicalEvent} (envelopes are accepted: their
- * `migrationId` and `seq` are ignored).
+ * True when `a` and `b` are the same event by {@link canonicalEvent} (envelopes are accepted, current or
+ * legacy: their key and `seq` are ignored).
  *
  * @example
  * ```ts
- * const stored = (await log.read(id))[expectSeq];
+ * const stored = (await log.read(key))[expectSeq];
  * if (stored && isSameEvent(stored, event)) return stored; // a retry after a lost ack
  * ```
  */

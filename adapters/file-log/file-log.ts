@@ -1,14 +1,15 @@
 import { mkdir, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { EventEnvelope, NewEvent } from '../../machines/envelope.ts';
+import { type EventEnvelope, keyText, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { storedForm } from '../event-log/envelope-check.ts';
 import type { EventLog } from '../event-log/port.ts';
 import { StaleWriterError } from '../event-log/port.ts';
 import { isSameEvent } from '../event-log/same-event.ts';
 import { fsyncDir } from './atomic-file.ts';
 import { removeLeftoverLockFiles, withFileLock } from './file-lock.ts';
 import { FileLogReader, type FileLogReaderOptions } from './file-log-reader.ts';
-import { fileNameOf, parseChunk } from './jsonl.ts';
+import { parseChunk, type StreamFile } from './jsonl.ts';
 import { assertLogDir, readLogFile, unavailable } from './log-files.ts';
 import { keepTornTailAside } from './torn-tail.ts';
 
@@ -19,7 +20,7 @@ export interface FileLogOptions extends FileLogReaderOptions {
   fsync?: boolean;
 }
 
-/** What this process knows about the end of one migration's file; re-validated by size and inode. */
+/** What this process knows about the end of one stream's file; re-validated by size and inode. */
 interface TailState {
   ino: number;
   size: number;
@@ -28,9 +29,11 @@ interface TailState {
 }
 
 /**
- * Opens the embedded event log for writing: one append-only JSON Lines file per migration under `dir`.
+ * Opens the embedded event log for writing: one append-only JSON Lines file per stream under `dir`,
+ * `<kind>@<encoded id>.jsonl` (a migration of the legacy layout, `<encoded id>.jsonl`, is continued in its own
+ * file and format; see file-log-reader.ts).
  *
- * Appends take an exclusive lock file per migration (`<file>.lock`, stale when its pid is dead), check the
+ * Appends take an exclusive lock file per stream (`<file>.lock`, stale when its pid is dead), check the
  * last seq (compare-and-set, valid across processes), write one line and fdatasync it. Reads change nothing.
  * Before appending to a file whose last line is torn (no newline, and it is this log's own line: it starts like
  * the envelope the log writes next), the writer moves the torn bytes to `<file>.torn-<timestamp>` and cuts the
@@ -40,9 +43,10 @@ interface TailState {
  * @example
  * ```ts
  * const log = await openFileLog({ dir: '/var/lib/ms2m/log', logger });
- * const ev = await log.append('default/m1', { type: 'MigrationRequested', at: new Date().toISOString(),
- *   machineVersion: MACHINE_VERSION, data: {} }, 0); // ev.seq === 1
- * await log.append('default/m1', next, 0); // throws StaleWriterError: seq 1 is taken
+ * const key = { kind: 'StatefulMigration', id: 'default/m1' };
+ * const ev = await log.append(key, { type: 'MigrationRequested', at: new Date().toISOString(),
+ *   machineVersion: 1, data: {} }, 0); // ev.seq === 1
+ * await log.append(key, next, 0); // throws StaleWriterError: seq 1 is taken
  * ```
  */
 export async function openFileLog(opts: FileLogOptions): Promise<EventLog> {
@@ -81,38 +85,40 @@ class FileLogWriter extends FileLogReader implements EventLog {
     super(dir, logger, watchPollMs);
   }
 
-  async append(id: string, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
+  async append(key: StreamKey, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
     this.assertOpen();
+    const stream = this.streamFile(key);
     if (!Number.isInteger(expectSeq) || expectSeq < 0) throw new TypeError(`expectSeq must be an integer >= 0`);
     let duplicate = false;
     const stored = await withFileLock(
-      `${this.pathOf(id)}.lock`,
+      `${this.pathOf(stream)}.lock`,
       async () => {
-        const tail = await this.syncTail(id);
+        const tail = await this.syncTail(stream);
         if (tail.lastSeq === expectSeq) {
           const ev: EventEnvelope = {
-            migrationId: id,
+            kind: key.kind,
+            id: key.id,
             seq: expectSeq + 1,
             type: event.type,
             at: event.at,
             machineVersion: event.machineVersion,
             data: event.data,
           };
-          await this.writeLine(id, tail, ev);
+          await this.writeLine(stream, tail, ev);
           return ev;
         }
         if (expectSeq < tail.lastSeq) {
-          const taken = tail.last?.seq === expectSeq + 1 ? tail.last : (await this.read(id))[expectSeq];
+          const taken = tail.last?.seq === expectSeq + 1 ? tail.last : (await this.read(key))[expectSeq];
           if (taken && isSameEvent(taken, event)) {
             duplicate = true; // a retry whose ack was lost: answer with what is stored
             return taken;
           }
         }
-        throw new StaleWriterError(id, expectSeq, tail.lastSeq);
+        throw new StaleWriterError(key, expectSeq, tail.lastSeq);
       },
       this.lockOpts,
     );
-    if (!duplicate) this.appended.emit('append', fileNameOf(id));
+    if (!duplicate) this.appended.emit('append', stream.name);
     return stored;
   }
 
@@ -125,22 +131,23 @@ class FileLogWriter extends FileLogReader implements EventLog {
    * Brings the cached tail of `id` up to date with the file, keeping a torn last line aside and cutting it off.
    * Call only while holding the lock: this is the one place the log repairs anything.
    */
-  private async syncTail(id: string): Promise<TailState> {
-    const file = this.pathOf(id);
-    let tail = this.tails.get(id);
+  private async syncTail(stream: StreamFile): Promise<TailState> {
+    const file = this.pathOf(stream);
+    const k = keyText(stream.key);
+    let tail = this.tails.get(k);
     const from = tail && tail.ino !== -1 ? tail.size : 0;
     const got = await readLogFile(file, from);
     if (!got) {
       const empty = { ino: -1, size: 0, lastSeq: 0, last: undefined };
-      this.tails.set(id, empty);
+      this.tails.set(k, empty);
       return empty;
     }
     if (tail && tail.ino === got.ino && tail.size === got.size) return tail;
     if (!tail || tail.ino !== got.ino || tail.size > got.size) {
       tail = { ino: got.ino, size: 0, lastSeq: 0, last: undefined };
-      if (from > 0) return this.resyncFromStart(id);
+      if (from > 0) return this.resyncFromStart(stream);
     }
-    const parsed = parseChunk(id, got.buf, tail.lastSeq, { file, offset: tail.size });
+    const parsed = parseChunk(stream, got.buf, tail.lastSeq, { file, offset: tail.size });
     const next: TailState = {
       ino: got.ino,
       size: tail.size + parsed.consumed,
@@ -150,25 +157,27 @@ class FileLogWriter extends FileLogReader implements EventLog {
     if (parsed.torn) {
       await keepTornTailAside({
         file,
-        migrationId: id,
+        key: stream.key,
         offset: parsed.torn.offset,
         bytes: parsed.torn.bytes,
         logger: this.logger,
       });
     }
-    this.tails.set(id, next);
+    this.tails.set(k, next);
     return next;
   }
 
   /** The file was replaced or shrank under our cached tail: forget it and read the whole file again. */
-  private resyncFromStart(id: string): Promise<TailState> {
-    this.tails.delete(id);
-    return this.syncTail(id);
+  private resyncFromStart(stream: StreamFile): Promise<TailState> {
+    this.tails.delete(keyText(stream.key));
+    return this.syncTail(stream);
   }
 
-  private async writeLine(id: string, tail: TailState, ev: EventEnvelope): Promise<void> {
-    const path = this.pathOf(id);
-    const line = Buffer.from(`${JSON.stringify(ev)}\n`);
+  /** Appends `ev` as one line in the file's own format (a legacy file stays legacy to its last line). */
+  private async writeLine(stream: StreamFile, tail: TailState, ev: EventEnvelope): Promise<void> {
+    const path = this.pathOf(stream);
+    const k = keyText(stream.key);
+    const line = Buffer.from(`${JSON.stringify(storedForm(ev, stream.format))}\n`);
     const created = tail.ino === -1;
     let fh: Awaited<ReturnType<typeof open>> | undefined;
     try {
@@ -179,9 +188,9 @@ class FileLogWriter extends FileLogReader implements EventLog {
       }
       if (this.fsync) await fh.datasync();
       const st = await fh.stat();
-      this.tails.set(id, { ino: st.ino, size: tail.size + line.length, lastSeq: ev.seq, last: ev });
+      this.tails.set(k, { ino: st.ino, size: tail.size + line.length, lastSeq: ev.seq, last: ev });
     } catch (err) {
-      this.tails.delete(id);
+      this.tails.delete(k);
       await fh?.truncate(tail.size).catch(() => undefined); // do not leave a partial line behind
       throw unavailable(path, err);
     } finally {

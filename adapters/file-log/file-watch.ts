@@ -3,13 +3,16 @@ import { watch as fsWatch, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventEnvelope } from '../../machines/envelope.ts';
-import { fileNameOf, migrationIdOf, parseLines } from './jsonl.ts';
+import { parseLines, streamOfFileName } from './jsonl.ts';
 import { type LogFileBytes, readLogFile, readLogFileSync } from './log-files.ts';
 
 export interface WatchContext {
   dir: string;
   logger: Logger;
-  migrationId?: string;
+  /** Follow only this file (one stream). */
+  only?: string;
+  /** Follow only the streams of this kind. */
+  kind?: string;
   signal?: AbortSignal;
   pollMs: number;
   /** Registers a callback for in-process appends (file name); returns the unsubscribe function. */
@@ -22,7 +25,7 @@ interface Cursor {
 }
 
 /**
- * Yields every event appended (by any process) after this call, each migration's events in seq order.
+ * Yields every event appended (by any process) after this call, each stream's events in seq order.
  * The start position is taken synchronously, so an append acknowledged after `watchFileLog()` returns is
  * always seen. Wake-ups come from in-process appends, `fs.watch` on the directory and a polling fallback.
  *
@@ -33,18 +36,23 @@ interface Cursor {
  */
 export function watchFileLog(ctx: WatchContext): AsyncIterable<EventEnvelope> {
   const cursors = new Map<string, Cursor>();
-  const only = ctx.migrationId === undefined ? undefined : fileNameOf(ctx.migrationId);
-  for (const name of only ? [only] : listLogFiles(ctx.dir)) cursors.set(name, startCursor(join(ctx.dir, name)));
-  return { [Symbol.asyncIterator]: () => iterate(ctx, cursors, only) };
+  for (const name of watchedFiles(ctx)) cursors.set(name, startCursor(join(ctx.dir, name)));
+  return { [Symbol.asyncIterator]: () => iterate(ctx, cursors) };
 }
 
-async function* iterate(ctx: WatchContext, cursors: Map<string, Cursor>, only: string | undefined) {
+/** True when `name` is a stream file this watch follows. */
+function follows(ctx: WatchContext, name: string): boolean {
+  if (ctx.only !== undefined) return name === ctx.only;
+  const stream = streamOfFileName(name);
+  return stream !== undefined && (ctx.kind === undefined || stream.key.kind === ctx.kind);
+}
+
+async function* iterate(ctx: WatchContext, cursors: Map<string, Cursor>) {
   const dirty = new Set<string>(cursors.keys());
   let wake: (() => void) | undefined;
   const poke = (name?: string) => {
     if (name !== undefined) {
-      if (only !== undefined && name !== only) return;
-      if (migrationIdOf(name) === undefined) return;
+      if (!follows(ctx, name)) return;
       dirty.add(name);
     }
     wake?.();
@@ -69,7 +77,7 @@ async function* iterate(ctx: WatchContext, cursors: Map<string, Cursor>, only: s
     while (!ctx.signal?.aborted) {
       if (pollDue) {
         pollDue = false;
-        for (const name of only ? [only] : listLogFiles(ctx.dir)) dirty.add(name);
+        for (const name of watchedFiles(ctx)) dirty.add(name);
       }
       const batch: EventEnvelope[] = [];
       for (const name of [...dirty]) {
@@ -100,8 +108,10 @@ async function* iterate(ctx: WatchContext, cursors: Map<string, Cursor>, only: s
   }
 }
 
-function listLogFiles(dir: string): string[] {
-  return readdirSync(dir).filter((n) => migrationIdOf(n) !== undefined);
+/** The files this watch follows now (the one file of `only`, even before it exists). */
+function watchedFiles(ctx: WatchContext): string[] {
+  if (ctx.only !== undefined) return [ctx.only];
+  return readdirSync(ctx.dir).filter((n) => follows(ctx, n));
 }
 
 /** Cursor at the end of the last complete line of `path` now (a line being written is read once complete). */
@@ -118,14 +128,15 @@ function startCursor(path: string): Cursor {
 
 /** Reads the complete lines appended to `name` since `cursor`, advancing it. */
 async function readNew(dir: string, name: string, cursor: Cursor): Promise<EventEnvelope[]> {
-  const migrationId = migrationIdOf(name) as string;
+  const stream = streamOfFileName(name);
+  if (!stream) return [];
   const file = join(dir, name);
   const got = await readLogFile(file, cursor.offset);
   if (!got) return [];
   if (got.size < cursor.offset) cursor.offset = got.size; // a torn tail was cut off below our position
   const end = got.buf.lastIndexOf(0x0a) + 1;
   if (end === 0) return [];
-  const events = parseLines(migrationId, got.buf, 0, end, cursor.lastSeq, { file, offset: cursor.offset });
+  const events = parseLines(stream, got.buf, 0, end, cursor.lastSeq, { file, offset: cursor.offset });
   cursor.lastSeq = events.at(-1)?.seq ?? cursor.lastSeq;
   cursor.offset += end;
   return events;

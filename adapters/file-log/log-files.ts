@@ -49,8 +49,8 @@ export async function assertLogDir(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * const got = await readLogFile(join(dir, 'default%2Fm1.jsonl'));
- * if (got) parseChunk('default/m1', got.buf, 0, { file, offset: 0 });
+ * const got = await readLogFile(join(dir, 'StatefulMigration@default%2Fm1.jsonl'));
+ * if (got) parseChunk(streamOfFileName('StatefulMigration@default%2Fm1.jsonl')!, got.buf, 0, { file, offset: 0 });
  * ```
  */
 export async function readLogFile(path: string, from = 0): Promise<LogFileBytes | null> {
@@ -93,7 +93,7 @@ export async function readLogFile(path: string, from = 0): Promise<LogFileBytes 
  *
  * @example
  * ```ts
- * const got = readLogFileSync(join(dir, 'default%2Fm1.jsonl'));
+ * const got = readLogFileSync(join(dir, 'StatefulMigration@default%2Fm1.jsonl'));
  * ```
  */
 export function readLogFileSync(path: string, from = 0): LogFileBytes | null {

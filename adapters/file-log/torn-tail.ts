@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { StreamKey } from '../../machines/envelope.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { unavailable } from './log-files.ts';
 
@@ -16,12 +17,12 @@ export const TORN_SUFFIX = '.torn-';
  *
  * @example
  * ```ts
- * await keepTornTailAside({ file, migrationId: 'default/m1', offset: 812, bytes: torn.bytes, logger });
+ * await keepTornTailAside({ file, key: { kind: 'StatefulMigration', id: 'default/m1' }, offset: 812, bytes: torn.bytes, logger });
  * ```
  */
 export async function keepTornTailAside(opts: {
   file: string;
-  migrationId: string;
+  key: StreamKey;
   offset: number;
   bytes: Buffer;
   logger: Logger;
@@ -41,7 +42,7 @@ export async function keepTornTailAside(opts: {
     throw unavailable(file, err);
   }
   opts.logger.warn(
-    { file, offset, droppedBytes: bytes.length, keptIn: sidecar, migrationId: opts.migrationId },
+    { file, offset, droppedBytes: bytes.length, keptIn: sidecar, kind: opts.key.kind, id: opts.key.id },
     `Dropped torn last line of event log ${file} at byte offset ${offset} (${bytes.length} bytes, left by an interrupted write); kept them in ${sidecar}`,
   );
   return sidecar;

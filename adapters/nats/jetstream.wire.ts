@@ -4,12 +4,13 @@
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { z } from 'zod';
-import type { EventEnvelope } from '../../machines/envelope.ts';
+import { type EventEnvelope, KIND_PATTERN, type LegacyEnvelope } from '../../machines/envelope.ts';
+import { type EnvelopeFormat, storedForm } from '../event-log/envelope-check.ts';
 
 /** Duplicate window: a retried append (same msgID) within it is answered `duplicate: true`. */
 export const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
 
-/** Stream config: one subject per migration, file storage, limits retention, no per-subject cap, rollups allowed. */
+/** Stream config: one subject per stream, file storage, limits retention, no per-subject cap, rollups allowed. */
 export function streamConfig(name: string, subjectPrefix: string): Partial<StreamConfig> & { name: string } {
   return {
     name,
@@ -29,8 +30,22 @@ export function streamConfig(name: string, subjectPrefix: string): Partial<Strea
   };
 }
 
-/** Stored message body: exactly the envelope (the schema documents it; the hot path uses {@link parseEnvelope}). */
+/**
+ * Stored message body: the envelope as JSON, in the format of its subject (see subject.ts). The schemas document
+ * it; the hot path checks bodies with adapters/event-log/envelope-check.ts.
+ */
 export const storedEnvelopeSchema = z.object({
+  kind: z.string().regex(KIND_PATTERN),
+  id: z.string().min(1),
+  seq: z.number().int().positive(),
+  type: z.string().min(1),
+  at: z.string().min(1),
+  machineVersion: z.number().int(),
+  data: z.unknown(),
+});
+
+/** The body on a legacy subject `<prefix>.<id token>` (a migration logged before kinds existed). */
+export const storedLegacyEnvelopeSchema = z.object({
   migrationId: z.string().min(1),
   seq: z.number().int().positive(),
   type: z.string().min(1),
@@ -39,30 +54,17 @@ export const storedEnvelopeSchema = z.object({
   data: z.unknown(),
 });
 
-export type StoredEnvelope = EventEnvelope;
+export type StoredEnvelope = EventEnvelope | LegacyEnvelope;
 
-/** Stable JSON of an envelope (key order fixed) so a retried append produces identical bytes. */
-export function encodeEnvelope(env: EventEnvelope): Uint8Array {
-  const ordered = {
-    migrationId: env.migrationId,
-    seq: env.seq,
-    type: env.type,
-    at: env.at,
-    machineVersion: env.machineVersion,
-    data: env.data,
-  };
-  return new TextEncoder().encode(JSON.stringify(ordered));
-}
-
-/** Fast structural check of a decoded body (rebuild reads 300,000 of them); returns a problem or null. */
-export function envelopeProblem(v: unknown): string | null {
-  if (typeof v !== 'object' || v === null) return 'body is not an object';
-  const e = v as Record<string, unknown>;
-  if (typeof e.migrationId !== 'string' || e.migrationId.length === 0) return 'migrationId missing';
-  if (typeof e.seq !== 'number' || !Number.isInteger(e.seq) || e.seq < 1) return 'seq is not a positive integer';
-  if (typeof e.type !== 'string' || e.type.length === 0) return 'type missing';
-  if (typeof e.at !== 'string' || e.at.length === 0) return 'at missing';
-  if (typeof e.machineVersion !== 'number' || !Number.isInteger(e.machineVersion)) return 'machineVersion missing';
-  if (!('data' in e)) return 'data missing';
-  return null;
+/**
+ * Stable JSON of an envelope in the format of its subject (member order fixed), so a retried append produces
+ * identical bytes.
+ *
+ * @example
+ * ```ts
+ * js.publish(subject, encodeEnvelope(env, 'current'), { msgID: `${env.kind}:${env.id}:${env.seq}` });
+ * ```
+ */
+export function encodeEnvelope(env: EventEnvelope, format: EnvelopeFormat): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(storedForm(env, format)));
 }

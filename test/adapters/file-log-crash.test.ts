@@ -8,7 +8,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptEventError } from '../../adapters/event-log/port.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
-import { MACHINE_VERSION } from '../../machines/envelope.ts';
+import { fileNameOf } from '../../adapters/file-log/jsonl.ts';
+import type { StreamKey } from '../../machines/envelope.ts';
+import { MIGRATION_KIND, MIGRATION_VERSION } from '../../machines/migration-chart.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -91,9 +93,12 @@ function startWriter(dir: string, id: string, writer: string, count: number, max
 const event = (type: string, data: unknown) => ({
   type,
   at: new Date().toISOString(),
-  machineVersion: MACHINE_VERSION,
+  machineVersion: MIGRATION_VERSION,
   data,
 });
+const keyOf = (id: string): StreamKey => ({ kind: MIGRATION_KIND, id });
+/** The first bytes of the line the log writes for seq `seq` of migration `id`. */
+const head = (id: string, seq: number) => `{"kind":"${MIGRATION_KIND}","id":${JSON.stringify(id)},"seq":${seq},`;
 
 describe('file log across processes', () => {
   it('4 writer processes racing with CAS leave a gapless log where each seq was won by exactly one writer', async () => {
@@ -103,7 +108,7 @@ describe('file log across processes', () => {
     for (const { proc } of writers) expect(await proc.exited).toMatchObject({ code: 0 });
 
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }) });
-    const events = await log.read('race/m1');
+    const events = await log.read(keyOf('race/m1'));
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 4 * perWriter }, (_, i) => i + 1));
     const winners = new Map<number, string>();
     for (const { w, proc } of writers) {
@@ -122,11 +127,11 @@ describe('file log across processes', () => {
   it('watch sees, in order, the events another process appends after the watch started', async () => {
     const dir = freshDir();
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }), watchPollMs: 50 });
-    await log.append('watch/m1', event('Before', {}), 0);
+    await log.append(keyOf('watch/m1'), event('Before', {}), 0);
     const controller = new AbortController();
     const seen: number[] = [];
     const watching = (async () => {
-      for await (const ev of log.watch({ migrationId: 'watch/m1', signal: controller.signal })) {
+      for await (const ev of log.watch({ ...keyOf('watch/m1'), signal: controller.signal })) {
         seen.push(ev.seq);
         if (ev.seq === 21) controller.abort();
       }
@@ -141,7 +146,7 @@ describe('file log across processes', () => {
   it('kill -9 mid-append, repeatedly: every acked event survives intact, a torn tail is dropped with a warning, appends continue', async () => {
     const dir = freshDir();
     const id = 'crash/m1';
-    const file = join(dir, 'crash%2Fm1.jsonl');
+    const file = join(dir, fileNameOf(keyOf(id)));
     let naturallyTorn = 0;
     for (let round = 0; round < 8; round++) {
       const writer = `round-${round}`;
@@ -157,14 +162,14 @@ describe('file log across processes', () => {
       let torn = complete < before.length;
       if (torn) naturallyTorn += 1;
       else if (round % 2 === 1) {
-        await appendFile(file, '{"migrationId":"crash/m1","seq":'); // what an interrupted write leaves behind
+        await appendFile(file, head(id, 0).slice(0, -3)); // what an interrupted write leaves behind
         before = await readFile(file);
         torn = true;
       }
 
       const { logger, lines } = capturedLogger();
       const log = await openFileLog({ dir, logger });
-      const events = await log.read(id);
+      const events = await log.read(keyOf(id));
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
       for (const seq of proc.acks) {
         const ev = events[seq - 1];
@@ -176,13 +181,15 @@ describe('file log across processes', () => {
       // reading changes nothing, even in a writer: the torn tail is only reported
       expect((await readFile(file)).equals(before)).toBe(true);
       const ignored = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('Ignored the unterminated'));
-      expect(ignored).toEqual(torn ? [expect.objectContaining({ file, offset: complete, migrationId: id })] : []);
+      expect(ignored).toEqual(
+        torn ? [expect.objectContaining({ file, offset: complete, kind: MIGRATION_KIND, id })] : [],
+      );
 
-      const next = await log.append(id, event('AfterCrash', { round }), events.length);
+      const next = await log.append(keyOf(id), event('AfterCrash', { round }), events.length);
       expect(next.seq).toBe(events.length + 1);
       const dropped = lines.filter((l) => l.level === 40 && String(l.msg).startsWith('Dropped torn last line'));
       if (torn) {
-        expect(dropped).toEqual([expect.objectContaining({ file, offset: complete, migrationId: id })]);
+        expect(dropped).toEqual([expect.objectContaining({ file, offset: complete, kind: MIGRATION_KIND, id })]);
         const keptIn = String(dropped[0]?.keptIn);
         expect((await readFile(keptIn)).equals(before.subarray(complete))).toBe(true); // kept aside, not destroyed
         expect((await readFile(file)).subarray(0, complete).equals(before.subarray(0, complete))).toBe(true);
@@ -200,28 +207,34 @@ describe('file log recovery', () => {
   it('reading skips a torn last line and leaves it; the next append keeps it in a sidecar and cuts it off', async () => {
     const dir = freshDir();
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }) });
-    for (let i = 0; i < 3; i++) await log.append('default/m1', event('E', { i }), i);
+    for (let i = 0; i < 3; i++) await log.append(keyOf('default/m1'), event('E', { i }), i);
     await log.close();
-    const file = join(dir, 'default%2Fm1.jsonl');
+    const file = join(dir, 'StatefulMigration@default%2Fm1.jsonl');
     const offset = (await stat(file)).size;
-    const tornLine = '{"migrationId":"default/m1","seq":4,"type":"E","at":"2026-';
+    const tornLine = `${head('default/m1', 4)}"type":"E","at":"2026-`;
     await appendFile(file, tornLine);
     const before = await readFile(file);
 
     const { logger, lines } = capturedLogger();
     const reopened = await openFileLog({ dir, logger });
-    expect((await reopened.read('default/m1')).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect((await reopened.read(keyOf('default/m1'))).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
     expect(lines.filter((l) => l.level === 40)).toEqual([
-      expect.objectContaining({ file, offset, migrationId: 'default/m1', msg: expect.stringContaining(file) }),
+      expect.objectContaining({
+        file,
+        offset,
+        kind: MIGRATION_KIND,
+        id: 'default/m1',
+        msg: expect.stringContaining(file),
+      }),
     ]);
     expect((await readFile(file)).equals(before)).toBe(true);
-    expect((await reopened.append('default/m1', event('E', { i: 3 }), 3)).seq).toBe(4);
+    expect((await reopened.append(keyOf('default/m1'), event('E', { i: 3 }), 3)).seq).toBe(4);
     const dropped = lines.filter((l) => String(l.msg).startsWith('Dropped torn last line'));
     expect(dropped).toEqual([expect.objectContaining({ file, offset, droppedBytes: tornLine.length })]);
     expect(await readFile(String(dropped[0]?.keptIn), 'utf8')).toBe(tornLine);
-    expect(String(dropped[0]?.keptIn)).toMatch(/default%2Fm1\.jsonl\.torn-\d{4}-\d\d-\d\dT/);
-    expect((await reopened.read('default/m1')).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-    expect(await reopened.list()).toEqual(['default/m1']); // the sidecar is not a log
+    expect(String(dropped[0]?.keptIn)).toMatch(/StatefulMigration@default%2Fm1\.jsonl\.torn-\d{4}-\d\d-\d\dT/);
+    expect((await reopened.read(keyOf('default/m1'))).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(await reopened.list()).toEqual([keyOf('default/m1')]); // the sidecar is not a log
     await reopened.close();
   });
 
@@ -229,11 +242,11 @@ describe('file log recovery', () => {
     const dir = freshDir();
     const { logger, lines } = capturedLogger();
     const log = await openFileLog({ dir, logger });
-    await log.append('default/m2', event('E', { i: 0 }), 0);
-    await appendFile(log.locate('default/m2'), '{"migrationId":"default/m2","se');
-    expect((await log.append('default/m2', event('E', { i: 1 }), 1)).seq).toBe(2);
+    await log.append(keyOf('default/m2'), event('E', { i: 0 }), 0);
+    await appendFile(log.locate(keyOf('default/m2')), head('default/m2', 2).slice(0, -8));
+    expect((await log.append(keyOf('default/m2'), event('E', { i: 1 }), 1)).seq).toBe(2);
     expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
-    expect((await log.read('default/m2')).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
+    expect((await log.read(keyOf('default/m2'))).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
     await log.close();
   });
 
@@ -244,13 +257,16 @@ describe('file log recovery', () => {
   ])('rejects %s in the middle of a file with CorruptEventError naming migration and seq', async (_what, edit) => {
     const dir = freshDir();
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }) });
-    for (let i = 0; i < 3; i++) await log.append('default/m3', event('E', { i }), i);
-    const file = log.locate('default/m3');
+    for (let i = 0; i < 3; i++) await log.append(keyOf('default/m3'), event('E', { i }), i);
+    const file = log.locate(keyOf('default/m3'));
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     await writeFile(file, `${edit(lines).join('\n')}\n`);
-    const err = await log.read('default/m3').catch((e: unknown) => e);
+    const err = await log.read(keyOf('default/m3')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptEventError);
-    expect(err).toMatchObject({ code: 'CORRUPT_EVENT', details: { migrationId: 'default/m3', seq: 2, file } });
+    expect(err).toMatchObject({
+      code: 'CORRUPT_EVENT',
+      details: { kind: MIGRATION_KIND, id: 'default/m3', seq: 2, file },
+    });
     expect((err as Error).message).toContain('default/m3');
     await log.close();
   });
@@ -262,26 +278,29 @@ describe('file log recovery', () => {
     const dead = spawn(process.execPath, ['-e', '0']);
     const deadPid = dead.pid as number;
     await new Promise((resolve) => dead.on('close', resolve));
-    await writeFile(`${log.locate('default/m4')}.lock`, `${deadPid}\n`);
-    expect((await log.append('default/m4', event('E', {}), 0)).seq).toBe(1);
+    await writeFile(`${log.locate(keyOf('default/m4'))}.lock`, `${deadPid}\n`);
+    expect((await log.append(keyOf('default/m4'), event('E', {}), 0)).seq).toBe(1);
     expect(lines).toContainEqual(expect.objectContaining({ level: 40, pid: deadPid }));
     await log.close();
     // A process killed while acquiring leaves its temp file behind; the next open clears it.
-    const leftover = `${log.locate('default/m4')}.lock.${deadPid}.0badcafe.tmp`;
+    const leftover = `${log.locate(keyOf('default/m4'))}.lock.${deadPid}.0badcafe.tmp`;
     await writeFile(leftover, `${deadPid}\n`);
     await (await openFileLog({ dir, logger })).close();
     await expect(stat(leftover)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('maps migration ids to file names reversibly', async () => {
+  it('maps stream keys to file names reversibly, each kind in its own namespace', async () => {
     const dir = freshDir();
     const log = await openFileLog({ dir, logger: pino({ level: 'silent' }) });
-    const ids = ['default/m1', 'ns/with space', 'a/b/c', '../escape', '.', 'ünï/cødé', 'x%2Fy/z'];
-    for (const id of ids) await log.append(id, event('E', { id }), 0);
-    expect(await log.list()).toEqual([...ids].sort());
-    for (const id of ids) {
-      expect(dirname(log.locate(id))).toBe(dir);
-      expect((await log.read(id)).map((e) => e.data)).toEqual([{ id }]);
+    const ids = ['default/m1', 'ns/with space', 'a/b/c', '../escape', '.', '..', 'ünï/cødé', 'x%2Fy/z', 'a@b', 'V@x'];
+    const keys = ['StatefulMigration', 'VolumeResize'].flatMap((kind) => ids.map((id) => ({ kind, id })));
+    for (const key of keys) await log.append(key, event('E', key), 0);
+    const byKindThenId = (a: StreamKey, b: StreamKey) =>
+      a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1;
+    expect(await log.list()).toEqual([...keys].sort(byKindThenId));
+    for (const key of keys) {
+      expect(dirname(log.locate(key))).toBe(dir);
+      expect((await log.read(key)).map((e) => e.data)).toEqual([key]);
     }
     await log.close();
   });

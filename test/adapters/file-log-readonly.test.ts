@@ -12,7 +12,9 @@ import { InvalidInputError, NotFoundError } from '../../adapters/errors.ts';
 import { CorruptEventError } from '../../adapters/event-log/port.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
 import { openFileLogReader } from '../../adapters/file-log/file-log-reader.ts';
-import { MACHINE_VERSION } from '../../machines/envelope.ts';
+import { fileNameOf, legacyFileNameOf } from '../../adapters/file-log/jsonl.ts';
+import { keyText, type StreamKey } from '../../machines/envelope.ts';
+import { MIGRATION_KIND, MIGRATION_VERSION } from '../../machines/migration-chart.ts';
 import { treeState } from '../support/tree-state.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -36,21 +38,33 @@ const silent = pino({ level: 'silent' });
 const event = (i: number) => ({
   type: 'E',
   at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
-  machineVersion: MACHINE_VERSION,
+  machineVersion: MIGRATION_VERSION,
   data: { i },
 });
+const keyOf = (id: string, kind = MIGRATION_KIND): StreamKey => ({ kind, id });
 
-/** A log directory with two good logs, one with a torn tail, a foreign *.jsonl and a dead writer's leftovers. */
+/**
+ * A log directory of both layouts: two good migration logs and a VolumeResize log with the same id as one of
+ * them (current layout), a migration of the legacy layout, one log with a torn tail, a foreign *.jsonl and a
+ * dead writer's leftovers.
+ */
 async function populatedLog(dir: string) {
   const log = await openFileLog({ dir, logger: silent, fsync: false });
-  for (let i = 0; i < 3; i++) await log.append('default/a', event(i), i);
-  for (let i = 0; i < 2; i++) await log.append('default/torn', event(i), i);
+  for (let i = 0; i < 3; i++) await log.append(keyOf('default/a'), event(i), i);
+  for (let i = 0; i < 2; i++) await log.append(keyOf('default/torn'), event(i), i);
+  await log.append(keyOf('default/a', 'VolumeResize'), event(0), 0);
   await log.close();
-  await appendFile(join(dir, 'default%2Ftorn.jsonl'), '{"migrationId":"default/torn","seq":3,"ty');
+  await appendFile(
+    join(dir, fileNameOf(keyOf('default/torn'))),
+    `{"kind":"${MIGRATION_KIND}","id":"default/torn","seq":3,"ty`,
+  );
+  const legacy = [1, 2].map((seq) => JSON.stringify({ migrationId: 'default/old', seq, ...event(seq) }));
+  await writeFile(join(dir, legacyFileNameOf('default/old')), `${legacy.join('\n')}\n`);
   await writeFile(join(dir, 'notes.jsonl'), 'not a log');
   const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number;
-  await writeFile(join(dir, 'default%2Fa.jsonl.lock'), `${deadPid}\n`);
-  await writeFile(join(dir, `default%2Fa.jsonl.lock.${deadPid}.0badcafe.tmp`), `${deadPid}\n`);
+  const lock = `${fileNameOf(keyOf('default/a'))}.lock`;
+  await writeFile(join(dir, lock), `${deadPid}\n`);
+  await writeFile(join(dir, `${lock}.${deadPid}.0badcafe.tmp`), `${deadPid}\n`);
 }
 
 function warnings() {
@@ -67,10 +81,11 @@ function warnings() {
 /** Reads everything a reader can: list, read, readAll, a watch started and stopped. */
 async function readEverything(dir: string, logger = silent) {
   const reader = await openFileLogReader({ dir, logger, watchPollMs: 10 });
-  const ids = await reader.list();
+  const keys = await reader.list();
+  const ids = keys.map(keyText);
   const counts: Record<string, number | string> = {};
-  for (const id of ids)
-    counts[id] = await reader.read(id).then(
+  for (const key of keys)
+    counts[keyText(key)] = await reader.read(key).then(
       (e) => e.length,
       (e: Error) => e.name,
     );
@@ -79,7 +94,10 @@ async function readEverything(dir: string, logger = silent) {
     for await (const _ of reader.readAll()) all++;
   })().catch((e: Error) => e.name);
   const ac = new AbortController();
-  const pending = reader.watch({ migrationId: 'default/a', signal: ac.signal })[Symbol.asyncIterator]().next();
+  const pending = reader
+    .watch({ ...keyOf('default/a'), signal: ac.signal })
+    [Symbol.asyncIterator]()
+    .next();
   ac.abort();
   await pending;
   await reader.close();
@@ -93,13 +111,26 @@ describe('a file log reader', () => {
     const before = await treeState(dir);
     const { logger, lines } = warnings();
     const got = await readEverything(dir, logger);
-    expect(got.ids).toEqual(['default/a', 'default/torn', 'notes']);
-    expect(got.counts).toEqual({ 'default/a': 3, 'default/torn': 2, notes: 'CorruptEventError' });
+    expect(got.ids).toEqual([
+      'StatefulMigration default/a',
+      'StatefulMigration default/old',
+      'StatefulMigration default/torn',
+      'StatefulMigration notes',
+      'VolumeResize default/a',
+    ]);
+    expect(got.counts).toEqual({
+      'StatefulMigration default/a': 3,
+      'StatefulMigration default/old': 2,
+      'StatefulMigration default/torn': 2,
+      'StatefulMigration notes': 'CorruptEventError',
+      'VolumeResize default/a': 1,
+    });
     expect(got.allError).toBe('CorruptEventError');
     expect(await treeState(dir)).toEqual(before);
     expect(lines).toEqual([
       expect.objectContaining({
-        migrationId: 'default/torn',
+        kind: MIGRATION_KIND,
+        id: 'default/torn',
         msg: expect.stringMatching(/^Ignored the unterminated last line .* an append in flight or torn by a crash/),
       }),
     ]);
@@ -127,9 +158,19 @@ describe('a file log reader', () => {
     const result = JSON.parse(stdout);
     if ('uid' in asUser) expect(result.uid).toBe(65534);
     expect(result).toMatchObject({
-      ids: ['default/a', 'default/torn'],
-      events: { 'default/a': 3, 'default/torn': 2 },
-      readAll: 5,
+      ids: [
+        'StatefulMigration default/a',
+        'StatefulMigration default/old',
+        'StatefulMigration default/torn',
+        'VolumeResize default/a',
+      ],
+      events: {
+        'StatefulMigration default/a': 3,
+        'StatefulMigration default/old': 2,
+        'StatefulMigration default/torn': 2,
+        'VolumeResize default/a': 1,
+      },
+      readAll: 8,
     });
     expect(stderr).toContain('Ignored the unterminated last line');
     expect(await treeState(dir)).toEqual(before);
@@ -162,42 +203,49 @@ describe('a file log reader', () => {
     expect(await treeState(parent)).toEqual(before);
   });
 
-  it.each([
+  const oddFiles: Array<[string, (p: string) => Promise<void> | void, RegExp]> = [
     ['a FIFO', async (p: string) => mkfifo(p), /is a FIFO, not an event log file/],
     ['a symlink to /dev/zero', async (p: string) => symlink('/dev/zero', p), /is a character device/],
     ['a symlink to /dev/null', async (p: string) => symlink('/dev/null', p), /is a character device/],
     ['a directory', async (p: string) => mkdir(p), /is a directory, not an event log file/],
-  ])(
-    'a *.jsonl that is %s is refused without being opened (no hang), by readers and writers',
-    async (_what, make, message) => {
+  ];
+  it.each(
+    oddFiles.flatMap(([what, make, message]) =>
+      (['current', 'legacy'] as const).map((layout) => [what, layout, make, message] as const),
+    ),
+  )(
+    'a *.jsonl that is %s (%s layout) is refused without being opened (no hang), by readers and writers',
+    async (_what, layout, make, message) => {
       const dir = await freshDir();
       const log = await openFileLog({ dir, logger: silent, fsync: false });
-      await log.append('default/ok', event(0), 0);
-      await make(join(dir, 'default%2Fodd.jsonl'));
+      const ok = keyOf('default/ok');
+      const odd = keyOf('default/odd');
+      await log.append(ok, event(0), 0);
+      await make(join(dir, layout === 'current' ? fileNameOf(odd) : legacyFileNameOf(odd.id)));
       const before = await treeState(dir);
       const reader = await openFileLogReader({ dir, logger: silent });
-      expect(await reader.list()).toEqual(['default/odd', 'default/ok']);
-      await expect(reader.read('default/odd')).rejects.toThrow(message);
-      await expect(reader.read('default/odd')).rejects.toBeInstanceOf(InvalidInputError);
+      expect(await reader.list()).toEqual([odd, ok]);
+      await expect(reader.read(odd)).rejects.toThrow(message);
+      await expect(reader.read(odd)).rejects.toBeInstanceOf(InvalidInputError);
       await expect(
         (async () => {
           for await (const _ of reader.readAll());
         })(),
       ).rejects.toThrow(message);
-      expect(await reader.read('default/ok')).toHaveLength(1);
+      expect(await reader.read(ok)).toHaveLength(1);
       await reader.close();
       expect(await treeState(dir)).toEqual(before);
-      await expect(log.append('default/odd', event(0), 0)).rejects.toThrow(message);
-      expect((await log.append('default/ok', event(1), 1)).seq).toBe(2);
+      await expect(log.append(odd, event(0), 0)).rejects.toThrow(message);
+      expect((await log.append(ok, event(1), 1)).seq).toBe(2);
       await log.close();
     },
   );
 
   it('a /proc file linked in as a log is read within its reported size: no hang, nothing read past it', async () => {
     const dir = await freshDir();
-    await symlink('/proc/self/status', join(dir, 'default%2Fproc.jsonl'));
+    await symlink('/proc/self/status', join(dir, fileNameOf(keyOf('default/proc'))));
     const reader = await openFileLogReader({ dir, logger: silent });
-    expect(await reader.read('default/proc')).toEqual([]); // /proc reports size 0
+    expect(await reader.read(keyOf('default/proc'))).toEqual([]); // /proc reports size 0
     await reader.close();
     const proc = await openFileLogReader({ dir: '/proc', logger: silent });
     expect(await proc.list()).toEqual([]);
@@ -207,10 +255,12 @@ describe('a file log reader', () => {
   it('a log whose content is corrupt stays corrupt after any number of reads (nothing repairs it)', async () => {
     const dir = await freshDir();
     const log = await openFileLog({ dir, logger: silent, fsync: false });
-    for (let i = 0; i < 2; i++) await log.append('default/m', event(i), i);
-    await appendFile(log.locate('default/m'), 'garbage\n');
+    for (let i = 0; i < 2; i++) await log.append(keyOf('default/m'), event(i), i);
+    await appendFile(log.locate(keyOf('default/m')), 'garbage\n');
     const before = await treeState(dir);
-    for (let i = 0; i < 3; i++) await expect(log.read('default/m')).rejects.toBeInstanceOf(CorruptEventError);
+    for (let i = 0; i < 3; i++) {
+      await expect(log.read(keyOf('default/m'))).rejects.toBeInstanceOf(CorruptEventError);
+    }
     await log.close();
     expect(await treeState(dir)).toEqual(before);
   });

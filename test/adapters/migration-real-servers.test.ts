@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts';
 import { parseLog } from '../../actors/event-schema.ts';
-import { MigrationHost } from '../../actors/host.ts';
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
@@ -64,7 +64,7 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
       { maxAttempts: 10, retryBaseMs: 500 },
     );
     const host = await MigrationHost.open({
-      migrationId: 'default/m1',
+      id: 'default/m1',
       deps: { ...world, broker, log, logger, pollMs: 250, sampleHeartbeatMs: 1000 },
       observers: [
         {
@@ -86,7 +86,7 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
         },
       ],
     });
-    await host.request(spec);
+    await host.request({ spec });
     const final = await host.done();
     await Promise.all(faults);
     expect(final.value).toBe('Completed');
@@ -102,7 +102,11 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
     expect(source.control).toEqual(['STOP_CONSUMING']);
 
     // the log went through the outage whole: gapless, valid, each fact once
-    const events = parseLog(await log.read('default/m1'), 'default/m1');
+    const events = parseLog(
+      migrationChart,
+      await log.read({ kind: migrationChart.kind, id: 'default/m1' }),
+      'default/m1',
+    );
     expect(events.filter((e) => e.type === 'TargetPodCreated')).toHaveLength(1);
     expect(broker.connectionGeneration(rabbit.url)).toBeGreaterThan(1);
     // both outages were felt and ridden out, as the runtime's own log lines say

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MigrationHost } from '../../actors/host.ts';
+import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts';
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
@@ -65,17 +65,18 @@ function scenarioWith(transferMode: 'Direct' | 'Registry', name: string): Scenar
     },
   );
   const migrationId = `default/${name}`;
-  return { world, log, deps, spec, migrationId, open: () => MigrationHost.open({ migrationId, deps }) };
+  const key = { kind: migrationChart.kind, id: migrationId };
+  return { world, log, deps, spec, migrationId, key, open: () => MigrationHost.open({ id: migrationId, deps }) };
 }
 
 const factsOf = async (s: Scenario, type: string) =>
-  (await s.log.read(s.migrationId)).filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
+  (await s.log.read(s.key)).filter((e) => e.type === type).map((e) => e.data as Record<string, unknown>);
 
 describe('migration with the real transfer path', () => {
   it('Direct: node-a streams the checkpoint to node-b, which loads it as localhost/checkpoint/<ctr>:sha256-<digest>', async () => {
     const s = scenarioWith('Direct', 'direct');
     const host = await s.open();
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     const final = await host.done();
     expect(final.value).toBe('Completed');
     const [done] = await factsOf(s, 'TransferCompleted');
@@ -92,7 +93,7 @@ describe('migration with the real transfer path', () => {
   it('Registry: node-a pushes <repo>/<pod>:checkpoint, the shadow pod pulls it', async () => {
     const s = scenarioWith('Registry', 'registry');
     const host = await s.open();
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     const final = await host.done();
     expect(final.value).toBe('Completed');
     const ref = `${registry.host}/ms2m-registry/consumer:checkpoint`;

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationChart } from '../../actors/charts/migration.ts';
 import { HostGroup } from '../../actors/host-group.ts';
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
@@ -116,14 +117,17 @@ describe('NATS KV lease', () => {
     });
     const pods = [world.seed('pod'), world.seed('deployment')];
     const log = createMemoryEventLog();
-    const group = new HostGroup({ deps: { ...world, logger, log, pollMs: 20, sampleHeartbeatMs: 200 } });
+    const group = new HostGroup({
+      chart: migrationChart,
+      deps: { ...world, logger, log, pollMs: 20, sampleHeartbeatMs: 200 },
+    });
     group.stopOnLoss(lease);
     const hosts = await Promise.all(pods.map((_, i) => group.open(`default/m${i}`)));
     const halted = new Promise<boolean[]>((resolve) => lease.onLost(() => resolve(hosts.map((h) => h.isStopped))));
     await Promise.all(
       hosts.map((h, i) =>
-        h.request(
-          normalizeSpec(
+        h.request({
+          spec: normalizeSpec(
             { namespace: 'default', name: `m${i}`, uid: `uid-m${i}` },
             {
               sourcePod: pods[i]!,
@@ -131,7 +135,7 @@ describe('NATS KV lease', () => {
               messageQueueConfig: { queueName: `q${i}`, brokerUrl: 'amqp://127.0.0.1', exchangeName: `x${i}` },
             },
           ),
-        ),
+        }),
       ),
     );
     await bothCheckpointing;

@@ -1,5 +1,6 @@
 // The snapshot cache on disk is a cache: an entry is used only when it is intact, anything else is ignored with a
-// warning (the migration is folded from the log), and reading it never writes (issue 7).
+// warning (the stream is folded from the log), and reading it never writes (issue 7). Entries are keyed like the
+// log by (kind, id) (issue 8).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,8 +23,10 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const entry = (migrationId: string, seq = 7): CachedSnapshot => ({
-  migrationId,
+const KIND = 'StatefulMigration';
+const entry = (id: string, seq = 7, kind = KIND): CachedSnapshot => ({
+  kind,
+  id,
   seq,
   lastAt: '2026-01-01T00:00:07.000Z',
   machineVersion: 1,
@@ -48,11 +51,11 @@ describe('file snapshot cache', () => {
   it('round-trips entries; opening and reading a missing directory creates nothing; the first put creates it', async () => {
     const dir = freshDir();
     const cache = await openFileSnapshotCache({ dir });
-    expect(await cache.getMany(['default/a'])).toEqual(new Map());
+    expect(await cache.getMany(KIND, ['default/a'])).toEqual(new Map());
     expect(await readdir(root)).not.toContain(dir.slice(root.length + 1));
     await cache.put(entry('default/a'));
     await cache.put(entry('.hidden/b'));
-    expect(await cache.getMany(['default/a', '.hidden/b', 'default/none'])).toEqual(
+    expect(await cache.getMany(KIND, ['default/a', '.hidden/b', 'default/none'])).toEqual(
       new Map([
         ['default/a', entry('default/a')],
         ['.hidden/b', entry('.hidden/b')],
@@ -61,14 +64,43 @@ describe('file snapshot cache', () => {
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('keeps two kinds with the same id apart', async () => {
+    const dir = freshDir();
+    const cache = await openFileSnapshotCache({ dir });
+    await cache.put(entry('default/a', 7));
+    await cache.put(entry('default/a', 3, 'VolumeResize'));
+    expect((await cache.getMany(KIND, ['default/a'])).get('default/a')).toEqual(entry('default/a', 7));
+    expect((await cache.getMany('VolumeResize', ['default/a'])).get('default/a')).toEqual(
+      entry('default/a', 3, 'VolumeResize'),
+    );
+    expect((await readdir(dir)).sort()).toEqual([
+      'StatefulMigration@default%2Fa.json',
+      'VolumeResize@default%2Fa.json',
+    ]);
+  });
+
   const damage: Array<[string, (bytes: string) => string | Buffer, RegExp]> = [
-    ['an older plain-JSON entry', (b) => b.slice(b.indexOf('\n') + 1), /not in the ms2m-snapshot-cache\/1 format/],
+    ['an older plain-JSON entry', (b) => b.slice(b.indexOf('\n') + 1), /not in the ms2m-snapshot-cache\/2 format/],
+    [
+      'an entry of format 1 (keyed by migration id)',
+      (b) => b.replace('ms2m-snapshot-cache/2', 'ms2m-snapshot-cache/1'),
+      /not in the ms2m-snapshot-cache\/2 format/,
+    ],
     ['a truncated entry', (b) => b.slice(0, -10), /does not match its sha256/],
-    ['an empty file', () => '', /not in the ms2m-snapshot-cache\/1 format/],
+    ['an empty file', () => '', /not in the ms2m-snapshot-cache\/2 format/],
     ['an edited value', (b) => b.replace('"Completed"', '"Failed"'), /does not match its sha256/],
-    ['a forged digest over bad JSON', () => forge('{"migrationId":'), /not UTF-8 JSON/],
+    ['a forged digest over bad JSON', () => forge('{"kind":'), /not UTF-8 JSON/],
     ['a forged digest over invalid UTF-8', () => forge(Buffer.from([0x7b, 0xff, 0x7d])), /not UTF-8 JSON/],
-    ['an entry of another migration', () => forge(JSON.stringify(entry('default/other'))), /names migration/],
+    [
+      'an entry of another migration',
+      () => forge(JSON.stringify(entry('default/other'))),
+      /names "StatefulMigration" "default\/other"/,
+    ],
+    [
+      'an entry of another kind',
+      () => forge(JSON.stringify(entry('default/a', 7, 'VolumeResize'))),
+      /names "VolumeResize"/,
+    ],
     ['an entry without a seq', () => forge(JSON.stringify({ ...entry('default/a'), seq: '7' })), /seq/],
     [
       'an entry without persisted',
@@ -81,18 +113,19 @@ describe('file snapshot cache', () => {
     const cache = await openFileSnapshotCache({ dir });
     await cache.put(entry('default/a'));
     await cache.put(entry('default/b'));
-    const file = join(dir, 'default%2Fa.json');
+    const file = join(dir, 'StatefulMigration@default%2Fa.json');
     await writeFile(file, change(await readFile(file, 'utf8')));
     const before = await treeState(dir);
     const { logger, lines } = captured();
     const reader = await openFileSnapshotCache({ dir, logger });
-    const got = await reader.getMany(['default/a', 'default/b']);
+    const got = await reader.getMany(KIND, ['default/a', 'default/b']);
     expect([...got.keys()]).toEqual(['default/b']);
     expect(lines).toEqual([
       expect.objectContaining({
         level: 40,
         file,
-        migrationId: 'default/a',
+        kind: KIND,
+        id: 'default/a',
         problem: expect.stringMatching(problem),
         msg: expect.stringContaining('folded from the event log instead'),
       }),
@@ -106,10 +139,10 @@ describe('file snapshot cache', () => {
   ])('an entry path that is %s is ignored without being opened (no hang)', async (_what, make) => {
     const dir = freshDir();
     await mkdir(dir);
-    await make(join(dir, 'default%2Fa.json'));
+    await make(join(dir, 'StatefulMigration@default%2Fa.json'));
     const { logger, lines } = captured();
     const cache = await openFileSnapshotCache({ dir, logger });
-    expect(await cache.getMany(['default/a'])).toEqual(new Map());
+    expect(await cache.getMany(KIND, ['default/a'])).toEqual(new Map());
     expect(lines).toEqual([expect.objectContaining({ problem: 'it is not a regular file' })]);
   });
 
@@ -117,9 +150,9 @@ describe('file snapshot cache', () => {
     const dir = freshDir();
     const cache = await openFileSnapshotCache({ dir });
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'default%2Fa.json'), 'garbage');
+    await writeFile(join(dir, 'StatefulMigration@default%2Fa.json'), 'garbage');
     await cache.put(entry('default/a', 9));
-    expect((await cache.getMany(['default/a'])).get('default/a')?.seq).toBe(9);
+    expect((await cache.getMany(KIND, ['default/a'])).get('default/a')?.seq).toBe(9);
   });
 });
 

@@ -268,7 +268,7 @@ describe.concurrent('ms2m timeline and status', () => {
     for (const command of ['timeline', 'status']) {
       const run = await ms2m([command, '--log', dir]);
       expectFailure(run, message);
-      expect(run.stderr).toContain('Event log of migration default/sequential');
+      expect(run.stderr).toContain('Event log of StatefulMigration default/sequential');
     }
     expect(await treeState(dir)).toEqual(before);
   });
@@ -313,7 +313,7 @@ describe.concurrent('ms2m demo refuses what it does not own', () => {
     writeFileSync(join(dir, 'world-sequential-crash.json'), '{"cluster":{}}');
     expectFailure(
       await ms2m(['demo', '--child', 'sequential-crash', '--dir', dir]),
-      /demo state .*world-sequential-crash\.json: exists but the event log .*default%2Fsequential-crash\.jsonl is empty/,
+      /demo state .*world-sequential-crash\.json: exists but the event log .*StatefulMigration@default%2Fsequential-crash\.jsonl is empty/,
     );
   });
 });

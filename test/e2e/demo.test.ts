@@ -47,7 +47,7 @@ describe('ms2m demo', () => {
         'sequential-statefulset',
         'shadowpod-deployment-registry',
         'shadowpod-pod-direct-cutoff',
-      ].map((n) => `default%2F${n}.jsonl`),
+      ].map((n) => `StatefulMigration@default%2F${n}.jsonl`),
     );
     const timeline = ms2m('timeline', '--log', join(dir, 'log'), '--id', 'default/sequential-crash');
     expect(timeline.status).toBe(0);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { migrationChart } from '../../actors/charts/migration.ts';
 import { parseLog } from '../../actors/event-schema.ts';
 import type { JournalEntry } from '../../adapters/effect-journal.ts';
 import { Fold, fold, step } from '../../machines/fold.ts';
@@ -20,7 +21,7 @@ const indexOf = (entries: JournalEntry[], op: string, object?: string) =>
   entries.findIndex((e) => e.op === op && (object === undefined || e.object === object));
 
 async function events(r: RunResult) {
-  return parseLog(await r.s.log.read(r.s.migrationId), r.s.migrationId);
+  return parseLog(migrationChart, await r.s.log.read(r.s.key), r.s.migrationId);
 }
 
 function property(name: string, check: (r: RunResult, cfg: RunConfig) => Promise<void> | void) {
@@ -40,8 +41,8 @@ describe('migration chart safety invariants (ARCHITECTURE.md §3), arbitrary out
     expect(r.final.status).toBe('done');
     expect(['Completed', 'Failed']).toContain(r.final.value);
     const evs = await events(r);
-    const folded = fold(r.s.migrationId, evs)!;
-    for (const ev of evs.slice(1, 6)) expect(step(folded, { ...ev, at: ev.at + 1 })).toBe(folded);
+    const folded = fold(migrationChart, r.s.migrationId, evs)!;
+    for (const ev of evs.slice(1, 6)) expect(step(migrationChart, folded, { ...ev, at: ev.at + 1 })).toBe(folded);
   });
 
   property('2. the replay queue exists before the checkpoint is taken and until replay has ended', (r) => {
@@ -94,7 +95,7 @@ describe('migration chart safety invariants (ARCHITECTURE.md §3), arbitrary out
   property('5. fold(log) at every prefix equals the live actor snapshot at that point', async (r) => {
     const evs = await events(r);
     // fold is a left fold: the prefix of length k is one step on from the prefix of length k-1
-    const folding = new Fold(r.s.migrationId, evs[0]!);
+    const folding = new Fold(migrationChart, r.s.migrationId, evs[0]!);
     const prefixes = [folding.snapshot, ...evs.slice(1).map((ev) => folding.apply(ev))];
     for (const point of r.live) {
       const folded = prefixes[point.seq - 1]!;

@@ -17,7 +17,7 @@ export interface CrashingLog extends EventLog {
  * @example
  * ```ts
  * const log = crashAfter(s.log, (e) => e.type === 'SourceScaledDown', () => void host.stop());
- * const host = await MigrationHost.open({ migrationId, deps: { ...s.deps, log } });
+ * const host = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log } });
  * ```
  */
 export function crashAfter(log: EventLog, at: (env: EventEnvelope) => boolean, crash: () => void): CrashingLog {
@@ -30,23 +30,23 @@ export function crashAfter(log: EventLog, at: (env: EventEnvelope) => boolean, c
     get appendsAfterCrash() {
       return appendsAfterCrash;
     },
-    async append(migrationId, event, expectSeq) {
+    async append(key, event, expectSeq) {
       if (crashed) {
         appendsAfterCrash++;
         throw new Error(`append of ${event.type} by a writer that crashed`);
       }
-      const env = await log.append(migrationId, event, expectSeq);
+      const env = await log.append(key, event, expectSeq);
       if (at(env)) {
         crashed = true;
         crash();
       }
       return env;
     },
-    read: (migrationId, fromSeq) => log.read(migrationId, fromSeq),
+    read: (key, fromSeq) => log.read(key, fromSeq),
     readAll: () => log.readAll(),
-    list: () => log.list(),
+    list: (kind) => log.list(kind),
     watch: (opts) => log.watch(opts),
-    locate: (migrationId) => log.locate(migrationId),
+    locate: (key) => log.locate(key),
     close: () => log.close(),
   };
 }

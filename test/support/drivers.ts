@@ -4,8 +4,8 @@
  * resuming from the log. Shared by the unit tests and scripts/record-golden.ts.
  */
 
-import { MigrationHost } from '../../actors/host.ts';
-import type { MigrationSnapshot } from '../../machines/fold.ts';
+import { MigrationHost } from '../../actors/charts/migration.ts';
+import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
 import { crashAfter } from './crash-log.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -16,7 +16,7 @@ export const cancelAt =
   (type: string, reason = 'spec.cancel set to true'): Driver =>
   async (s) => {
     const host: MigrationHost = await MigrationHost.open({
-      migrationId: s.migrationId,
+      id: s.migrationId,
       deps: s.deps,
       observers: [
         {
@@ -27,7 +27,7 @@ export const cancelAt =
         },
       ],
     });
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     const final = await host.done();
     await host.stop();
     return final;
@@ -50,8 +50,8 @@ export const crashAt =
         crashed();
       },
     );
-    first = await MigrationHost.open({ migrationId: s.migrationId, deps: { ...s.deps, log } });
-    await first.request(s.spec);
+    first = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log } });
+    await first.request({ spec: s.spec });
     await crash;
     await first.stop();
     if (log.appendsAfterCrash > 0) throw new Error(`the crashed host appended ${log.appendsAfterCrash} more events`);

@@ -4,10 +4,10 @@
  * Records the live snapshot after every event, for the fold-equals-live invariant.
  */
 import fc from 'fast-check';
-import { MigrationHost } from '../../actors/host.ts';
+import { MigrationHost } from '../../actors/charts/migration.ts';
 import type { HostObserver } from '../../actors/observers.ts';
 import type { Outcome } from '../../adapters/effect-journal.ts';
-import type { MigrationSnapshot } from '../../machines/fold.ts';
+import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
 import { crashAfter } from './crash-log.ts';
 import { type FaultRule, scriptedFaults } from './faults.ts';
 import { scenario } from './scenario.ts';
@@ -108,7 +108,7 @@ export async function execute(cfg: RunConfig): Promise<RunResult> {
         onCrash();
       },
     );
-    const observer: HostObserver = {
+    const observer: HostObserver<MigrationSnapshot> = {
       name: 'property-run',
       async observe(batch) {
         for (const c of batch) {
@@ -118,8 +118,8 @@ export async function execute(cfg: RunConfig): Promise<RunResult> {
         }
       },
     };
-    host = await MigrationHost.open({ migrationId: s.migrationId, deps: { ...s.deps, log }, observers: [observer] });
-    if (!host.snapshot()) await host.request(s.spec).catch(() => undefined); // a crash at seq 1 stops it
+    host = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log }, observers: [observer] });
+    if (!host.snapshot()) await host.request({ spec: s.spec }).catch(() => undefined); // a crash at seq 1 stops it
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('run did not finish within 10 s of real time')), 10_000);

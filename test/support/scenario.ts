@@ -3,13 +3,14 @@
  * tiers. Crash = stop the host (facts in flight are lost) and open a new one on the same log.
  */
 import pino from 'pino';
-import { type HostDeps, MigrationHost } from '../../actors/host.ts';
+import { MigrationHost, type MigrationHostDeps, migrationChart } from '../../actors/charts/migration.ts';
 import { normalizeSpec, type StatefulMigrationSpec } from '../../actors/migration-spec.ts';
 import { virtualClock } from '../../adapters/clock/fake.ts';
 import type { FaultPlan } from '../../adapters/effect-journal.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import type { EventLog } from '../../adapters/event-log/port.ts';
 import { createFakeWorld, type FakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
+import type { StreamKey } from '../../machines/envelope.ts';
 import type { MigrationSpec } from '../../machines/spec.ts';
 
 export const T0 = Date.parse('2026-03-16T09:00:00.000Z');
@@ -29,9 +30,11 @@ export interface ScenarioOptions {
 export interface Scenario {
   world: FakeWorld;
   log: EventLog;
-  deps: HostDeps;
+  deps: MigrationHostDeps;
   spec: MigrationSpec;
   migrationId: string;
+  /** The migration's stream in the log: `(StatefulMigration, migrationId)`. */
+  key: StreamKey;
   open: () => Promise<MigrationHost>;
 }
 
@@ -56,7 +59,7 @@ export function scenario(opts: ScenarioOptions = {}): Scenario {
     },
     { maxAttempts: opts.maxAttempts ?? 3, retryBaseMs: 200 },
   );
-  const deps: HostDeps = {
+  const deps: MigrationHostDeps = {
     cluster: world.cluster,
     kubelet: world.kubelet,
     broker: world.broker,
@@ -68,12 +71,13 @@ export function scenario(opts: ScenarioOptions = {}): Scenario {
     log,
   };
   const migrationId = 'default/m1';
-  return { world, log, deps, spec, migrationId, open: () => MigrationHost.open({ migrationId, deps }) };
+  const key = { kind: migrationChart.kind, id: migrationId };
+  return { world, log, deps, spec, migrationId, key, open: () => MigrationHost.open({ id: migrationId, deps }) };
 }
 
 /** Runs one migration to its end without crashes. */
 export async function runToEnd(s: Scenario) {
   const host = await s.open();
-  await host.request(s.spec);
+  await host.request({ spec: s.spec });
   return host.done();
 }

@@ -20,18 +20,23 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** What a demo run leaves behind, including the leftovers of a kill (temp, lock and torn files). */
+/**
+ * What a demo run leaves behind, including the leftovers of a kill (temp, lock and torn files): log files in the
+ * current layout, and those of a demo directory written before kinds (legacy layout).
+ */
 async function leaveDemoRun(dir: string) {
   await writeFile(join(dir, 'world-alpha.json'), '{}');
   await writeFile(join(dir, 'world-beta.json'), '{}');
   await writeFile(join(dir, '.world-beta.json.4242.0badcafe.tmp'), '{');
   await mkdir(join(dir, 'log'));
   for (const f of [
+    'StatefulMigration@default%2Falpha.jsonl',
+    'StatefulMigration@default%2Fbeta.jsonl',
+    'StatefulMigration@default%2Fbeta.jsonl.lock',
+    'StatefulMigration@default%2Fbeta.jsonl.lock.4242.0badcafe.tmp',
+    'StatefulMigration@default%2Falpha.jsonl.torn-2026-01-01T00-00-00-000Z',
     'default%2Falpha.jsonl',
-    'default%2Fbeta.jsonl',
-    'default%2Fbeta.jsonl.lock',
-    'default%2Fbeta.jsonl.lock.4242.0badcafe.tmp',
-    'default%2Falpha.jsonl.torn-2026-01-01T00-00-00-000Z',
+    'default%2Fbeta.jsonl.torn-2026-01-01T00-00-00-000Z',
   ]) {
     await writeFile(join(dir, 'log', f), 'x');
   }
@@ -87,9 +92,13 @@ describe('the demo directory', () => {
     await writeFile(join(dir, 'notes.txt'), 'mine');
     await writeFile(join(dir, 'world-gamma.json'), 'not a scenario of this build');
     await writeFile(join(dir, 'log', 'default%2Fgamma.jsonl'), 'someone else');
+    await writeFile(join(dir, 'log', 'VolumeResize@default%2Falpha.jsonl'), 'another kind, same id');
     expect(await prepareDemoDir(dir, scenarios, idOf)).toBe('cleaned');
     expect((await readdir(dir)).sort()).toEqual([DEMO_MARKER, 'log', 'notes.txt', 'world-gamma.json']);
-    expect(await readdir(join(dir, 'log'))).toEqual(['default%2Fgamma.jsonl']);
+    expect((await readdir(join(dir, 'log'))).sort()).toEqual([
+      'VolumeResize@default%2Falpha.jsonl',
+      'default%2Fgamma.jsonl',
+    ]);
   });
 
   it('the log sub-directory goes when it held only demo files', async () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts';
 import { parseEvent, parseLog } from '../../actors/event-schema.ts';
-import { MigrationHost } from '../../actors/host.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import { CorruptEventError } from '../../adapters/event-log/port.ts';
 import { scenario } from '../support/scenario.ts';
@@ -21,7 +21,7 @@ function corruptAt(seq: number, change: (e: Record<string, unknown>) => void) {
 
 describe('every event read from a log is validated', () => {
   it('accepts a real log', () => {
-    expect(parseLog(golden, id)).toHaveLength(golden.length);
+    expect(parseLog(migrationChart, golden, id)).toHaveLength(golden.length);
   });
 
   it.each([
@@ -54,16 +54,16 @@ describe('every event read from a log is validated', () => {
       'another migration',
       2,
       (e: Record<string, unknown>) => (e.migrationId = 'default/other'),
-      /belongs to migration default\/other/,
+      /belongs to StatefulMigration default\/other/,
     ],
   ])('%s is a CorruptEventError naming migration and seq', (_name, seq, change, message) => {
     const bad = corruptAt(seq, change);
-    expect(() => parseLog(bad, id)).toThrow(CorruptEventError);
-    expect(() => parseLog(bad, id)).toThrow(message);
-    expect(() => parseLog(bad, id)).toThrow(`Event log of migration ${id}`);
+    expect(() => parseLog(migrationChart, bad, id)).toThrow(CorruptEventError);
+    expect(() => parseLog(migrationChart, bad, id)).toThrow(message);
+    expect(() => parseLog(migrationChart, bad, id)).toThrow(`Event log of StatefulMigration ${id}`);
     let thrown = '';
     try {
-      parseLog(bad, id);
+      parseLog(migrationChart, bad, id);
     } catch (err) {
       thrown = (err as Error).message;
     }
@@ -74,13 +74,13 @@ describe('every event read from a log is validated', () => {
     const s = scenario({ log: createMemoryEventLog() });
     const bad = corruptAt(3, (e) => (e.data = {}));
     for (const [i, e] of bad.entries())
-      await s.log.append(id, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, i);
-    await expect(MigrationHost.open({ migrationId: id, deps: s.deps })).rejects.toThrow(
+      await s.log.append(s.key, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, i);
+    await expect(MigrationHost.open({ id, deps: s.deps })).rejects.toThrow(
       /seq 3: ReplayQueueCreated has invalid data/,
     );
   });
 
   it('parseEvent gives the machine epoch-ms time', () => {
-    expect(parseEvent(golden[0], id, 1).at).toBe(Date.parse(golden[0].at));
+    expect(parseEvent(migrationChart, golden[0], id, 1).at).toBe(Date.parse(golden[0].at));
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MigrationHost } from '../../actors/host.ts';
+import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts';
 import { HostGroup } from '../../actors/host-group.ts';
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import type { HostObserver } from '../../actors/observers.ts';
@@ -24,20 +24,20 @@ function controllableLog(inner: EventLog) {
     onAppend: undefined as ((event: { type: string }) => void) | undefined,
   };
   const log: EventLog = {
-    async append(id, event, expectSeq) {
+    async append(key, event, expectSeq) {
       state.calls++;
       state.onAppend?.(event);
       if (state.down) throw new EventLogUnavailableError('injected outage');
       const gate = state.gate;
       state.gate = undefined;
       if (gate) await gate;
-      return inner.append(id, event, expectSeq);
+      return inner.append(key, event, expectSeq);
     },
-    read: (id, from) => inner.read(id, from),
+    read: (key, from) => inner.read(key, from),
     readAll: () => inner.readAll(),
-    list: () => inner.list(),
+    list: (kind) => inner.list(kind),
     watch: (o) => inner.watch(o),
-    locate: (id) => inner.locate(id),
+    locate: (key) => inner.locate(key),
     close: () => inner.close(),
   };
   return { log, state };
@@ -49,26 +49,26 @@ describe('stop() is a stop: no append after it resolves', () => {
   it('stopped during the append retry sleep, the host sends nothing more although the log is back', async () => {
     const s = scenario();
     const { log, state } = controllableLog(s.log);
-    const host = await MigrationHost.open({ migrationId: s.migrationId, deps: { ...s.deps, log } });
+    const host = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log } });
     const failed = new Promise<void>((resolve) => {
       state.onAppend = (e) => {
         if (e.type === 'CheckpointCreated') state.down = true;
         if (state.down) resolve();
       };
     });
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     await failed; // the append failed; the host now sleeps before its retry
     state.down = false; // a retry would succeed from now on
     const callsAtStop = state.calls;
-    const storedAtStop = (await s.log.read(s.migrationId)).length;
+    const storedAtStop = (await s.log.read(s.key)).length;
 
     await host.stop();
     // hours of virtual time pass: every sleeper of the old host would have woken by now
     await s.deps.clock.sleepUntil(s.deps.clock.now() + 3_600_000);
 
     expect(state.calls).toBe(callsAtStop);
-    expect(await s.log.read(s.migrationId)).toHaveLength(storedAtStop);
-    expect((await s.log.read(s.migrationId)).map((e) => e.type)).not.toContain('CheckpointCreated');
+    expect(await s.log.read(s.key)).toHaveLength(storedAtStop);
+    expect((await s.log.read(s.key)).map((e) => e.type)).not.toContain('CheckpointCreated');
     expect(host.isStopped).toBe(true);
     await expect(host.done()).rejects.toMatchObject({ code: ErrorCode.HOST_STOPPED });
     await expect(host.cancel('too late')).rejects.toMatchObject({ code: ErrorCode.HOST_STOPPED });
@@ -77,7 +77,7 @@ describe('stop() is a stop: no append after it resolves', () => {
   it('stop() resolves only once the append already sent has answered, and applies nothing of it', async () => {
     const s = scenario();
     const { log, state } = controllableLog(s.log);
-    const host = await MigrationHost.open({ migrationId: s.migrationId, deps: { ...s.deps, log } });
+    const host = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log } });
     let release!: () => void;
     const inFlight = new Promise<void>((resolve) => {
       state.onAppend = (e) => {
@@ -88,7 +88,7 @@ describe('stop() is a stop: no append after it resolves', () => {
         resolve();
       };
     });
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     await inFlight;
     const before = host.snapshot();
     let stopped = false;
@@ -102,7 +102,7 @@ describe('stop() is a stop: no append after it resolves', () => {
     await stopping;
     const callsAtStop = state.calls;
     await s.deps.clock.sleepUntil(s.deps.clock.now() + 3_600_000);
-    const types = (await s.log.read(s.migrationId)).map((e) => e.type);
+    const types = (await s.log.read(s.key)).map((e) => e.type);
     expect(types.at(-1)).toBe('CheckpointCreated'); // committed: the log is the truth, a new leader folds it
     expect(state.calls).toBe(callsAtStop);
     // this host never applied it: its (stopped) actor is where it was
@@ -153,7 +153,7 @@ describe('HostGroup: losing the leader lease stops every host at once', () => {
         await successor.acquire();
       },
     };
-    const group = new HostGroup({ deps, observers: [takeover] });
+    const group = new HostGroup({ chart: migrationChart, deps, observers: [takeover] });
     group.stopOnLoss(leader);
     const hosts = await Promise.all(specs.map((spec) => group.open(`default/${spec.name}`)));
     let haltedTogether: boolean[] = [];
@@ -163,7 +163,7 @@ describe('HostGroup: losing the leader lease stops every host at once', () => {
       activeAtLoss = hosts.map((h) => h.snapshot()?.context.completionTime === undefined);
       lost();
     });
-    await Promise.all(hosts.map((h, i) => h.request(specs[i]!)));
+    await Promise.all(hosts.map((h, i) => h.request({ spec: specs[i]! })));
 
     await leaseLost;
     expect(haltedTogether).toEqual([true, true, true]);
@@ -176,10 +176,10 @@ describe('HostGroup: losing the leader lease stops every host at once', () => {
     await expect(group.open('default/m4')).rejects.toMatchObject({ code: ErrorCode.HOST_STOPPED });
 
     // the next term (operator-b's group) resumes them from the log and completes them
-    const next = new HostGroup({ deps });
+    const next = new HostGroup({ chart: migrationChart, deps });
     const finals = await Promise.all(specs.map(async (spec) => (await next.open(`default/${spec.name}`)).done()));
     expect(finals.map((f) => f.value)).toEqual(['Completed', 'Completed', 'Completed']);
-    const perMigration = (id: string) => log.snapshot().filter((e: EventEnvelope) => e.migrationId === id);
+    const perMigration = (id: string) => log.snapshot().filter((e: EventEnvelope) => e.id === id);
     for (const spec of specs) {
       const seqs = perMigration(`default/${spec.name}`).map((e) => e.seq);
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
@@ -189,13 +189,13 @@ describe('HostGroup: losing the leader lease stops every host at once', () => {
 
   it('a host still opening when the group stops never starts', async () => {
     const { specs, deps, log } = threeMigrations();
-    const first = new HostGroup({ deps });
+    const first = new HostGroup({ chart: migrationChart, deps });
     const h = await first.open('default/m1');
-    await h.request(specs[0]!);
+    await h.request({ spec: specs[0]! });
     await h.stop();
     const stored = log.snapshot().length;
 
-    const group = new HostGroup({ deps });
+    const group = new HostGroup({ chart: migrationChart, deps });
     const opening = group.open('default/m1');
     const stopped = group.stopAll('lease lost while opening');
     await expect(opening).rejects.toMatchObject({ code: ErrorCode.HOST_STOPPED });

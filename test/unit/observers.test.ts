@@ -1,8 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MigrationHost } from '../../actors/host.ts';
+import { MigrationHost } from '../../actors/charts/migration.ts';
 import type { Committed, HostObserver } from '../../actors/observers.ts';
 import { type MigrationStatus, statusFromLog, statusObserver } from '../../actors/status.ts';
+import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
 import { runToEnd, type Scenario, scenario } from '../support/scenario.ts';
 
 /** A pino logger whose JSON lines the test reads back. */
@@ -13,8 +14,8 @@ function capturedLogger() {
 }
 
 async function runWith(s: Scenario, observers: HostObserver[]) {
-  const host = await MigrationHost.open({ migrationId: s.migrationId, deps: s.deps, observers });
-  await host.request(s.spec);
+  const host = await MigrationHost.open({ id: s.migrationId, deps: s.deps, observers });
+  await host.request({ spec: s.spec });
   const final = await host.done();
   return { host, final };
 }
@@ -41,28 +42,28 @@ describe('observers run after the commit, outside the write path', () => {
     await host.stop();
 
     expect(final.value).toBe('Completed');
-    expect(await s.log.read(s.migrationId)).toEqual(await without.log.read(without.migrationId));
+    expect(await s.log.read(s.key)).toEqual(await without.log.read(without.key));
     expect(s.world.journal.entries).toEqual(without.world.journal.entries);
     expect(calls).toBeGreaterThan(1);
     const failures = lines.filter((l) => l.msg === 'Observer failed, retrying');
     expect(failures.length).toBeGreaterThan(0);
     expect(failures[0]).toMatchObject({
-      migrationId: s.migrationId,
+      id: s.migrationId,
       observer: 'broken-status',
       err: 'PATCH status: 503 Service Unavailable',
       attempt: 1,
       fromSeq: 1,
     });
     // a StepFailed would mean the observer's error reached the migration
-    expect((await s.log.read(s.migrationId)).some((e) => e.type === 'StepFailed')).toBe(false);
+    expect((await s.log.read(s.key)).some((e) => e.type === 'StepFailed')).toBe(false);
   });
 
   it('an observer that rejects its first 3 calls then gets every committed event, in order, once', async () => {
     const s = plain();
     let failuresLeft = 3;
-    const delivered: Committed[] = [];
+    const delivered: Committed<MigrationSnapshot>[] = [];
     const batches: number[] = [];
-    const flaky: HostObserver = {
+    const flaky: HostObserver<MigrationSnapshot> = {
       name: 'flaky',
       async observe(batch) {
         if (failuresLeft-- > 0) throw new Error('Kubernetes API unavailable');
@@ -75,9 +76,9 @@ describe('observers run after the commit, outside the write path', () => {
     await host.stop();
 
     expect(final.value).toBe('Completed');
-    const log = await s.log.read(s.migrationId);
+    const log = await s.log.read(s.key);
     expect(delivered.map((c) => c.event)).toEqual(log);
-    expect(delivered.every((c) => c.migrationId === s.migrationId && !c.replayed)).toBe(true);
+    expect(delivered.every((c) => c.id === s.migrationId && !c.replayed)).toBe(true);
     // the retry after the failures carried the failed event plus those committed meanwhile, in one call
     expect(batches[0]).toBeGreaterThan(1);
     expect(delivered.at(-1)!.snapshot).toBe(final);
@@ -107,7 +108,7 @@ describe('observers run after the commit, outside the write path', () => {
     await host.idle();
     await host.stop();
 
-    const log = await s.log.read(s.migrationId);
+    const log = await s.log.read(s.key);
     expect(writes.at(-1)).toEqual(statusFromLog(log, { eventLog: 'memory:default/m1', generation: 2 }));
     expect(writes.at(-1)!.phase).toBe('Completed');
     expect(writes.length).toBeLessThan(log.length);
@@ -116,14 +117,14 @@ describe('observers run after the commit, outside the write path', () => {
   it('a host opened on an existing log gives its observers the history first, marked replayed', async () => {
     const s = plain();
     const final = await runToEnd(s);
-    const seen: Committed[] = [];
+    const seen: Committed<MigrationSnapshot>[] = [];
     const host = await MigrationHost.open({
-      migrationId: s.migrationId,
+      id: s.migrationId,
       deps: s.deps,
       observers: [{ name: 'ui', observe: (batch) => void seen.push(...batch) }],
     });
     await host.idle();
-    const log = await s.log.read(s.migrationId);
+    const log = await s.log.read(s.key);
     expect(seen.map((c) => c.event)).toEqual(log);
     expect(seen.every((c) => c.replayed)).toBe(true);
     expect({ value: seen.at(-1)!.snapshot.value, context: seen.at(-1)!.snapshot.context }).toEqual({

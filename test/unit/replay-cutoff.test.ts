@@ -23,7 +23,7 @@ describe('Replaying', () => {
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
     expect(final.context.replay.cutoff).toEqual({ seconds: 90, computed: true, mu: 15, lambda: 20 });
-    const events = await s.log.read(s.migrationId);
+    const events = await s.log.read(s.key);
     const started = Date.parse(events.find((e) => e.type === 'ReplayStarted')!.at);
     const stopped = Date.parse(events.find((e) => e.type === 'SourceStopped')!.at);
     expect(stopped - started).toBeGreaterThanOrEqual(90_000);
@@ -49,7 +49,7 @@ describe('Replaying', () => {
     const s = scenario({ spec: { replayMode: 'Drain' } });
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
-    const types = (await s.log.read(s.migrationId)).map((e) => e.type);
+    const types = (await s.log.read(s.key)).map((e) => e.type);
     expect(types).toContain('ReplayStarted');
     expect(types.indexOf('SourceStopped')).toBe(types.indexOf('ReplayStarted') + 1);
   });
@@ -84,10 +84,10 @@ describe('Replaying', () => {
     const s = scenario({ producerRate: 20, consumerRate: 15 });
     const seen: number[] = [];
     const host = await s.open();
-    await host.request(s.spec);
+    await host.request({ spec: s.spec });
     const final = await host.done();
     expect(final.context.progress.replayed).toBeGreaterThan(0);
-    for (const e of await s.log.read(s.migrationId))
+    for (const e of await s.log.read(s.key))
       if (e.type === 'ReplayDepthSampled') seen.push((e.data as { depth: number }).depth);
     expect(Math.max(...seen)).toBeGreaterThan(0);
     expect(final.context.progress.replayDepth).toBe(0);

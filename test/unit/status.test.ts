@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { migrationChart } from '../../actors/charts/migration.ts';
 import { parseEvent } from '../../actors/event-schema.ts';
 import { goDuration, parseGoDuration } from '../../actors/go-duration.ts';
 import { type Condition, projectStatus, StatusProjection, statusFromLog } from '../../actors/status.ts';
 import { formatRow, phaseSummary, timeline } from '../../actors/timeline.ts';
-import type { EventEnvelope } from '../../machines/envelope.ts';
+import { type EventEnvelope, upcastEnvelope } from '../../machines/envelope.ts';
 import { Fold } from '../../machines/fold.ts';
 
 const golden = (name: string) =>
   readFileSync(join(import.meta.dirname, `../golden/${name}.jsonl`), 'utf8')
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as EventEnvelope);
+    .map((l) => upcastEnvelope(JSON.parse(l)) as EventEnvelope); // as a log reads them (the files predate kinds)
 
 describe("phaseTimings in SHADOW's Go-duration format", () => {
   it.each([
@@ -94,10 +95,10 @@ describe('conditions: lastTransitionTime moves only when a status flips (Kuberne
 
   it('a condition that keeps its status keeps its time through every later update', () => {
     const projection = new StatusProjection();
-    const folding = new Fold(envs[0]!.migrationId, parseEvent(envs[0]!, envs[0]!.migrationId, 1));
+    const folding = new Fold(migrationChart, envs[0]!.id, parseEvent(migrationChart, envs[0]!, envs[0]!.id, 1));
     const seen: Array<Record<string, Condition>> = [];
     envs.forEach((env, i) => {
-      if (i > 0) folding.apply(parseEvent(env, env.migrationId, env.seq));
+      if (i > 0) folding.apply(parseEvent(migrationChart, env, env.id, env.seq));
       projection.apply({ event: env, snapshot: folding.snapshot });
       seen.push(byType(projection.status()!.conditions));
     });
@@ -154,7 +155,7 @@ describe('conditions: lastTransitionTime moves only when a status flips (Kuberne
   it('an event seen again (a retried observer batch) changes nothing', () => {
     const projection = new StatusProjection();
     const first = envs[0]!;
-    const snap = new Fold(first.migrationId, parseEvent(first, first.migrationId, 1)).snapshot;
+    const snap = new Fold(migrationChart, first.id, parseEvent(migrationChart, first, first.id, 1)).snapshot;
     expect(projection.apply({ event: first, snapshot: snap })).toBe(true);
     expect(projection.apply({ event: first, snapshot: snap })).toBe(false);
     expect(projection.lastSeq).toBe(1);
