@@ -17,6 +17,10 @@ export function rejectionOf(ctx: MigrationContext, d: EventData['SourceInspected
   if (spec.migrationStrategy === 'ShadowPod' && d.owner.kind === 'StatefulSet') {
     return `Pod ${spec.sourcePod} is owned by StatefulSet ${d.owner.name}: ShadowPod needs an identity swap that is not supported yet; use migrationStrategy Sequential`;
   }
+  if (spec.migrationStrategy === 'Sequential' && d.owner.kind !== 'StatefulSet') {
+    const owner = d.owner.kind === 'None' ? 'no controller' : `${d.owner.kind} ${d.owner.name ?? ''}`.trim();
+    return `Pod ${spec.sourcePod} has ${owner}, not a StatefulSet: Sequential scales a StatefulSet down and back; use migrationStrategy ShadowPod (or leave it unset)`;
+  }
   if (spec.transferMode === 'Registry' && !spec.checkpointImageRepository) {
     return 'transferMode Registry needs spec.checkpointImageRepository';
   }

@@ -1,3 +1,5 @@
+import { type Ms2mError, toMs2mError } from '../../adapters/errors.ts';
+import type { BrokerConfig } from '../../adapters/rabbitmq/port.ts';
 import { brokerConfigOf, type Effect } from './deps.ts';
 import { need } from './required-context.ts';
 import { createdByMigration, targetPodName } from './target-pod.ts';
@@ -9,19 +11,55 @@ import { createdByMigration, targetPodName } from './target-pod.ts';
  * Before END_REPLAY the source is authoritative: resume it, delete the target, restore replicas.
  * After END_REPLAY the target has consumed messages the source never saw: going back would lose them, so the
  * target stays and the stopped source is kept and reported as a leftover for a person to remove.
+ *
+ * A transient failure is thrown, and compensation is retried until it is done. A broker action that can never
+ * succeed (its config cannot be resolved: the Secret of spec.brokerSecretRef is gone or may not be read; or the
+ * broker refuses it for good) becomes a leftover saying what to do by hand, so the migration still ends Failed.
  */
 export const compensate: Effect = async ({ ctx, key }, { deps }) => {
   const { spec, done } = ctx;
   const { cluster, broker } = deps;
   const actions: string[] = [];
   const leftovers: string[] = [];
-  const cfg = await brokerConfigOf(ctx, deps);
+  let resolved: BrokerConfig | Ms2mError | undefined;
+  /** Runs a broker action; a permanent failure is a leftover (`todo` + why), a transient one is thrown. */
+  const onBroker = async (
+    run: (cfg: BrokerConfig) => Promise<void>,
+    done: string,
+    todo: string,
+    /** Without a config the migration never reached the broker for this: nothing to undo. */
+    neededWithoutConfig = true,
+  ) => {
+    try {
+      resolved ??= await brokerConfigOf(ctx, deps);
+    } catch (err) {
+      const e = toMs2mError(err);
+      if (e.transient) throw err;
+      resolved = e;
+    }
+    if (!('brokerUrl' in resolved)) {
+      if (neededWithoutConfig) leftovers.push(`${todo} (${resolved.message})`);
+      return;
+    }
+    try {
+      await run(resolved);
+      actions.push(done);
+    } catch (err) {
+      const e = toMs2mError(err);
+      if (e.transient) throw err;
+      leftovers.push(`${todo} (${e.message})`);
+    }
+  };
+  const replayQueue = ctx.replayQueue ?? `${spec.messageQueueConfig.queueName}.ms2m-replay`;
   const target = ctx.strategy ? targetPodName(ctx) : undefined;
 
   if (!done.replayEnded) {
     if (ctx.strategy === 'ShadowPod' && (done.sourceStopped || ctx.attempts.stopSource)) {
-      await broker.sendControl(cfg, spec.sourcePod, { type: 'RESUME_CONSUMING' }, `${key}:resume-source`);
-      actions.push(`Resumed consumer of Pod ${spec.sourcePod}`);
+      await onBroker(
+        (cfg) => broker.sendControl(cfg, spec.sourcePod, { type: 'RESUME_CONSUMING' }, `${key}:resume-source`),
+        `Resumed consumer of Pod ${spec.sourcePod}`,
+        `The consumer of Pod ${spec.sourcePod} was told to stop and was not resumed: send {"type":"RESUME_CONSUMING"} to queue ms2m.control.${spec.sourcePod}`,
+      );
     }
     if (target) {
       // Sequential's target has the source's name: delete only the instance inspected here, and only when
@@ -54,8 +92,13 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
     actions.push(`Released Pod ${target} to StatefulSet ${ctx.statefulSetName}`);
   }
   if ((done.replayQueueCreated || ctx.attempts.prepareBroker) && !done.replayQueueDeleted) {
-    await broker.deleteReplayQueue(cfg, `${key}:delete-replay-queue`);
-    actions.push(`Deleted replay queue ${ctx.replayQueue ?? `${cfg.queueName}.ms2m-replay`}`);
+    await onBroker(
+      (cfg) => broker.deleteReplayQueue(cfg, `${key}:delete-replay-queue`),
+      `Deleted replay queue ${replayQueue}`,
+      `Replay queue ${replayQueue} was not deleted: delete it by hand`,
+      // only a queue the log says was created can exist when the broker config cannot be resolved now
+      done.replayQueueCreated === true,
+    );
   }
   return { type: 'CompensationCompleted', data: { actions, leftovers } };
 };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../adapters/errors.ts';
 import { cancelAt, crashAt } from '../support/drivers.ts';
 import { scriptedFaults } from '../support/faults.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
@@ -169,5 +170,57 @@ describe('Sequential compensation after END_REPLAY keeps the migrated pod', () =
     expect(pod?.nodeName).toBe('node-b');
     expect(pod?.deleting).toBe(false);
     expect(pod?.ownerReferences.map((r) => r.kind)).toEqual(['StatefulSet']);
+  });
+});
+
+describe('compensation when the broker can never be reached', () => {
+  it('ends Failed with leftovers that say what to do, instead of retrying forever', async () => {
+    const s = scenario({ workload: 'pod' });
+    let resolvable = true;
+    s.deps.brokerConfig = (ctx) => {
+      if (!resolvable)
+        throw new InvalidInputError(
+          'StatefulMigration default/m1',
+          'spec.brokerSecretRef: Secret default/broker is gone',
+        );
+      const m = ctx.spec.messageQueueConfig;
+      return { brokerUrl: m.brokerUrl, exchangeName: m.exchangeName, queueName: m.queueName };
+    };
+    // the replay queue exists, then the Secret goes and the checkpoint fails for good
+    s.world.kubelet.checkpoint = async () => {
+      resolvable = false;
+      throw new InvalidInputError('Pod default/consumer', 'checkpoint refused');
+    };
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.compensation?.leftovers).toEqual([
+      'Replay queue orders.ms2m-replay was not deleted: delete it by hand (StatefulMigration default/m1: spec.brokerSecretRef: Secret default/broker is gone)',
+    ]);
+  });
+
+  it('skips the replay queue when the config never resolved: the migration never reached the broker', async () => {
+    const s = scenario({ workload: 'pod' });
+    s.deps.brokerConfig = () => {
+      throw new InvalidInputError(
+        'StatefulMigration default/m1',
+        'spec.brokerSecretRef: Secret default/broker not found',
+      );
+    };
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.compensation).toMatchObject({ actions: [], leftovers: [] });
+  });
+});
+
+describe('Sequential asked for a pod without a StatefulSet', () => {
+  it('is rejected at Pending with a message that names the owner and the fix, before anything changed', async () => {
+    const s = scenario({ workload: 'deployment', spec: { migrationStrategy: 'Sequential' } });
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.phaseTimings).not.toHaveProperty('Checkpointing');
+    expect(final.context.message).toMatch(
+      /Pod consumer-abc12-x7k2p has ReplicaSet consumer-abc12, not a StatefulSet: .*use migrationStrategy ShadowPod/,
+    );
+    expect(s.world.journal.entries.filter((e) => e.applied)).toEqual([]);
   });
 });
