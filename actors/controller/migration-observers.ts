@@ -2,6 +2,8 @@
  * What the operator does with a migration's committed events, outside the write path (observers.ts):
  * the status projection PATCHed to `/status`, a Kubernetes Event per phase change and failure, and metrics.
  */
+import type { Logger } from 'pino';
+import { toMs2mError } from '../../adapters/errors.ts';
 import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
 import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
@@ -69,19 +71,29 @@ const totalMs = (s: MigrationSnapshot): number => (s.context.completionTime ?? s
 const failureReason = (s: MigrationSnapshot): string =>
   projectStatus(s).conditions.find((c) => c.type === 'Failed')?.reason ?? 'Failed';
 
+/** A Kubernetes Event to record (kubebuilder message style). */
+interface EventToRecord {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
 /**
  * Kubernetes Events (kubebuilder style) and metrics for events this operator committed; events replayed from the
- * log at open were reported by whoever committed them. Remembers the last seq it handled, so a retried batch
- * records nothing twice.
+ * log at open were reported by whoever committed them. Metrics are counted once per event; an Event the API server
+ * refuses for good (no permission, invalid) is logged and skipped, since Events are a courtesy that must never hold
+ * a migration's finalizer; a transient failure is retried by the observer loop.
  */
 export function eventsObserver(
   cluster: Cluster,
   cr: MigrationResource,
   metrics: OperatorMetrics | undefined,
   apiVersion: string,
+  logger: Logger,
 ): HostObserver<MigrationSnapshot> {
   const ref: ObjectRef = { apiVersion, kind: 'StatefulMigration', namespace: cr.namespace, name: cr.name, uid: cr.uid };
   let handled = 0;
+  let counted = 0;
   let previous: MigrationSnapshot | undefined;
   return {
     name: 'events',
@@ -90,7 +102,20 @@ export function eventsObserver(
         if (c.event.seq <= handled) continue;
         const before = previous;
         if (!c.replayed && before) {
-          await recordChange(cluster, ref, metrics, before, c);
+          if (c.event.seq > counted) count(metrics, before, c);
+          counted = c.event.seq;
+          for (const e of eventsFor(before, c)) {
+            try {
+              await cluster.recordEvent(ref, e.type, e.reason, e.message);
+            } catch (err) {
+              const m = toMs2mError(err);
+              if (m.transient) throw err;
+              logger.warn(
+                { migration: c.id, reason: e.reason, code: m.code, err: m.message },
+                'Could not record a Kubernetes Event; skipped it',
+              );
+            }
+          }
         }
         previous = c.snapshot;
         handled = c.event.seq;
@@ -99,50 +124,53 @@ export function eventsObserver(
   };
 }
 
-async function recordChange(
-  cluster: Cluster,
-  ref: ObjectRef,
-  metrics: OperatorMetrics | undefined,
-  before: MigrationSnapshot,
-  c: Committed<MigrationSnapshot>,
-): Promise<void> {
+function count(metrics: OperatorMetrics | undefined, before: MigrationSnapshot, c: Committed<MigrationSnapshot>): void {
+  if (!metrics) return;
   const { event, snapshot } = c;
-  const id = c.id;
-  if (event.type === 'ReplayDepthSampled') {
-    metrics?.replayDepth.set({ migration: id }, (event.data as { depth: number }).depth);
-  }
-  if (event.type === 'TransferCompleted') metrics?.bytesTransferred.inc((event.data as { bytes: number }).bytes);
+  if (event.type === 'ReplayDepthSampled')
+    metrics.replayDepth.set({ migration: c.id }, (event.data as { depth: number }).depth);
+  if (event.type === 'TransferCompleted') metrics.bytesTransferred.inc((event.data as { bytes: number }).bytes);
   const from = phaseOf(before);
   const to = phaseOf(snapshot);
-  const failure = snapshot.context.failure;
-  if (failure && !before.context.failure && to !== 'Failed') {
-    await cluster.recordEvent(
-      ref,
-      'Warning',
-      failureReason(snapshot),
-      `Started compensation in phase ${from}: ${failure.message}`,
-    );
-  }
   if (from === to) return;
   const ended = snapshot.context.phaseTimings[from as keyof typeof snapshot.context.phaseTimings];
-  if (ended !== undefined) metrics?.phaseDuration.observe({ phase: from }, ended / 1000);
-  const spec = snapshot.context.spec;
-  if (to === 'Completed') {
-    metrics?.outcomes.inc({ outcome: 'Completed', reason: 'Completed' });
-    metrics?.replayDepth.remove({ migration: id });
-    await cluster.recordEvent(
-      ref,
-      'Normal',
-      'Completed',
-      `Migrated Pod ${spec.namespace}/${spec.sourcePod} to node ${spec.targetNode} in ${goDuration(totalMs(snapshot))}`,
-    );
-  } else if (to === 'Failed') {
-    const reason = failureReason(snapshot);
-    metrics?.outcomes.inc({ outcome: 'Failed', reason });
-    metrics?.replayDepth.remove({ migration: id });
-    await cluster.recordEvent(ref, 'Warning', reason, `Failed migration: ${snapshot.context.message}`);
-  } else {
-    const took = ended === undefined ? '' : ` after ${from} took ${goDuration(ended)}`;
-    await cluster.recordEvent(ref, 'Normal', to, `Started phase ${to}${took}`);
+  if (ended !== undefined) metrics.phaseDuration.observe({ phase: from }, ended / 1000);
+  if (to === 'Completed' || to === 'Failed') {
+    metrics.outcomes.inc({ outcome: to, reason: to === 'Completed' ? 'Completed' : failureReason(snapshot) });
+    metrics.replayDepth.remove({ migration: c.id });
   }
+}
+
+function eventsFor(before: MigrationSnapshot, c: Committed<MigrationSnapshot>): EventToRecord[] {
+  const { snapshot } = c;
+  const from = phaseOf(before);
+  const to = phaseOf(snapshot);
+  const out: EventToRecord[] = [];
+  const failure = snapshot.context.failure;
+  if (failure && !before.context.failure && to !== 'Failed')
+    out.push({
+      type: 'Warning',
+      reason: failureReason(snapshot),
+      message: `Started compensation in phase ${from}: ${failure.message}`,
+    });
+  if (from === to) return out;
+  const ended = snapshot.context.phaseTimings[from as keyof typeof snapshot.context.phaseTimings];
+  const spec = snapshot.context.spec;
+  if (to === 'Completed')
+    out.push({
+      type: 'Normal',
+      reason: 'Completed',
+      message: `Migrated Pod ${spec.namespace}/${spec.sourcePod} to node ${spec.targetNode} in ${goDuration(totalMs(snapshot))}`,
+    });
+  else if (to === 'Failed')
+    out.push({
+      type: 'Warning',
+      reason: failureReason(snapshot),
+      message: `Failed migration: ${snapshot.context.message}`,
+    });
+  else {
+    const took = ended === undefined ? '' : ` after ${from} took ${goDuration(ended)}`;
+    out.push({ type: 'Normal', reason: to, message: `Started phase ${to}${took}` });
+  }
+  return out;
 }

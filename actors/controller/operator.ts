@@ -7,7 +7,7 @@
  * `createOperator(deps)` builds it from ports; `main.ts` wires the real ones.
  */
 import type { Logger } from 'pino';
-import { ErrorCode, InvalidInputError, Ms2mError } from '../../adapters/errors.ts';
+import { ErrorCode, InvalidInputError, Ms2mError, toMs2mError } from '../../adapters/errors.ts';
 import type { EventLog } from '../../adapters/event-log/port.ts';
 import type { CustomResource } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Lease } from '../../adapters/lease/port.ts';
@@ -145,7 +145,7 @@ export function createOperator(deps: OperatorDeps): Operator {
       observers: [
         // located once the host has read the log (a migration of the legacy layout stays where it is)
         crStatusObserver(deps.migrations, ref(m), () => deps.log.locate(logKey)),
-        eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION),
+        eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION, log),
       ],
       signal: hostsAbort.signal,
     });
@@ -193,7 +193,12 @@ export function createOperator(deps: OperatorDeps): Operator {
       const phase = m.status?.phase;
       if (phase && TERMINAL.has(phase) && !m.metadata.finalizers?.includes(FINALIZER) && !hosts.has(k)) return;
       if (!m.metadata.finalizers?.includes(FINALIZER)) {
-        if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true, m))) return;
+        try {
+          if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true, m))) return;
+        } catch (err) {
+          await reportNotStarted(m, err);
+          throw err;
+        }
       }
       const running = await openHost(m);
       const snap = running.host.snapshot();
@@ -208,6 +213,21 @@ export function createOperator(deps: OperatorDeps): Operator {
     } finally {
       deps.metrics?.reconcileLatency.observe((performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Nothing can start without the finalizer (a deletion could not be compensated): say so in status and an Event
+   * where the operator may still write them, then let the queue retry.
+   */
+  async function reportNotStarted(m: Migration, err: unknown): Promise<void> {
+    const e = toMs2mError(err);
+    if (e.transient) return;
+    const message = `Not started: could not add finalizer ${FINALIZER}: ${e.message}`;
+    if (m.status?.message === message) return;
+    await deps.migrations
+      .patchStatus(m.metadata.namespace, m.metadata.name, { message, observedGeneration: m.metadata.generation })
+      .catch((patchErr: Error) => log.warn({ migration: key(m), err: patchErr.message }, 'Could not write status'));
+    await recordEvent(m, 'Warning', 'FinalizerNotAdded', message);
   }
 
   /** A new resource: validate and resolve its spec, then record MigrationRequested; a bad spec fails at once. */

@@ -244,20 +244,12 @@ const CASES: Case[] = [
     does: 'Checkpointing cannot reach the kubelet checkpoint API through the node proxy: the migration fails',
     outcome: 'failed',
     realKubelet: true,
-    knownIssue: {
-      what: 'CheckpointForbiddenError (adapters/kubelet/errors.ts) says "grant create on nodes/proxy to the operator" but not where: crds/rbac.yaml',
-      relax: 'no crds/rbac.yaml hint',
-    },
   },
   {
     missing: { group: '', resource: 'events', verb: 'create' },
-    does: 'Events cannot be recorded: the events observer retries and logs; the migration itself completes',
+    does: 'Events cannot be recorded: each refused Event is logged and skipped; the migration completes and its finalizer goes',
     outcome: 'log',
     thenPhase: 'Completed',
-    knownIssue: {
-      what: 'the finalizer is never removed: settle() waits for host.idle(), which waits for the events observer, which retries the forbidden Event forever (and records no later Event); deleting the resource hangs the same way',
-      relax: 'finalizer kept',
-    },
   },
   {
     missing: { group: GROUP.group, resource: 'statefulmigrations/status', verb: 'patch' },
