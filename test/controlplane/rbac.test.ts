@@ -204,14 +204,11 @@ interface Case {
   does: string;
   /**
    * Where the clear message shows up: `failed`, the migration Failed with it in status.message (and its finalizer
-   * goes); `log`, an operator log line (the status cannot be written, or the migration never starts); `message`,
-   * status.message only, the migration never ending (a known issue).
+   * goes); `log`, an operator log line (the status cannot be written, or the migration never starts).
    */
-  outcome: 'failed' | 'log' | 'message';
+  outcome: 'failed' | 'log';
   /** Also wait for this phase after the log line (the permission is not needed for the migration itself). */
   thenPhase?: 'Completed';
-  /** A bug this case found, reported; `relax` says which part of the expectation it suspends. */
-  knownIssue?: { what: string; relax: 'no crds/rbac.yaml hint' | 'never Failed' | 'finalizer kept' };
   /** The migration's spec (defaults: a plain pod to the other node, broker URL inline). */
   spec?: Record<string, unknown>;
   realKubelet?: boolean;
@@ -268,12 +265,8 @@ const CASES: Case[] = [
   },
   {
     missing: { group: '', resource: 'secrets', verb: 'get' },
-    does: 'the broker URL of spec.brokerSecretRef cannot be read: the step fails, then compensation, forever',
-    outcome: 'message',
-    knownIssue: {
-      what: 'compensate (actors/effects/compensate.ts) resolves the broker config before anything else, so when that is what failed, every compensation attempt fails too and the migration never reaches Failed',
-      relax: 'never Failed',
-    },
+    does: 'the broker URL of spec.brokerSecretRef cannot be read: the migration fails before it reached the broker',
+    outcome: 'failed',
     spec: {
       messageQueueConfig: { queueName: 'q', exchangeName: 'x' },
       brokerSecretRef: { name: 'broker', key: 'url' },
@@ -292,8 +285,7 @@ type LogLine = { level: number; msg: string; [k: string]: unknown };
 
 /** A clear message has the API server's `cannot <verb> resource "<resource>"`, and where to grant it. */
 const names = (text: string, c: Case) =>
-  text.includes(`cannot ${c.missing.verb} resource "${c.missing.resource}"`) &&
-  (c.knownIssue?.relax === 'no crds/rbac.yaml hint' || text.includes('crds/rbac.yaml'));
+  text.includes(`cannot ${c.missing.verb} resource "${c.missing.resource}"`) && text.includes('crds/rbac.yaml');
 const logText = (l: LogLine) =>
   Object.values(l)
     .filter((v) => typeof v === 'string')
@@ -350,8 +342,7 @@ describe('the operator with one permission less fails with a message naming it a
         const seen = await expectOutcome(c, read, logs).catch((err: Error) => {
           throw new Error(`${err.message}; operator warnings: ${warnings(logs)}`, { cause: err });
         });
-        const issue = c.knownIssue ? ` KNOWN ISSUE (${c.knownIssue.relax}): ${c.knownIssue.what}` : '';
-        console.info(`rbac: without ${c.missing.verb} ${c.missing.resource}: ${c.does}. Seen: ${seen}${issue}`);
+        console.info(`rbac: without ${c.missing.verb} ${c.missing.resource}: ${c.does}. Seen: ${seen}`);
       } finally {
         await run.stop();
         // a finalizer the operator could not remove would hold the namespace in Terminating
@@ -385,13 +376,6 @@ async function expectOutcome(c: Case, read: () => Promise<Smig>, logs: LogLine[]
     await finalizerGone();
     return `Failed, finalizer removed: ${m.status?.message}`;
   }
-  if (c.outcome === 'message') {
-    const m = await eventually(`status.message naming ${what}`, async () => {
-      const m = await read();
-      return names(m.status?.message ?? '', c) ? m : undefined;
-    });
-    return `phase ${m.status?.phase}: ${m.status?.message}`;
-  }
   const line = await eventually(`an operator log line naming ${what}`, async () =>
     logs.find((l) => l.level >= 40 && names(logText(l), c)),
   );
@@ -402,10 +386,8 @@ async function expectOutcome(c: Case, read: () => Promise<Smig>, logs: LogLine[]
       return terminal(m) ? m : undefined;
     });
     expect(m.status?.phase).toBe(c.thenPhase);
-    if (c.knownIssue?.relax !== 'finalizer kept') {
-      await finalizerGone();
-      m = await read();
-    }
+    await finalizerGone();
+    m = await read();
   }
   const finalizer = m.metadata.finalizers?.includes(FINALIZER) ? 'finalizer kept' : 'no finalizer';
   return `logged "${line.msg}: ${line.err}"; the migration: phase ${m.status?.phase ?? '(no status)'}, ${finalizer}`;
