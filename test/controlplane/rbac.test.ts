@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -437,6 +438,15 @@ async function startOperator(kc: KubeConfig, namespace: string, c: Case, logs: L
     },
   });
   const logger = pino({ level: 'info' }, sink);
+  if (c.leaderElection) {
+    // a Lease left by an earlier file of the tier could be taken over without `create`: start from none
+    await admin
+      .makeApiClient(CoordinationV1Api)
+      .deleteNamespacedLease({ namespace: 'ms2m-system', name: 'ms2m-operator' })
+      .catch((err: { code?: number }) => {
+        if (err.code !== 404) throw err;
+      });
+  }
   const clock = systemClock();
   const journal = new EffectJournal(clock);
   const dir = mkdtempSync(join(tmpdir(), 'ms2m-rbac-'));
