@@ -309,4 +309,21 @@ describe('operator with real RabbitMQ, agents, registry and the kubelet through 
     });
     expect(pod.metadata?.deletionTimestamp).toBeUndefined();
   });
+
+  it('Sequential + Registry of a StatefulSet pod: pushed by the source agent, restored under the same name, 0 lost', {
+    timeout: 300_000,
+  }, async () => {
+    const r = await migrate('seq-registry', statefulSet, {
+      transferMode: 'Registry',
+      targetPod: (s) => s,
+      sequential: true,
+    });
+    expect(r.status.phase, r.status.message).toBe('Completed');
+    expect(r.missing).toEqual([]);
+    expect(
+      await ociRegistry({ insecure: true }).exists(`${registry!.host}/ms2m-seq-registry/app-seq-registry-0:checkpoint`),
+    ).toBe(true);
+    const pod = await core.readNamespacedPod({ namespace, name: 'app-seq-registry-0' });
+    expect(pod.spec?.containers[0]?.imagePullPolicy).toBe('Always');
+  });
 });
