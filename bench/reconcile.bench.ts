@@ -24,7 +24,8 @@ import { KubeCluster } from '../adapters/kubernetes/kubernetes.ts';
 import { FakeBroker } from '../adapters/rabbitmq/fake.ts';
 import { startControlPlane } from '../cluster/control-plane/control-plane.ts';
 import type { StreamKey } from '../machines/envelope.ts';
-import { eventually, NodeSimulator } from '../test/support/node-simulator.ts';
+import { eventually } from '../test/support/eventually.ts';
+import { NodeSimulator } from '../test/support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../test/support/operator-env.ts';
 import { percentile } from './percentiles.ts';
 

@@ -16,6 +16,7 @@ import {
   POD_DELETION_COST,
   type PodInfo,
 } from '../../adapters/kubernetes/port.ts';
+import { eventually as waitFor } from '../support/eventually.ts';
 
 export interface OwnerRef {
   apiVersion: string;
@@ -77,26 +78,9 @@ export type ContractCase =
   | 'patch-missing-deployment'
   | 'replicaset-keeps-older-pod-without-cost';
 
-/** Waits in the harness's clock; `check` returns undefined until the condition holds. */
-async function eventually<T>(
-  h: ClusterUnderTest,
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = h.clock.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (h.clock.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`, { cause: last });
-    await h.clock.sleepUntil(h.clock.now() + 100);
-  }
-}
+/** Waits on the contract's clock (virtual for the fake, real for the API server). */
+const eventually = <T>(h: ClusterUnderTest, what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitFor(what, check, timeoutMs, h.clock);
 
 /** Waits until the instance `uid` of the pod is gone, playing the kubelet for its termination. */
 async function untilGone(h: ClusterUnderTest, namespace: string, name: string, uid: string): Promise<void> {

@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
+import { eventually } from '../support/eventually.ts';
 
 const cp = inject('controlPlane');
 const kc = new KubeConfig();
@@ -27,22 +28,6 @@ const labels = (app: string) => ({ app });
 const container = { name: 'c', image: 'registry.invalid/never-pulled:1' };
 /** Matches no node: these pods stay unscheduled even when other suites register (simulated) nodes. */
 const unplaced = { nodeSelector: { 'ms2m.io/control-plane-test': 'no-such-node' }, containers: [container] };
-
-/** Polls `fn` until it returns a value other than undefined; fails with the last error after `timeoutMs`. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`, { cause: last });
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function podsOf(app: string): Promise<V1Pod[]> {
   return (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;

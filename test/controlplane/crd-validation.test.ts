@@ -31,7 +31,8 @@ import { isNotFound, toKubernetesError } from '../../adapters/kubernetes/api-err
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
-import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { eventually } from '../support/eventually.ts';
+import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 import { type Json, type SpecCase, specCaseArb } from '../support/spec-arbitrary.ts';
 

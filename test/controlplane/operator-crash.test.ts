@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JournalEntry } from '../../adapters/effect-journal.ts';
-import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { eventually } from '../support/eventually.ts';
+import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 import { savedJournal } from '../support/persistent-fakes.ts';
 

@@ -23,8 +23,9 @@ import { type AgentPair, startAgentPair, writeRandomTar } from '../harness/agent
 import { type NetnsKubelet, startNetnsKubelet } from '../harness/netns-kubelet.ts';
 import { type RabbitServer, startRabbit } from '../harness/rabbitmq.ts';
 import { type RegistryHarness, startRegistry } from '../harness/registry.ts';
+import { eventually } from '../support/eventually.ts';
 import { MigratingConsumer, NumberedProducer } from '../support/mq-workload.ts';
-import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 
 const cp = inject('controlPlane');

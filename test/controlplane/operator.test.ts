@@ -34,7 +34,8 @@ import type { Kubelet } from '../../adapters/kubelet/port.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
-import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { eventually } from '../support/eventually.ts';
+import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 
 const cp = inject('controlPlane');

@@ -41,7 +41,8 @@ import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
 import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
-import { eventually, NodeSimulator } from '../support/node-simulator.ts';
+import { eventually } from '../support/eventually.ts';
+import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 
 const cp = inject('controlPlane');

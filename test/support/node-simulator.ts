@@ -29,22 +29,6 @@ export interface NodeSimulatorOptions {
   kubelets?: Record<string, { ip: string; port: number }>;
 }
 
-/** Polls `fn` until it returns something other than undefined, or fails naming `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`, { cause: last });
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /**
  * @example
  * ```ts

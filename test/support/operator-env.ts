@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ControlPlaneInfo } from '../harness/control-plane.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
-import { eventually } from './node-simulator.ts';
+import { eventually } from './eventually.ts';
 
 const root = join(import.meta.dirname, '../..');
 export const OPERATOR_USER = 'ms2m-operator-under-test';
