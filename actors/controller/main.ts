@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { createAgentClient } from '../../adapters/agent-client/agent-client.ts';
@@ -18,6 +18,7 @@ import { openEventLog } from '../../adapters/event-log/open.ts';
 import { kubeletFromKubeconfig } from '../../adapters/kubelet/kubeconfig.ts';
 import { isNotFound, toKubernetesError } from '../../adapters/kubernetes/api-errors.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
+import { loadKubeConfig } from '../../adapters/kubernetes/keep-alive-kubeconfig.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
 import { createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
@@ -66,9 +67,7 @@ async function main(): Promise<void> {
   if (!o.logDir && !o.nats) program.error('ms2m-operator: set --log-dir DIR or --nats URL for the event log');
   if (!o.agentToken) program.error('ms2m-operator: set --agent-token (or MS2M_AGENT_TOKEN) for the node agents');
   const logger = pino({ level: o.logLevel });
-  const kc = new KubeConfig();
-  if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-  else kc.loadFromDefault();
+  const kc = loadKubeConfig({ file: o.kubeconfig });
   const core = kc.makeApiClient(CoreV1Api);
   const clock = systemClock();
   const cluster = new KubeCluster({ kubeConfig: kc, logger });

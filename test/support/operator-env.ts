@@ -13,6 +13,7 @@ import {
   loadAllYaml,
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../adapters/kubernetes/keep-alive-kubeconfig.ts';
 import type { ControlPlaneInfo } from '../harness/control-plane.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
 import { eventually } from './eventually.ts';
@@ -82,7 +83,6 @@ export async function installOperatorPrerequisites(
     if ((err as { code?: number }).code !== 409) throw err;
   }
   const operatorKubeconfigPath = await makeUserKubeconfig(cp, OPERATOR_USER, []);
-  const operator = new KubeConfig();
-  operator.loadFromFile(operatorKubeconfigPath);
+  const operator = loadKubeConfig({ file: operatorKubeconfigPath });
   return { admin, operator, operatorKubeconfigPath };
 }
