@@ -95,9 +95,15 @@ describe('migration on real RabbitMQ and NATS JetStream', () => {
     await new Promise((r) => setTimeout(r, 1000));
     await producer.stop();
     const targetState = () => new Set([...checkpointState, ...target.seen]);
-    await until('the target to hold every published message', () => targetState().size >= producer.sent, 90_000);
+    // on timeout, the assertion below says which messages are missing (and the source's view of them)
+    await until('the target to hold every published message', () => targetState().size >= producer.sent, 90_000).catch(
+      () => undefined,
+    );
     const missing = Array.from({ length: producer.sent }, (_, i) => i + 1).filter((n) => !targetState().has(n));
-    expect(missing).toEqual([]);
+    expect(
+      missing,
+      `sent ${producer.sent}; checkpoint ${checkpointState.size}, target ${target.seen.size}; source saw the missing: ${missing.filter((n) => source.seen.has(n)).join(',')}`,
+    ).toEqual([]);
     expect(target.control).toEqual(['START_REPLAY', 'END_REPLAY']);
     expect(source.control).toEqual(['STOP_CONSUMING']);
 
