@@ -7,9 +7,19 @@ export const SOURCE_DELETION_COST = -1_000_000;
 /**
  * ShadowPod without a Deployment (or PatchAffinity): the source goes once replay has ended. Only the instance
  * inspected at Pending (its UID): a pod recreated under the source's name since is not ours to delete.
+ * A plain pod's target then stops being owned by the StatefulMigration: it is the workload now, and deleting
+ * the finished resource must not garbage-collect it (PatchAffinity keeps SHADOW's behaviour).
  */
 export const deleteSourcePod: Effect = async ({ ctx, key }, { deps }) => {
-  await deps.cluster.deletePod(ctx.spec.namespace, ctx.spec.sourcePod, key, { uid: need(ctx, 'source').uid });
+  const source = need(ctx, 'source');
+  await deps.cluster.deletePod(ctx.spec.namespace, ctx.spec.sourcePod, key, { uid: source.uid });
+  if (source.owner.kind === 'None')
+    await deps.cluster.removeOwnerReference(
+      ctx.spec.namespace,
+      need(ctx, 'targetPod'),
+      ctx.spec.uid,
+      `${key}:release-target`,
+    );
   return { type: 'SourcePodDeleted', data: {} };
 };
 

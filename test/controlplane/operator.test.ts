@@ -194,6 +194,8 @@ describe('operator on a real control plane', () => {
     );
     const target = await core.readNamespacedPod({ namespace, name: 'plain-shadow' });
     expect(target.spec?.nodeName).toBe('node-b');
+    // released at Finalizing: deleting the finished resource must not garbage-collect the migrated workload
+    expect(target.metadata?.ownerReferences ?? []).toEqual([]);
     const c = target.spec?.containers[0];
     expect(c?.env).toEqual([...consumerContainer.env, { name: 'MS2M_RESTORE_MODE', value: 'true' }]);
     expect(c?.volumeMounts).toEqual(expect.arrayContaining(consumerContainer.volumeMounts));

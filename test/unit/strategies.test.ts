@@ -41,11 +41,12 @@ describe('ShadowPod on a plain pod', () => {
       'control:END_REPLAY ms2m.control.consumer-shadow',
       'deleteReplayQueue orders.ms2m-replay',
       'deletePod default/consumer',
+      // the migrated plain pod is the workload now: no longer owned (and garbage-collected) by the resource
+      'removeOwnerReference default/consumer-shadow',
     ]);
-    expect(await s.world.cluster.getPod('default', 'consumer-shadow')).toMatchObject({
-      nodeName: 'node-b',
-      ready: true,
-    });
+    const target = await s.world.cluster.getPod('default', 'consumer-shadow');
+    expect(target).toMatchObject({ nodeName: 'node-b', ready: true });
+    expect(target?.ownerReferences).toEqual([]);
     const source = await s.world.cluster.getPod('default', 'consumer');
     expect(source === null || source.deleting).toBe(true);
   });
