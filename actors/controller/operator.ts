@@ -204,7 +204,7 @@ export function createOperator(deps: OperatorDeps): Operator {
       const snap = running.host.snapshot();
       if (!snap) return await begin(m, running);
       if (snap.status === 'done') return await settle(m, running);
-      if (m.spec.cancel) await running.host.cancel('spec.cancel was set');
+      if (m.spec.cancel && cancelWouldChange(snap)) await running.host.cancel('spec.cancel was set');
       await refuseSpecChange(m, running, snap);
       deps.metrics?.reconciles.inc({ result: 'ok' });
     } catch (err) {
@@ -279,8 +279,8 @@ export function createOperator(deps: OperatorDeps): Operator {
     const running = await openHost(m);
     const snap = running.host.snapshot();
     if (snap && snap.status !== 'done') {
-      await running.host.cancel('the StatefulMigration is being deleted');
-      return; // done() requeues the key when compensation has finished
+      if (cancelWouldChange(snap)) await running.host.cancel('the StatefulMigration is being deleted');
+      return; // done() requeues the key when compensation (or Finalizing) has finished
     }
     await running.host.idle();
     await running.host.stop();
@@ -388,6 +388,13 @@ export function createOperator(deps: OperatorDeps): Operator {
     },
   };
 }
+
+/**
+ * A cancel changes a running migration only before Finalizing (the point of no return) and before a failure has
+ * started compensation: every resync would otherwise log another CancelRequested the chart then ignores.
+ */
+const cancelWouldChange = (s: MigrationSnapshot): boolean =>
+  s.status !== 'done' && !s.context.failure && s.context.phase !== 'Finalizing';
 
 const key = (m: Migration): string => `${m.metadata.namespace}/${m.metadata.name}`;
 
