@@ -4,7 +4,7 @@ import {
   startReplay as startReplayMessage,
 } from '../../adapters/rabbitmq/port.ts';
 import type { Fact } from '../../machines/events.ts';
-import { brokerConfigOf, type Effect } from './deps.ts';
+import { brokerConfigOf, type Effect, pollUntil } from './deps.ts';
 import { need } from './required-context.ts';
 
 /** Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window). */
@@ -28,10 +28,30 @@ export const startReplay: Effect = async ({ ctx, key }, { deps }) => {
  * Stop the source consumer, THEN unbind the replay queue: messages that arrive in between sit in both queues
  * (the target de-duplicates), none reach only the stopped source. Sequential: the source is gone already.
  */
-export const stopSource: Effect = async ({ ctx, key }, { deps }) => {
+/** How long the cutoff waits for the source to stop consuming before it unbinds the replay queue anyway. */
+export const SOURCE_STOP_WAIT_MS = 10_000;
+
+export const stopSource: Effect = async ({ ctx, key }, env) => {
+  const { deps } = env;
   const cfg = await brokerConfigOf(ctx, deps);
   if (ctx.strategy === 'ShadowPod') {
+    const before = (await deps.broker.consumerCount(cfg, cfg.queueName)) ?? 0;
     await deps.broker.sendControl(cfg, ctx.spec.sourcePod, { type: 'STOP_CONSUMING' }, `${key}:stop-consuming`);
+    // Unbind only once the source has really stopped: a message published after the unbind reaches the primary
+    // queue alone, and one the source still takes then is one the target never sees (lost). A consumer that
+    // ignores STOP_CONSUMING is waited for SOURCE_STOP_WAIT_MS at most.
+    const { clock } = deps;
+    const until = clock.now() + SOURCE_STOP_WAIT_MS;
+    const stopped = await pollUntil(env, async () => {
+      const now = (await deps.broker.consumerCount(cfg, cfg.queueName)) ?? 0;
+      if (now < before || now === 0) return true;
+      return clock.now() >= until ? false : undefined;
+    });
+    if (!stopped)
+      deps.logger.warn(
+        { queue: cfg.queueName, pod: ctx.spec.sourcePod, waitedMs: SOURCE_STOP_WAIT_MS },
+        'The source did not stop consuming after STOP_CONSUMING; unbinding the replay queue anyway',
+      );
   }
   await deps.broker.unbindReplayQueue(cfg, key);
   return { type: 'SourceStopped', data: { replayQueueUnbound: true } };

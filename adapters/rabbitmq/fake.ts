@@ -151,6 +151,11 @@ export class FakeBroker implements Broker {
     };
   }
 
+  async consumerCount(_cfg: BrokerConfig, queue: string): Promise<number | null> {
+    const q = this.queues.get(queue);
+    return q ? (q.consuming ? 1 : 0) : null;
+  }
+
   async close(): Promise<void> {}
 
   toJSON() {

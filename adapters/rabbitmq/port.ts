@@ -27,6 +27,8 @@ export interface Broker {
   sendControl(cfg: BrokerConfig, pod: string, message: ControlMessage, key: string): Promise<void>;
   /** Current depth of a queue: ready + unacknowledged, with rate samples for the cutoff formula. */
   depth(cfg: BrokerConfig, queue: string): Promise<QueueDepth>;
+  /** Consumers subscribed to `queue` now (AMQP, not the lagging statistics); null when the queue is missing. */
+  consumerCount(cfg: BrokerConfig, queue: string): Promise<number | null>;
   close(): Promise<void>;
 }
 

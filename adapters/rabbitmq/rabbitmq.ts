@@ -84,11 +84,18 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
 
   /** Passive check on a throwaway channel: the AMQP ready count, or null when the queue is missing. */
   const readyCount = (c: RabbitConnection, url: string, queue: string): Promise<number | null> =>
+    checkQueue(c, url, queue, 'messageCount');
+  const checkQueue = (
+    c: RabbitConnection,
+    url: string,
+    queue: string,
+    field: 'messageCount' | 'consumerCount',
+  ): Promise<number | null> =>
     c.withThrowawayChannel(
       `check queue ${queue}`,
       async (ch) => {
         try {
-          return (await ch.checkQueue(queue)).messageCount;
+          return (await ch.checkQueue(queue))[field];
         } catch (err) {
           if (toBrokerError(err, url, 'check', { kind: 'Queue', name: queue }) instanceof BrokerNotFoundError)
             return null;
@@ -165,6 +172,9 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
       log.info({ key, queue, type: message.type }, `Sent ${message.type} to ${queue}`);
     },
 
+    consumerCount(cfg, queue) {
+      return checkQueue(conn(cfg.brokerUrl), cfg.brokerUrl, queue, 'consumerCount');
+    },
     async depth(cfg, queue): Promise<QueueDepth> {
       const c = conn(cfg.brokerUrl);
       const ready = await readyCount(c, cfg.brokerUrl, queue);

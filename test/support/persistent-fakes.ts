@@ -92,6 +92,7 @@ export function persistentFakes(
     deleteReplayQueue: (cfg, key) => call((w) => w.broker.deleteReplayQueue(cfg, key)),
     sendControl: (cfg, pod, message, key) => call((w) => w.broker.sendControl(cfg, pod, message, key)),
     depth: (cfg, queue) => call((w) => w.broker.depth(cfg, queue)),
+    consumerCount: (cfg, queue) => call((w) => w.broker.consumerCount(cfg, queue)),
     close: async () => undefined,
   };
   const agents: AgentClient = {

@@ -224,3 +224,31 @@ describe('Sequential asked for a pod without a StatefulSet', () => {
     expect(s.world.journal.entries.filter((e) => e.applied)).toEqual([]);
   });
 });
+
+describe('the cutoff waits for the source to stop consuming before it unbinds the replay queue', () => {
+  it('unbinds once the primary queue lost the source as a consumer', async () => {
+    const s = scenario({ workload: 'pod', spec: { replayCutoffSeconds: 1 }, producerRate: 50, consumerRate: 5 });
+    const counts: number[] = [];
+    const real = s.world.broker.consumerCount.bind(s.world.broker);
+    s.world.broker.consumerCount = async (cfg, queue) => {
+      const n = await real(cfg, queue);
+      counts.push(n ?? -1);
+      return n;
+    };
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    expect(counts.slice(0, 2)).toEqual([1, 0]); // before STOP_CONSUMING, then stopped
+    const ops = s.world.journal.entries.filter((e) => e.applied).map((e) => e.op);
+    expect(ops.indexOf('unbindReplayQueue')).toBeGreaterThan(ops.indexOf('control:STOP_CONSUMING'));
+  });
+
+  it('a consumer that ignores STOP_CONSUMING is waited for a bounded time, then the replay queue is unbound', async () => {
+    const s = scenario({ workload: 'pod', spec: { replayCutoffSeconds: 1 }, producerRate: 50, consumerRate: 5 });
+    s.world.broker.consumerCount = async () => 1;
+    const final = await runToEnd(s);
+    expect(final.value).toBe('Completed');
+    const stopped = s.world.journal.entries.find((e) => e.applied && e.op === 'control:STOP_CONSUMING');
+    const unbound = s.world.journal.entries.find((e) => e.applied && e.op === 'unbindReplayQueue');
+    expect((unbound?.at ?? 0) - (stopped?.at ?? 0)).toBeGreaterThanOrEqual(10_000);
+  });
+});
