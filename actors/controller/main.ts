@@ -16,10 +16,10 @@ import { createAgentClient } from '../../adapters/agent-client/agent-client.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { openEventLog } from '../../adapters/event-log/open.ts';
 import { kubeletFromKubeconfig } from '../../adapters/kubelet/kubeconfig.ts';
-import { isNotFound, toKubernetesError } from '../../adapters/kubernetes/api-errors.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { loadKubeConfig } from '../../adapters/kubernetes/keep-alive-kubeconfig.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
+import { secretReader } from '../../adapters/kubernetes/secrets.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
 import { createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
 import { statefulMigrationResource } from '../crd/stateful-migration.ts';
@@ -104,16 +104,7 @@ async function main(): Promise<void> {
       sampleHeartbeatMs: 2000,
     },
     log,
-    readSecret: async (namespace, name, key) => {
-      try {
-        const secret = await core.readNamespacedSecret({ namespace, name });
-        const value = secret.data?.[key];
-        return value === undefined ? null : Buffer.from(value, 'base64').toString('utf8');
-      } catch (err) {
-        if (isNotFound(err)) return null;
-        throw toKubernetesError(err, `Get Secret ${namespace}/${name}`);
-      }
-    },
+    readSecret: secretReader(kc),
     lease: o.leaderElect
       ? kubernetesLease({
           kubeConfig: kc,

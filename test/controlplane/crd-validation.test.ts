@@ -27,9 +27,9 @@ import { systemClock } from '../../adapters/clock/system.ts';
 import { EffectJournal } from '../../adapters/effect-journal.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
 import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
-import { isNotFound, toKubernetesError } from '../../adapters/kubernetes/api-errors.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
+import { secretReader } from '../../adapters/kubernetes/secrets.ts';
 import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { eventually } from '../support/eventually.ts';
 import { NodeSimulator } from '../support/node-simulator.ts';
@@ -384,7 +384,6 @@ describe(`${realCount} accepted specs created for real and run by the operator`,
     const logger = pino({ level: 'info' }, sink);
     const clock = systemClock();
     const journal = new EffectJournal(clock);
-    const operatorCore = operatorKc.makeApiClient(CoreV1Api);
     operator = createOperator({
       logger,
       migrations: new CustomResourceClient(operatorKc, { ...GROUP, kind: 'StatefulMigration' }, runNamespace),
@@ -399,15 +398,7 @@ describe(`${realCount} accepted specs created for real and run by the operator`,
       },
       log: await openFileLog({ dir: join(dir, 'log'), logger }),
       // as main.ts: the Secret named by spec.brokerSecretRef, read with the operator's own credentials
-      readSecret: async (namespace, name, key) => {
-        try {
-          const value = (await operatorCore.readNamespacedSecret({ namespace, name })).data?.[key];
-          return value === undefined ? null : Buffer.from(value, 'base64').toString('utf8');
-        } catch (err) {
-          if (isNotFound(err)) return null;
-          throw toKubernetesError(err, `Get Secret ${namespace}/${name}`);
-        }
-      },
+      readSecret: secretReader(operatorKc),
       runtime: { maxAttempts: 3, retryBaseMs: 100 },
     });
     await operator.start();

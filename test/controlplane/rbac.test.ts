@@ -35,9 +35,9 @@ import { EffectJournal } from '../../adapters/effect-journal.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
 import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
 import { kubeletFromKubeconfig } from '../../adapters/kubelet/kubeconfig.ts';
-import { isNotFound, toKubernetesError } from '../../adapters/kubernetes/api-errors.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
+import { secretReader } from '../../adapters/kubernetes/secrets.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
 import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
@@ -451,7 +451,6 @@ async function startOperator(kc: KubeConfig, namespace: string, c: Case, logs: L
   const clock = systemClock();
   const journal = new EffectJournal(clock);
   const dir = mkdtempSync(join(tmpdir(), 'ms2m-rbac-'));
-  const userCore = kc.makeApiClient(CoreV1Api);
   const operator = createOperator({
     logger,
     migrations: new CustomResourceClient(kc, { ...GROUP, kind: 'StatefulMigration' }, namespace),
@@ -466,15 +465,7 @@ async function startOperator(kc: KubeConfig, namespace: string, c: Case, logs: L
     },
     log: await openFileLog({ dir: join(dir, 'log'), logger }),
     // as main.ts
-    readSecret: async (ns, name, key) => {
-      try {
-        const value = (await userCore.readNamespacedSecret({ namespace: ns, name })).data?.[key];
-        return value === undefined ? null : Buffer.from(value, 'base64').toString('utf8');
-      } catch (err) {
-        if (isNotFound(err)) return null;
-        throw toKubernetesError(err, `Get Secret ${ns}/${name}`);
-      }
-    },
+    readSecret: secretReader(kc),
     ...(c.leaderElection
       ? {
           lease: kubernetesLease({
