@@ -47,7 +47,7 @@ for arg in "$@"; do
   case "$arg" in
     --print-path) print_path=1 ;;
     -h | --help)
-      sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
