@@ -3,6 +3,7 @@
  * Exit codes: 0 done, 1 failed (the error is one line on stderr), 2 wrong usage. `-o json` prints exactly one
  * JSON document. Reading commands open the log read-only: they never create, lock or change anything.
  */
+
 import { Writable } from 'node:stream';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
@@ -11,10 +12,12 @@ import { formatRow, phaseSummary, type TimelineRow, timeline } from '../actors/t
 import { ErrorCode, Ms2mError, NotFoundError } from '../adapters/errors.ts';
 import type { EventLogReader } from '../adapters/event-log/port.ts';
 import { openFileLogReader } from '../adapters/file-log/file-log-reader.ts';
+import { runClusterCli } from '../cluster/local/cli.ts';
 import { MIGRATION_KIND } from '../machines/migration-chart.ts';
 import { demo } from './demo.ts';
 
 export const USAGE = `usage:
+  ms2m cluster up|down|status [--json]                      the local cluster (two real kubelets, containerd, CRIU)
   ms2m demo [--dir DIR] [--nats URL] [--verbose]            run the demo migrations (state and log in DIR)
   ms2m timeline --log DIR [--id NAMESPACE/NAME] [-o text|json]   phase timelines from an embedded event log
   ms2m status --log DIR [--id NAMESPACE/NAME] [-o json|text]     StatefulMigration status projected from the log
@@ -68,6 +71,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case '-h':
         say(io.stdout, USAGE);
         return 0;
+      case 'cluster':
+        return await runClusterCli(rest, io);
       case 'demo': {
         const v = parseOptions('demo', rest, demoOptions);
         return await demo({

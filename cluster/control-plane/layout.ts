@@ -63,18 +63,27 @@ export interface Layout {
  * const layout = await prepareLayout(await mkdtemp(join(tmpdir(), 'cp-')), '127.0.0.1');
  * ```
  */
-export async function prepareLayout(dir: string, address: string, extraSans: readonly string[] = []): Promise<Layout> {
+export async function prepareLayout(
+  dir: string,
+  address: string,
+  extraSans: readonly string[] = [],
+  fixedPorts?: Layout['ports'],
+): Promise<Layout> {
   const pkiDir = join(dir, 'pki');
   const logDir = join(dir, 'logs');
   const usersDir = join(dir, 'users');
   await Promise.all([mkdir(pkiDir), mkdir(logDir), mkdir(usersDir)]);
-  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (
+    fixedPorts
+      ? [
+          fixedPorts.etcdClient,
+          fixedPorts.etcdPeer,
+          fixedPorts.apiserver,
+          fixedPorts.controllerManager,
+          fixedPorts.scheduler,
+        ]
+      : await freePorts(5)
+  ) as [number, number, number, number, number];
   const server = `https://${address}:${apiserver}`;
 
   const ca = await createCa(pkiDir);
