@@ -72,6 +72,10 @@ export const ErrorCode = {
   BODY_TOO_SLOW: 'BODY_TOO_SLOW',
   IMAGE_VERIFY_FAILED: 'IMAGE_VERIFY_FAILED',
   ANSWER_MISMATCH: 'ANSWER_MISMATCH',
+  // node agent loading images into containerd (ctr)
+  CONTAINERD_UNAVAILABLE: 'CONTAINERD_UNAVAILABLE',
+  CTR_NOT_FOUND: 'CTR_NOT_FOUND',
+  IMAGE_IMPORT_FAILED: 'IMAGE_IMPORT_FAILED',
   // command line (bin/): a wrong command, option or argument (exit code 2)
   USAGE: 'USAGE',
   // local cluster tooling (cluster/)

@@ -73,6 +73,30 @@ export const bodyTooSlow = (received: number, elapsedMs: number, why: string) =>
 /** The loader built or found an image that does not hold what its name promises. Never answered as success. */
 export const imageUnverified = (image: string, why: string) =>
   new AgentError(ErrorCode.IMAGE_VERIFY_FAILED, 500, `Checkpoint image ${image} failed verification: ${why}`);
+/** The node's containerd cannot be reached through its socket (missing, not a socket, not answering). */
+export const containerdUnavailable = (socket: string, why: string, cause?: unknown) =>
+  new AgentError(
+    ErrorCode.CONTAINERD_UNAVAILABLE,
+    503,
+    `containerd at ${socket} unavailable: ${why}; check that containerd runs on this node and that its socket is mounted into the agent pod at MS2M_AGENT_CONTAINERD_SOCKET`,
+    { transient: true, cause },
+  );
+/** The `ctr` binary the containerd loader runs is not there. */
+export const ctrNotFound = (ctr: string, cause?: unknown) =>
+  new AgentError(
+    ErrorCode.CTR_NOT_FOUND,
+    500,
+    `ctr not found at "${ctr}": the agent image ships a static ctr at /usr/local/bin/ctr; set MS2M_AGENT_CTR to its path`,
+    { transient: false, cause },
+  );
+/** `ctr images import` failed or timed out; `why` carries ctr's own stderr. */
+export const imageImportFailed = (image: string, why: string, transient: boolean) =>
+  new AgentError(
+    ErrorCode.IMAGE_IMPORT_FAILED,
+    500,
+    `Importing checkpoint image ${image} into containerd failed: ${why}`,
+    { transient },
+  );
 /** A peer agent answered a transfer with an image or digest other than the one sent. */
 export const peerAnswerMismatch = (peer: string, why: string) =>
   new AgentError(ErrorCode.ANSWER_MISMATCH, 502, `Target agent ${peer} answered for another checkpoint: ${why}`);

@@ -9,7 +9,8 @@ import { directCheckpointImage } from '../adapters/agent-client/port.ts';
 import { writeCheckpointLayout } from '../adapters/oci/layout.ts';
 import type { IndexWire, ManifestWire } from '../adapters/oci/oci.wire.ts';
 import { REF_NAME_ANNOTATION } from '../adapters/oci/oci.wire.ts';
-import { CHECKPOINT_ANNOTATION } from '../adapters/oci/port.ts';
+import { manifestProblem } from './checkpoint-manifest.ts';
+import { ContainerdImages, type ContainerdOptions } from './containerd-images.ts';
 import { imageUnverified } from './errors.ts';
 
 const run = promisify(execFile);
@@ -25,7 +26,8 @@ export interface LoadRequest {
 export interface LoadedImage {
   /** `directCheckpointImage(container, sha256)`: the tag is the archive digest. */
   image: string;
-  via: 'containers-storage' | 'oci-layout';
+  /** Where the runtime finds it: the node's containerd, containers-storage (CRI-O), or only the store's layout. */
+  via: 'containerd' | 'containers-storage' | 'oci-layout';
   layoutDir: string;
   manifestDigest: string;
 }
@@ -51,6 +53,8 @@ export interface ImageLoaderOptions {
   /** containers-storage store spec, e.g. `[vfs@/var/lib/x+/run/x]`; default: the node's configured storage. */
   storageSpec?: string;
   skopeo?: string;
+  /** Import into the node's containerd (CRI namespace `k8s.io`) with ctr. Not together with `containersStorage`. */
+  containerd?: ContainerdOptions;
 }
 
 /** The tag part of `directCheckpointImage`. */
@@ -58,9 +62,11 @@ export const checkpointTag = (sha256: string) => directCheckpointImage('x', sha2
 
 /**
  * Writes the checkpoint image as an OCI layout in the store (`images/<sha256>/<ctr>`, the archive hard-linked as
- * its layer, no copy), built in `tmp/` and renamed into place, then, with `containersStorage`, copies it into
- * containers-storage for CRI-O/podman. Both are verified: the layout's manifest must name the archive's digest as its
- * only layer (and its layer blob be the archive itself), and the image in containers-storage must have that manifest.
+ * its layer, no copy), built in `tmp/` and renamed into place, then, with `containerd`, imports it into the node's
+ * containerd (`containerd-images.ts`), or, with `containersStorage`, copies it into containers-storage for
+ * CRI-O/podman. Each is verified: the layout's manifest must name the archive's digest as its only layer (and its
+ * layer blob be the archive itself), and the image in the runtime's storage must have that manifest (in containerd
+ * also its layer unpacked in the runtime's snapshotter). An image already there that verifies is not loaded again.
  *
  * @example
  * ```ts
@@ -70,6 +76,10 @@ export const checkpointTag = (sha256: string) => directCheckpointImage('x', sha2
  * ```
  */
 export function createImageLoader(o: ImageLoaderOptions): ImageLoader {
+  if (o.containerd && o.containersStorage)
+    throw new Error('createImageLoader: choose containerd or containersStorage, not both (a node runs one runtime)');
+  const containerd = o.containerd ? new ContainerdImages(o.containerd) : undefined;
+  const via: LoadedImage['via'] = containerd ? 'containerd' : o.containersStorage ? 'containers-storage' : 'oci-layout';
   const skopeo = o.skopeo ?? 'skopeo';
   const storageRef = (image: string) => `containers-storage:${o.storageSpec ?? ''}${image}`;
 
@@ -126,7 +136,15 @@ export function createImageLoader(o: ImageLoaderOptions): ImageLoader {
     async load(req) {
       const image = directCheckpointImage(req.container, req.sha256);
       const { layoutDir, manifestDigest } = await place(req, image);
-      if (!o.containersStorage) return { image, via: 'oci-layout', layoutDir, manifestDigest };
+      if (containerd) {
+        if ((await containerd.verify(req, image, manifestDigest)) !== null) {
+          await containerd.importLayout(layoutDir, image, req.bytes);
+          const problem = await containerd.verify(req, image, manifestDigest);
+          if (problem) throw imageUnverified(image, `after ctr images import: ${problem}`);
+        }
+        return { image, via, layoutDir, manifestDigest };
+      }
+      if (!o.containersStorage) return { image, via, layoutDir, manifestDigest };
       if ((await verifyStorage(req, image, manifestDigest)) !== null) {
         await run(skopeo, ['copy', '--quiet', `oci:${layoutDir}:${checkpointTag(req.sha256)}`, storageRef(image)], {
           maxBuffer: 1 << 20,
@@ -134,7 +152,7 @@ export function createImageLoader(o: ImageLoaderOptions): ImageLoader {
         const problem = await verifyStorage(req, image, manifestDigest);
         if (problem) throw imageUnverified(image, problem);
       }
-      return { image, via: 'containers-storage', layoutDir, manifestDigest };
+      return { image, via, layoutDir, manifestDigest };
     },
     async verify(req, img) {
       if (img.image !== directCheckpointImage(req.container, req.sha256))
@@ -144,28 +162,19 @@ export function createImageLoader(o: ImageLoaderOptions): ImageLoader {
         (err: Error) => err.message,
       );
       if (layout || img.via === 'oci-layout') return layout;
+      if (img.via !== via) return `it was loaded into ${img.via}, this agent loads into ${via}`;
+      if (containerd) return containerd.verify(req, img.image, img.manifestDigest);
       return verifyStorage(req, img.image, img.manifestDigest);
     },
     async unload(img) {
+      // an image loaded by an agent configured for another runtime cannot be reached from here
+      if (img.via === 'containerd' && containerd) return containerd.remove(img.image);
       if (img.via !== 'containers-storage') return;
       await run(skopeo, ['delete', storageRef(img.image)], { maxBuffer: 1 << 20 }).catch((err: Error) => {
         if (!/does not resolve to an image|not found|no such image/i.test(err.message)) throw err;
       });
     },
   };
-}
-
-/** What is wrong with a checkpoint manifest for `req`, or null. */
-function manifestProblem(m: ManifestWire, req: LoadRequest): string | null {
-  const layers = m.layers ?? [];
-  if (layers.length !== 1) return `its manifest has ${layers.length} layers, expected 1`;
-  const layer = layers[0] as ManifestWire['layers'][number];
-  if (layer.digest !== `sha256:${req.sha256}`)
-    return `its layer is ${layer.digest}, not the archive sha256:${req.sha256}`;
-  if (layer.size !== req.bytes) return `its layer has ${layer.size} bytes, the archive ${req.bytes}`;
-  const named = m.annotations?.[CHECKPOINT_ANNOTATION];
-  if (named !== req.container) return `it restores container "${named}", not "${req.container}"`;
-  return null;
 }
 
 /**

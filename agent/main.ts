@@ -8,6 +8,9 @@
 //   MS2M_AGENT_TLS_CERT / MS2M_AGENT_TLS_KEY (serve https)  MS2M_AGENT_PEER_CA (CA for peer agents)
 //   MS2M_AGENT_INSECURE_REGISTRY=1 (plain http registries)  MS2M_AGENT_REGISTRY_USER / _PASSWORD
 //   MS2M_AGENT_CONTAINERS_STORAGE=auto|on|off    MS2M_AGENT_GC_MAX_AGE_MS (default 6 h, 0 = off)
+//   MS2M_AGENT_CONTAINERD_SOCKET (set: load images into the node's containerd with ctr, e.g.
+//   /run/containerd/containerd.sock)  MS2M_AGENT_CTR (ctr)  MS2M_AGENT_CONTAINERD_NAMESPACE (k8s.io)
+//   MS2M_AGENT_CONTAINERD_SNAPSHOTTER (overlayfs: the snapshotter containerd's CRI runtime uses)
 import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -15,6 +18,7 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { ociRegistry } from '../adapters/oci/registry.ts';
 import { createAgent } from './agent.ts';
+import { ContainerdImages, type ContainerdOptions } from './containerd-images.ts';
 import type { AgentLimits } from './context.ts';
 import { createImageLoader, detectContainersStorage } from './loader.ts';
 import { DEFAULT_TAR_LIMITS } from './tar-safety.ts';
@@ -39,7 +43,28 @@ if (!token) {
 }
 const storeDir = env.MS2M_AGENT_STORE ?? '/var/lib/ms2m-agent';
 const cs = env.MS2M_AGENT_CONTAINERS_STORAGE ?? 'auto';
-const containersStorage = cs === 'on' ? true : cs === 'off' ? false : await detectContainersStorage();
+const containerd: ContainerdOptions | undefined = env.MS2M_AGENT_CONTAINERD_SOCKET
+  ? {
+      socket: env.MS2M_AGENT_CONTAINERD_SOCKET,
+      ctr: env.MS2M_AGENT_CTR || 'ctr',
+      namespace: env.MS2M_AGENT_CONTAINERD_NAMESPACE || 'k8s.io',
+      snapshotter: env.MS2M_AGENT_CONTAINERD_SNAPSHOTTER || 'overlayfs',
+    }
+  : undefined;
+if (containerd && cs === 'on') {
+  logger.fatal(
+    'MS2M_AGENT_CONTAINERD_SOCKET and MS2M_AGENT_CONTAINERS_STORAGE=on exclude each other: a node runs one runtime',
+  );
+  process.exit(2);
+}
+const containersStorage = containerd || cs === 'off' ? false : cs === 'on' ? true : await detectContainersStorage();
+if (containerd) {
+  // not fatal: containerd may start after the agent, and transfers work without it; loads fail with the same error
+  await new ContainerdImages(containerd).serverVersion().then(
+    (version) => logger.info({ ...containerd, version }, 'Loading checkpoint images into containerd'),
+    (err: Error) => logger.error({ ...containerd, err }, 'containerd not usable for loading checkpoint images'),
+  );
+}
 const user = env.MS2M_AGENT_REGISTRY_USER;
 // V8's gc(), without --expose-gc on the command line: uploads run a young-generation GC every few MiB (agent.ts)
 setFlagsFromString('--expose-gc');
@@ -67,7 +92,7 @@ const server = await createAgent({
     insecure: env.MS2M_AGENT_INSECURE_REGISTRY === '1',
     credentials: user ? () => ({ username: user, password: env.MS2M_AGENT_REGISTRY_PASSWORD ?? '' }) : undefined,
   }),
-  loader: createImageLoader({ storeDir, containersStorage }),
+  loader: createImageLoader({ storeDir, containersStorage, containerd }),
   tls:
     env.MS2M_AGENT_TLS_CERT && env.MS2M_AGENT_TLS_KEY && existsSync(env.MS2M_AGENT_TLS_CERT)
       ? { cert: readFileSync(env.MS2M_AGENT_TLS_CERT), key: readFileSync(env.MS2M_AGENT_TLS_KEY) }
@@ -80,6 +105,9 @@ const server = await createAgent({
 });
 server.listen(num(env.MS2M_AGENT_PORT) ?? 7443, env.MS2M_AGENT_HOST ?? '0.0.0.0', () => {
   const a = server.address() as AddressInfo;
-  logger.info({ port: a.port, host: a.address, storeDir, containersStorage }, 'Agent listening');
+  logger.info(
+    { port: a.port, host: a.address, storeDir, containersStorage, containerd: Boolean(containerd) },
+    'Agent listening',
+  );
 });
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => server.close(() => process.exit(0)));

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { fsyncPath } from '../adapters/oci/layout.ts';
 import { badRequest } from './errors.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import type { LoadedImage } from './loader.ts';
 
 /** One image made from a stored archive, for one container name. */
 export interface StoredImage {
   container: string;
   /** `localhost/checkpoint/<container>:sha256-<archive sha256>` */
   image: string;
-  via: 'containers-storage' | 'oci-layout';
+  via: LoadedImage['via'];
   /** `images/<sha256>/<container>`: the OCI layout, the archive hard-linked as its layer. */
   layoutDir: string;
   manifestDigest: string;

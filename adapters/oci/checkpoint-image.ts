@@ -7,7 +7,7 @@ import {
   MEDIA_LAYER_TAR,
   MEDIA_MANIFEST,
 } from './oci.wire.ts';
-import { CHECKPOINT_ANNOTATION } from './port.ts';
+import { CHECKPOINT_ANNOTATION, CONTAINERD_CHECKPOINT_ANNOTATION } from './port.ts';
 
 export interface CheckpointImageBlobs {
   config: { bytes: Buffer; descriptor: DescriptorWire };
@@ -17,7 +17,8 @@ export interface CheckpointImageBlobs {
 
 /**
  * The checkpoint image's config and manifest for a layer that is the checkpoint tar as-is (uncompressed, so the
- * layer digest is also its diff_id). Deterministic: no timestamps, so a re-push yields the same digests.
+ * layer digest is also its diff_id), the manifest annotated with the container for CRI-O and for containerd.
+ * Deterministic: no timestamps, so a re-push yields the same digests.
  *
  * @example
  * ```ts
@@ -31,7 +32,7 @@ export function checkpointImage(p: {
   layerSize: number;
   arch?: string;
 }): CheckpointImageBlobs {
-  const annotations = { [CHECKPOINT_ANNOTATION]: p.container };
+  const annotations = { [CHECKPOINT_ANNOTATION]: p.container, [CONTAINERD_CHECKPOINT_ANNOTATION]: p.container };
   const cfg: ImageConfigWire = {
     architecture: p.arch ?? goArch(process.arch),
     os: 'linux',

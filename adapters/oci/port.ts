@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 
 /**
  * An OCI distribution registry, as the checkpoint path needs it. The checkpoint image is one uncompressed
- * layer that is the checkpoint tar as-is, with OCI media types and the manifest annotation
- * `io.kubernetes.cri-o.annotations.checkpoint.name=<container>` (what CRI-O restores from).
+ * layer that is the checkpoint tar as-is, with OCI media types and the manifest annotations
+ * `io.kubernetes.cri-o.annotations.checkpoint.name=<container>` (what CRI-O restores from) and
+ * `org.criu.checkpoint.container.name=<container>` (what containerd restores from).
  *
  * @example
  * ```ts
@@ -37,4 +38,11 @@ export interface PushedImage {
   bytes: number;
 }
 
+/** CRI-O's checkpoint annotation: the manifest of a checkpoint image names the container it restores. */
 export const CHECKPOINT_ANNOTATION = 'io.kubernetes.cri-o.annotations.checkpoint.name';
+/**
+ * containerd's (checkpointctl's `CheckpointAnnotationName`): containerd 2.x restores from an image only when its
+ * manifest carries it (`checkIfCheckpointOCIImage`, internal/cri/server/container_checkpoint_linux.go). Checkpoint
+ * images carry both, so one image restores on either runtime.
+ */
+export const CONTAINERD_CHECKPOINT_ANNOTATION = 'org.criu.checkpoint.container.name';
