@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/apt.sh
-apt_install openssl
+apt_install openssl socat gcc libc6-dev
 bash cluster/build.sh --nodes

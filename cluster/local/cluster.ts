@@ -25,7 +25,7 @@ import { ensureCriuConfig, removeCriuConfig } from './criu-config.ts';
 import { logPath, runningDaemon, stopDaemon } from './daemons.ts';
 import { installMs2m, type Kubectl, kubectl } from './install.ts';
 import { networkState, setupNetwork, teardownNetwork } from './network.ts';
-import { containerdDaemon, kubeletDaemon, nodePaths, startNode, stopNodeDaemons } from './nodes.ts';
+import { containerdDaemon, kubeletDaemon, nodePaths, registryProxyDaemon, startNode, stopNodeDaemons } from './nodes.ts';
 import { servicesStatus, startServices, stopServices } from './services.ts';
 import {
   killProcesses,
@@ -122,7 +122,7 @@ export function checkPrerequisites(): void {
   for (const [path, fix] of need) {
     if (!executable(path)) throw new ClusterPrerequisiteError(`${path} is missing: ${fix}`);
   }
-  for (const bin of ['nats-server', 'docker-registry', 'epmd', 'ip']) {
+  for (const bin of ['nats-server', 'docker-registry', 'epmd', 'ip', 'socat']) {
     try {
       execFileSync('bash', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
     } catch {
@@ -292,6 +292,7 @@ export async function clusterStatus(opts: { dir?: string } = {}): Promise<Cluste
   for (const node of NODES) {
     processes[containerdDaemon(node)] = (await runningDaemon(dir, containerdDaemon(node)))?.pid ?? null;
     processes[kubeletDaemon(node)] = (await runningDaemon(dir, kubeletDaemon(node)))?.pid ?? null;
+    processes[registryProxyDaemon(node)] = (await runningDaemon(dir, registryProxyDaemon(node)))?.pid ?? null;
   }
   let apiserver: ClusterStatus['apiserver'] = 'down';
   const nodes: Record<string, string> = {};

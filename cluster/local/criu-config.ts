@@ -3,7 +3,7 @@
  * holding an established TCP connection (an AMQP consumer) cannot be dumped (`Connected TCP socket, consider using
  * --tcp-established`). runc reads `/etc/criu/runc.conf` for every checkpoint and restore; `tcp-close` there makes
  * CRIU dump such sockets and restore them closed: the restored consumer sees its connection closed and reconnects
- * (ARCHITECTURE.md §8). The file is written only if absent and removed only if it is still ours (marker line).
+ * (ARCHITECTURE.md §8); `skip-in-flight` drops connections not yet accepted. The file is written only if absent and removed only if it is still ours (marker line).
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -11,7 +11,14 @@ import { writeFileAtomic } from './files.ts';
 
 export const RUNC_CRIU_CONFIG = '/etc/criu/runc.conf';
 const MARKER = '# written by ms2m cluster up: removed by ms2m cluster down';
-const CONTENT = `${MARKER}\n# established TCP connections are checkpointed and restored closed; the workload reconnects\ntcp-close\n`;
+const CONTENT = [
+  MARKER,
+  '# established TCP connections are checkpointed and restored closed: the workload reconnects',
+  'tcp-close',
+  '# connections not yet accepted (a probe arriving during the dump) are dropped: their client retries',
+  'skip-in-flight',
+  '',
+].join('\n');
 
 export type CriuConfigState = 'ours' | 'foreign-with-tcp-close' | 'foreign-without-tcp-close' | 'absent';
 
@@ -25,7 +32,9 @@ export async function criuConfigState(): Promise<CriuConfigState> {
 /** Writes the config when there is none; returns a warning when a foreign one lacks a TCP option. */
 export async function ensureCriuConfig(): Promise<string | null> {
   const state = await criuConfigState();
-  if (state === 'absent') await writeFileAtomic(RUNC_CRIU_CONFIG, CONTENT);
+  if (state === 'absent' || (state === 'ours' && (await readFile(RUNC_CRIU_CONFIG, 'utf8')) !== CONTENT)) {
+    await writeFileAtomic(RUNC_CRIU_CONFIG, CONTENT);
+  }
   if (state === 'foreign-without-tcp-close') {
     return `${RUNC_CRIU_CONFIG} exists and is not ms2m's: it has no 'tcp-close' line, so checkpoints of pods with open TCP connections will fail; add 'tcp-close' to it`;
   }

@@ -4,13 +4,15 @@
  */
 import { buildAndPushImages } from '../images/build.ts';
 import type { ClusterImages } from './cluster.ts';
+import { ENDPOINTS } from './topology.ts';
 
 export async function buildClusterImages(registry: string, log: (line: string) => void): Promise<ClusterImages> {
   const built = await buildAndPushImages({ registry, log });
   const ref = (name: string) => {
     const r = built[name]?.ref;
     if (!r) throw new Error(`the image build did not produce ms2m/${name}`);
-    return r;
+    // pushed from the host to the registry's address, pulled by the nodes as localhost:5000
+    return r.replace(`${registry}/`, `${ENDPOINTS.registryOnNodes}/`);
   };
   return { pause: ref('pause'), agent: ref('agent'), operator: ref('operator'), workloads: ref('workloads') };
 }

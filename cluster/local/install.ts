@@ -96,7 +96,8 @@ export function agentDaemonSet(image: string, clusterDir: string): object[] {
                   { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                   { name: 'MS2M_AGENT_TOKEN_FILE', value: '/etc/ms2m-agent/token' },
                   { name: 'MS2M_AGENT_STORE', value: '/var/lib/ms2m-agent' },
-                  { name: 'MS2M_AGENT_CHECKPOINTS', value: '/var/lib/kubelet/checkpoints' },
+                  // the kubelet names the archive by its host path: the agent sees the nodes' dirs at the same path
+                  { name: 'MS2M_AGENT_CHECKPOINTS', value: join(clusterDir, 'nodes', '$(NODE_NAME)', 'kubelet', 'checkpoints') },
                   { name: 'MS2M_AGENT_PORT', value: String(PORTS.agent) },
                   { name: 'MS2M_AGENT_CONTAINERS_STORAGE', value: 'off' },
                   { name: 'MS2M_AGENT_CONTAINERD_SOCKET', value: '/run/containerd/containerd.sock' },
@@ -106,12 +107,7 @@ export function agentDaemonSet(image: string, clusterDir: string): object[] {
                 ],
                 readinessProbe: { tcpSocket: { port: PORTS.agent }, periodSeconds: 2 },
                 volumeMounts: [
-                  {
-                    name: 'nodes',
-                    mountPath: '/var/lib/kubelet/checkpoints',
-                    readOnly: true,
-                    ...nodeDir('kubelet/checkpoints'),
-                  },
+                  { name: 'nodes', mountPath: join(clusterDir, 'nodes'), readOnly: true },
                   { name: 'nodes', mountPath: '/var/lib/ms2m-agent', ...nodeDir('agent-store') },
                   { name: 'nodes', mountPath: '/run/containerd', ...nodeDir('containerd') },
                   { name: 'token', mountPath: '/etc/ms2m-agent/token', subPath: 'token', readOnly: true },

@@ -50,6 +50,7 @@ export function nodePaths(dir: string, node: NodeTopology) {
 
 export const containerdDaemon = (node: NodeTopology) => `containerd-${node.name}`;
 export const kubeletDaemon = (node: NodeTopology) => `kubelet-${node.name}`;
+export const registryProxyDaemon = (node: NodeTopology) => `registry-proxy-${node.name}`;
 
 function containerdConfig(p: ReturnType<typeof nodePaths>, bins: NodeBinaries, pauseImage: string): string {
   const q = JSON.stringify;
@@ -192,10 +193,12 @@ async function prepareNode(dir: string, node: NodeTopology, layout: Layout, bins
     await writeKubeconfig(p.kubeletKubeconfig, layout.server, layout.pki.ca, client, `system:node:${node.name}`);
   }
   await writeFileAtomic(join(p.cniConfDir, '10-ms2m.conflist'), cniConfig(node, p));
-  await writeFileAtomic(
-    join(p.registryHosts, ENDPOINTS.registry, 'hosts.toml'),
-    `server = "http://${ENDPOINTS.registry}"\n\n[host."http://${ENDPOINTS.registry}"]\n  capabilities = ["pull", "resolve"]\n`,
-  );
+  for (const registry of [ENDPOINTS.registry, ENDPOINTS.registryOnNodes]) {
+    await writeFileAtomic(
+      join(p.registryHosts, registry, 'hosts.toml'),
+      `server = "http://${registry}"\n\n[host."http://${registry}"]\n  capabilities = ["pull", "resolve", "push"]\n`,
+    );
+  }
   await writeFileAtomic(p.kubeletConfig, `${JSON.stringify(kubeletConfig(node, p, layout, serving), null, 2)}\n`);
   const config = containerdConfig(p, bins, pauseImage);
   const changed = (await readFile(p.containerdConfig, 'utf8').catch(() => '')) !== config;
@@ -217,6 +220,14 @@ export async function startNode(
     log(`${node.name}: containerd config changed, restarting containerd (running pods keep running)`);
     await stopDaemon(dir, containerdDaemon(node));
   }
+  // localhost:5000 on the node reaches the registry (see ENDPOINTS.registryOnNodes)
+  const proxy = await startDaemon(dir, {
+    name: registryProxyDaemon(node),
+    bin: 'socat',
+    args: [`TCP-LISTEN:${PORTS.registry},bind=127.0.0.1,fork,reuseaddr`, `TCP:${ENDPOINTS.registry}`],
+    netns: node.netns,
+  });
+  if (proxy.started) log(`${node.name}: started the registry proxy localhost:${PORTS.registry} (pid ${proxy.pid})`);
   const env = {
     ...process.env,
     PATH: [...bins.pathDirs, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':'),
@@ -258,4 +269,6 @@ export async function startNode(
 export async function stopNodeDaemons(dir: string, node: NodeTopology): Promise<void> {
   await stopDaemon(dir, kubeletDaemon(node));
   await stopDaemon(dir, containerdDaemon(node));
+  // socat forks a child per connection, in its process group
+  await stopDaemon(dir, registryProxyDaemon(node), { group: true });
 }

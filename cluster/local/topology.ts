@@ -83,6 +83,12 @@ export const ENDPOINTS = {
   rabbitManagement: `http://${CP.address}:${PORTS.rabbitManagement}`,
   nats: `nats://${CP.address}:${PORTS.nats}`,
   registry: `${CP.address}:${PORTS.registry}`,
+  /**
+   * The registry as the nodes name it: each node forwards its loopback port 5000 to the registry. containerd
+   * treats `localhost` registries as plain http everywhere, including the base-image pull of a checkpoint
+   * restore, which ignores the CRI registry configuration.
+   */
+  registryOnNodes: `localhost:${PORTS.registry}`,
 } as const;
 
 /** The cluster's state dir (certificates, data, logs, PID files): `MS2M_CLUSTER_DIR`, default `/var/lib/ms2m/cluster`. */
