@@ -46,6 +46,14 @@ const program = new Command('ms2m-operator')
   .addOption(
     new Option('--rabbitmq-management-url <url>', 'RabbitMQ management API').env('MS2M_RABBITMQ_MANAGEMENT_URL'),
   )
+  .addOption(
+    new Option(
+      '--rabbitmq-stats-interval-ms <ms>',
+      "the broker's collect_statistics_interval: how late its management statistics (replay depth) may be",
+    )
+      .env('MS2M_RABBITMQ_STATS_INTERVAL_MS')
+      .default('5000'),
+  )
   .addOption(new Option('--log-level <level>', 'pino level').env('MS2M_LOG_LEVEL').default('info'));
 
 async function main(): Promise<void> {
@@ -62,6 +70,7 @@ async function main(): Promise<void> {
     agentScheme: string;
     agentToken?: string;
     rabbitmqManagementUrl?: string;
+    rabbitmqStatsIntervalMs: string;
     logLevel: string;
   }>();
   if (!o.logDir && !o.nats) program.error('ms2m-operator: set --log-dir DIR or --nats URL for the event log');
@@ -97,7 +106,11 @@ async function main(): Promise<void> {
     effects: {
       cluster,
       kubelet: await kubeletFromKubeconfig({ kubeConfig: kc }),
-      broker: createRabbitBroker({ logger, managementUrl: o.rabbitmqManagementUrl }),
+      broker: createRabbitBroker({
+        logger,
+        managementUrl: o.rabbitmqManagementUrl,
+        statsIntervalMs: Number(o.rabbitmqStatsIntervalMs),
+      }),
       agents: createAgentClient({ resolve: nodeAddress, token: o.agentToken as string }),
       clock,
       pollMs: 250,

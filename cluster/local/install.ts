@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandError, sh } from './files.ts';
-import { CP, ENDPOINTS, PORTS } from './topology.ts';
+import { CP, ENDPOINTS, PORTS, RABBIT_STATS_INTERVAL_MS } from './topology.ts';
 
 const crdsDir = fileURLToPath(new URL('../../crds/', import.meta.url));
 export const SYSTEM_NS = 'ms2m-system';
@@ -152,6 +152,7 @@ export function operatorDeployment(image: string): object {
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'MS2M_NATS_URL', value: ENDPOINTS.nats },
                 { name: 'MS2M_RABBITMQ_MANAGEMENT_URL', value: ENDPOINTS.rabbitManagement },
+                { name: 'MS2M_RABBITMQ_STATS_INTERVAL_MS', value: String(RABBIT_STATS_INTERVAL_MS) },
                 { name: 'MS2M_AGENT_PORT', value: String(PORTS.agent) },
                 { name: 'MS2M_AGENT_TOKEN', valueFrom: { secretKeyRef: { name: 'ms2m-agent-token', key: 'token' } } },
               ],

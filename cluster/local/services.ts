@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { waitFor } from './control-plane.ts';
 import { runningDaemon, startDaemon, stopDaemon } from './daemons.ts';
 import { writeFileAtomic } from './files.ts';
-import { CP, ENDPOINTS, PORTS } from './topology.ts';
+import { CP, ENDPOINTS, PORTS, RABBIT_STATS_INTERVAL_MS } from './topology.ts';
 
 export const SERVICE_DAEMONS = ['epmd', 'rabbitmq', 'nats', 'registry'] as const;
 
@@ -100,7 +100,7 @@ export async function startServices(dir: string, log: (line: string) => void): P
       'management.tcp.ip = 0.0.0.0',
       `management.tcp.port = ${PORTS.rabbitManagement}`,
       // replay-queue depth is read from the management API: a short statistics interval keeps it fresh
-      'collect_statistics_interval = 1000',
+      `collect_statistics_interval = ${RABBIT_STATS_INTERVAL_MS}`,
       'loopback_users = none',
       'log.console = false',
       'log.file.level = warning',

@@ -76,6 +76,9 @@ export const PORTS = {
   agent: 7443,
 } as const;
 
+/** RabbitMQ's collect_statistics_interval here: the replay depth the operator reads is at most ~2 intervals old. */
+export const RABBIT_STATS_INTERVAL_MS = 500;
+
 /** Where the shared services are reached from the host, the pods and the operator. */
 export const ENDPOINTS = {
   apiserver: `https://${CP.address}:${PORTS.apiserver}`,
