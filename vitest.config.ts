@@ -27,7 +27,19 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
-      { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 180_000 } },
+      { test: { name: 'e2e', include: ['test/e2e/*.test.ts'], testTimeout: 180_000 } },
+      {
+        test: {
+          // the real local cluster (ARCHITECTURE.md §6): two kubelets on containerd + runc + CRIU, brought up once
+          name: 'cluster',
+          include: ['test/e2e/cluster/**/*.test.ts'],
+          globalSetup: ['test/e2e/cluster/global-setup.ts'],
+          // one cluster, one source and one target node: migrations take turns
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });

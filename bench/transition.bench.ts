@@ -10,9 +10,9 @@ import type { Effect } from '../actors/effects/deps.ts';
 import { effects } from '../actors/effects/index.ts';
 import { normalizeSpec } from '../actors/migration-spec.ts';
 import { systemClock } from '../adapters/clock/system.ts';
-import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
 import { openFileLog } from '../adapters/file-log/file-log.ts';
 import type { Step } from '../machines/events.ts';
+import { createFakeWorld, TARGET_NODE } from '../test/support/fake-world.ts';
 
 const MIGRATIONS = 60;
 

@@ -18,7 +18,8 @@ import { demo } from './demo.ts';
 
 export const USAGE = `usage:
   ms2m cluster up|down|status [--json]                      the local cluster (two real kubelets, containerd, CRIU)
-  ms2m demo [--dir DIR] [--nats URL] [--verbose]            run the demo migrations (state and log in DIR)
+  ms2m demo [--keep] [--transfer Direct|Registry] [--rate N] [--seconds N] [--dir DIR]
+                                                            migrate a live consumer between the local cluster's nodes
   ms2m timeline --log DIR [--id NAMESPACE/NAME] [-o text|json]   phase timelines from an embedded event log
   ms2m status --log DIR [--id NAMESPACE/NAME] [-o json|text]     StatefulMigration status projected from the log
   ms2m help
@@ -46,11 +47,10 @@ const readOptions = {
 
 const demoOptions = {
   dir: { type: 'string' },
-  nats: { type: 'string' },
-  verbose: { type: 'boolean' },
-  // internal: the demo restarts itself with these to run one scenario in a child process
-  child: { type: 'string' },
-  run: { type: 'string' },
+  keep: { type: 'boolean' },
+  transfer: { type: 'string' },
+  rate: { type: 'string' },
+  seconds: { type: 'string' },
 } satisfies Options;
 
 /**
@@ -75,12 +75,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runClusterCli(rest, io);
       case 'demo': {
         const v = parseOptions('demo', rest, demoOptions);
+        const transfer = nonEmpty('--transfer', v.transfer) ?? 'Direct';
+        if (transfer !== 'Direct' && transfer !== 'Registry') {
+          throw new UsageError(`--transfer ${transfer} is not a transfer mode; use Direct or Registry`);
+        }
+        const positive = (flag: string, value: string | undefined, dflt: number) => {
+          const n = value === undefined ? dflt : Number(value);
+          if (!Number.isInteger(n) || n <= 0)
+            throw new UsageError(`${flag} needs a positive whole number, not '${value}'`);
+          return n;
+        };
         return await demo({
           dir: nonEmpty('--dir', v.dir) ?? '.ms2m/demo',
-          child: nonEmpty('--child', v.child),
-          verbose: v.verbose ?? false,
-          nats: nonEmpty('--nats', v.nats),
-          run: nonEmpty('--run', v.run),
+          keep: v.keep ?? false,
+          transferMode: transfer,
+          rate: positive('--rate', v.rate, 10),
+          seconds: positive('--seconds', v.seconds, 20),
+          out: (line) => say(io.stdout, line),
+          err: (line) => say(io.stderr, line),
         });
       }
       case 'timeline':

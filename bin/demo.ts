@@ -1,248 +1,142 @@
 /**
- * `ms2m demo`: the main job on the embedded local setup. Runs one migration of each strategy on simulated
- * nodes with realistic latencies, writes every event to the embedded file log, prints the phase timelines, then
- * kills a migration's process with SIGKILL mid-run and restarts it: the new process resumes from the log.
- *
- * The nodes, broker and agents are the project's fakes (later issues replace them with the local cluster);
- * the runtime, the chart, the event log and the crash recovery are the real ones.
+ * `ms2m demo`: the main job. Brings up the real local cluster (two kubelets on containerd + runc + CRIU, RabbitMQ,
+ * NATS, the registry, the operator as a Deployment), deploys a producer and a consumer at 10 msg/s on node-a,
+ * migrates the live consumer to node-b (ShadowPod, Direct transfer by default) with live progress, prints the
+ * phase timings, checks the accounting (every produced sequence processed exactly once; the consumer's counter
+ * continued across the restore), writes the timeline and the figures to `<dir>/<run>/`, and takes the cluster
+ * down again unless `--keep`.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { MigrationHost, type MigrationHostDeps, migrationChart } from '../actors/charts/migration.ts';
-import { normalizeSpec, type StatefulMigrationSpec } from '../actors/migration-spec.ts';
-import { formatRow, phaseSummary, Timeline } from '../actors/timeline.ts';
-import { systemClock } from '../adapters/clock/system.ts';
-import { InvalidInputError } from '../adapters/errors.ts';
+import { goDuration } from '../actors/go-duration.ts';
+import { formatRow, timeline } from '../actors/timeline.ts';
 import { openEventLog } from '../adapters/event-log/open.ts';
-import type { EventLog } from '../adapters/event-log/port.ts';
-import { createFakeWorld, TARGET_NODE } from '../adapters/fake-world.ts';
 import { writeFileAtomicSync } from '../adapters/file-log/atomic-file.ts';
-import { assertDemoDir, DEMO_LOG_DIR, prepareDemoDir, worldFileOf } from './demo-dir.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../cluster/local/cluster.ts';
+import { buildClusterImages } from '../cluster/local/images.ts';
+import { ENDPOINTS } from '../cluster/local/topology.ts';
+import type { MigrationProgress } from '../eval/migration-run.ts';
+import { cleanupScenario, runScenario, type ScenarioResult } from '../eval/scenario.ts';
 
-interface DemoScenario {
-  title: string;
-  /** Run by the crash-recovery part of the demo, in a child process that gets killed. */
-  crash?: boolean;
-  workload: 'pod' | 'deployment' | 'statefulset';
-  spec: Partial<StatefulMigrationSpec>;
-  producerRate: number;
-  consumerRate: number;
-}
-
-export const SCENARIOS: Record<string, DemoScenario> = {
-  'shadowpod-deployment-registry': {
-    title: 'ShadowPod · Deployment pod · Registry transfer · Cutoff replay · ReplicaSet adopts the migrated pod',
-    workload: 'deployment',
-    spec: { checkpointImageRepository: '127.0.0.1:5000/ms2m' },
-    producerRate: 10,
-    consumerRate: 40,
-  },
-  'shadowpod-pod-direct-cutoff': {
-    title:
-      'ShadowPod · plain pod · Direct agent-to-agent transfer · slow target cut off at T_cutoff = 8 s, then drained',
-    workload: 'pod',
-    spec: { replayCutoffSeconds: 8 },
-    producerRate: 30,
-    consumerRate: 25,
-  },
-  'sequential-statefulset': {
-    title: 'Sequential · StatefulSet pod · Direct transfer · Drain replay · replicas restored',
-    workload: 'statefulset',
-    spec: { replayMode: 'Drain' },
-    producerRate: 10,
-    consumerRate: 40,
-  },
-  'sequential-crash': {
-    title: 'Crash recovery · Sequential · the process is killed mid-Restoring and restarted',
-    crash: true,
-    workload: 'statefulset',
-    spec: { replayMode: 'Drain' },
-    producerRate: 10,
-    consumerRate: 40,
-  },
-};
-
-const out = (line = '') => process.stdout.write(`${line}\n`);
-
-const migrationIdOfScenario = (name: string) => `default/${name}`;
-
-/** The saved world of a scenario, or undefined when there is none; a damaged file is a clear error. */
-function readWorldFile(file: string): Parameters<ReturnType<typeof createFakeWorld>['load']>[0] | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidInputError(`demo state ${file}`, 'is not valid JSON; run ms2m demo without --child to start over');
-  }
-}
-
-/** Runs one scenario in this process. The world is saved to `dir` on every change so a restart continues it. */
-export async function runScenario(
-  name: string,
-  dir: string,
-  logger: pino.Logger,
-  nats?: { url: string; run: string },
-): Promise<'Completed' | 'Failed'> {
-  const sc = SCENARIOS[name];
-  if (!sc) throw new Error(`unknown demo scenario '${name}'; known: ${Object.keys(SCENARIOS).join(', ')}`);
-  const clock = systemClock();
-  const world = createFakeWorld({
-    clock,
-    latencies: 'realistic',
-    producerRate: sc.producerRate,
-    consumerRate: sc.consumerRate,
-  });
-  const worldFile = worldFileOf(dir, name);
-  const saveWorld = () => writeFileAtomicSync(worldFile, JSON.stringify(world.save()));
-
-  // the embedded file log by default; JetStream when --nats names a server
-  const log: EventLog = await openEventLog(
-    nats
-      ? { kind: 'nats', servers: nats.url, stream: `MS2M_DEMO_${nats.run}`, subjectPrefix: `ms2m.demo.${nats.run}` }
-      : { kind: 'file', dir: join(dir, DEMO_LOG_DIR) },
-    logger,
-  );
-  const migrationId = migrationIdOfScenario(name);
-  const key = { kind: migrationChart.kind, id: migrationId };
-  const history = new Timeline();
-  const logged = await log.read(key);
-  for (const env of logged) history.add(env);
-  // The world file is first written by the first change after MigrationRequested was logged, so: no events
-  // and no world file is a fresh start; events without a world file mean no effect had changed the world yet.
-  const saved = readWorldFile(worldFile);
-  if (logged.length === 0 && saved !== undefined) {
-    await log.close();
-    throw new InvalidInputError(
-      `demo state ${worldFile}`,
-      `exists but the event log ${log.locate(key)} is empty (it was removed, or --nats/--run name another log); run ms2m demo without --child to start over`,
-    );
-  }
-  // seeding is deterministic, so a resumed run without a saved world rebuilds the one its events started from
-  const sourcePod = saved === undefined ? world.seed(sc.workload) : '';
-  if (saved !== undefined) world.load(saved);
-  world.journal.onChange = saveWorld;
-
-  const deps: MigrationHostDeps = { ...world, logger, log, pollMs: 200, sampleHeartbeatMs: 1000 };
-  const before = history.rows.length;
-  // prints each event this process commits as a timeline row (replayed ones are in `history` already)
-  let printed = before;
-  const host = await MigrationHost.open({
-    id: migrationId,
-    deps,
-    observers: [
-      {
-        name: 'demo timeline',
-        observe: (batch) => {
-          for (const c of batch) {
-            if (c.replayed || c.event.seq <= printed) continue;
-            printed = c.event.seq;
-            out(formatRow(history.add(c.event)));
-          }
-        },
-      },
-    ],
-  });
-  if (before > 0) {
-    out(
-      `  resumed from the log at seq ${before} (phase ${history.rows.at(-1)?.phase}); effects of the current step run again, idempotently`,
-    );
-  } else {
-    const spec = normalizeSpec(
-      { namespace: 'default', name, uid: `uid-${name}` },
-      {
-        sourcePod,
-        targetNode: TARGET_NODE,
-        messageQueueConfig: { queueName: 'orders', brokerUrl: 'amqp://127.0.0.1:5672', exchangeName: 'orders' },
-        ...sc.spec,
-      },
-    );
-    await host.request({ spec });
-    saveWorld();
-  }
-  const final = await host.done();
-  await host.idle(); // every committed event printed before the summary
-  out(`  ${final.value}: ${phaseSummary(final)}`);
-  out(`  event log: ${log.locate(key)}`);
-  await log.close();
-  return final.value as 'Completed' | 'Failed';
-}
-
-/** Runs a scenario in a child process and SIGKILLs it when the log reaches `killAt`; then runs it again. */
-async function crashAndResume(
-  name: string,
-  dir: string,
-  killAt: string,
-  nats?: { url: string; run: string },
-): Promise<boolean> {
-  const natsArgs = nats ? ['--nats', nats.url, '--run', nats.run] : [];
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir, ...natsArgs],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let killed = false;
-  child.stdout.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (!killed && chunk.toString().includes(killAt)) {
-      killed = true;
-      child.kill('SIGKILL');
-    }
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  if (!killed) {
-    out(`  the child finished (exit ${code}) before ${killAt}`);
-    return code === 0;
-  }
-  out(`  ✂ killed pid ${child.pid} with SIGKILL right after ${killAt}; restarting the process…`);
-  const again = spawn(
-    process.execPath,
-    [...process.execArgv, process.argv[1]!, 'demo', '--child', name, '--dir', dir, ...natsArgs],
-    {
-      stdio: 'inherit',
-    },
-  );
-  const code2 = await new Promise<number | null>((resolve) => again.on('exit', (c) => resolve(c)));
-  return code2 === 0;
-}
-
-export async function demo(opts: {
+export interface DemoOptions {
+  /** Where each run's timeline and figures go (a new folder per run). */
   dir: string;
-  child?: string;
-  verbose?: boolean;
-  nats?: string;
-  run?: string;
-}): Promise<number> {
-  // JetStream keeps streams across runs: each demo run gets its own stream
-  const nats = opts.nats ? { url: opts.nats, run: opts.run ?? Date.now().toString(36).toUpperCase() } : undefined;
-  const logger = pino({ level: opts.verbose ? 'info' : 'warn' }, pino.destination(2));
-  if (opts.child) {
-    await assertDemoDir(opts.dir);
-    return (await runScenario(opts.child, opts.dir, logger, nats)) === 'Completed' ? 0 : 1;
-  }
+  keep: boolean;
+  transferMode: 'Direct' | 'Registry';
+  rate: number;
+  /** Seconds of production in all (the migration starts after ~3 s). */
+  seconds: number;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
 
-  await prepareDemoDir(opts.dir, Object.keys(SCENARIOS), migrationIdOfScenario);
-  out('ms2m demo — live migration on the embedded local setup (simulated nodes, real runtime and event log)');
-  out(`state and event log: ${opts.dir}\n`);
-  let ok = true;
-  for (const [name, sc] of Object.entries(SCENARIOS)) {
-    if (sc.crash) continue;
-    out(`▶ ${sc.title}`);
-    ok = (await runScenario(name, opts.dir, logger, nats)) === 'Completed' && ok;
-    out();
+const mib = (b?: number) => (b === undefined ? '-' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+function progressLine(p: MigrationProgress): string {
+  const parts = [`+${(p.elapsedMs / 1000).toFixed(1)}s`.padStart(7), p.phase.padEnd(13)];
+  if (p.bytesTotal) parts.push(`transferred ${mib(p.bytesTransferred)} / ${mib(p.bytesTotal)}`);
+  if (p.replayDepth !== undefined && (p.phase === 'Replaying' || p.phase === 'Finalizing'))
+    parts.push(`replay depth ${p.replayDepth}`);
+  if (p.message) parts.push(`· ${p.message}`);
+  return parts.join('  ');
+}
+
+/** Reads the migration's events back from the cluster's JetStream log (read only) and formats the timeline. */
+async function readTimeline(namespace: string, name: string): Promise<string[]> {
+  const log = await openEventLog({ kind: 'nats', servers: ENDPOINTS.nats }, pino({ level: 'warn' }));
+  try {
+    const keys = (await log.list('StatefulMigration')).filter((k) => k.id.startsWith(`${namespace}/${name}/`));
+    const key = keys.at(-1);
+    if (!key) return [`(no events of ${namespace}/${name} in the log)`];
+    return timeline(await log.read(key)).rows.map(formatRow);
+  } finally {
+    await log.close();
   }
-  out(`▶ ${SCENARIOS['sequential-crash']!.title}`);
-  ok = (await crashAndResume('sequential-crash', opts.dir, 'SourceScaledDown', nats)) && ok;
-  out();
-  out(ok ? 'All migrations completed.' : 'Some migrations did not complete: see the timelines above.');
-  return ok ? 0 : 1;
+}
+
+function report(r: ScenarioResult): string[] {
+  const lines = ['', 'Phase timings (status.phaseTimings):'];
+  for (const [phase, s] of Object.entries(r.migration.phaseSeconds)) {
+    if (phase !== 'Total') lines.push(`  ${phase.padEnd(14)} ${goDuration(s * 1000)}`);
+  }
+  lines.push(`  ${'total'.padEnd(14)} ${goDuration(r.migration.totalSeconds * 1000)}`);
+  const a = r.accounting;
+  lines.push(
+    '',
+    'Accounting:',
+    `  produced ${a.produced}, processed ${a.processed}, lost ${a.lost}, duplicated ${a.duplicated} (redeliveries skipped by sequence: ${a.redeliveriesSkipped})`,
+    `  every sequence 1..${a.produced} processed exactly once: ${a.exactlyOnce ? 'yes' : 'NO'}`,
+    `  counter continued across the restore: ${a.continued ? 'yes' : 'NO'} (${r.before.processed} processed on ${r.sourcePod} before the checkpoint; ${r.finalPod} restored ${r.after.restores}x, reconnected ${r.after.connects - 1}x)`,
+    '',
+    'Service (10 ms probe of the consumer):',
+    `  downtime ${r.downtime.maxDowntimeMs} ms (${r.downtime.failedProbes} of ${r.downtime.probes} probes unanswered); longest stall ${r.downtime.maxLatencyMs} ms (the source frozen while CRIU dumps it)`,
+  );
+  return lines;
+}
+
+/** Runs the demo; returns the exit code (0 when the migration completed with nothing lost). */
+export async function demo(o: DemoOptions): Promise<number> {
+  const runId = `demo${Date.now().toString(36)}`;
+  const namespace = 'ms2m-demo';
+  const wasUp = (await clusterStatus()).apiserver === 'ready';
+  o.out(`ms2m demo ${runId}: live migration of a RabbitMQ consumer between two real kubelets (CRIU)`);
+  const info = await clusterUp({ buildImages: buildClusterImages, log: (l) => o.err(`cluster: ${l}`) });
+  const kc = new KubeConfig();
+  kc.loadFromFile(info.kubeconfig);
+  let result: ScenarioResult | undefined;
+  let code = 1;
+  try {
+    o.out(`deploying producer (${o.rate} msg/s) and consumer on node-a in namespace ${namespace}`);
+    result = await runScenario({
+      kc,
+      image: info.images.workloads,
+      amqpUrl: ENDPOINTS.amqp,
+      namespace,
+      runId,
+      workload: 'pod',
+      sourceNode: 'node-a',
+      targetNode: 'node-b',
+      spec: {
+        migrationStrategy: 'ShadowPod',
+        transferMode: o.transferMode,
+        ...(o.transferMode === 'Registry'
+          ? { checkpointImageRepository: `${ENDPOINTS.registryOnNodes}/ms2m/checkpoints` }
+          : {}),
+      },
+      rate: o.rate,
+      messages: o.rate * o.seconds,
+      log: o.out,
+      onProgress: (p) => o.out(progressLine(p)),
+    });
+    for (const line of report(result)) o.out(line);
+    const tl = await readTimeline(namespace, `mig-${runId}`);
+    const runDir = resolve(o.dir, runId);
+    await mkdir(runDir, { recursive: true });
+    writeFileAtomicSync(join(runDir, 'timeline.txt'), `${tl.join('\n')}\n`);
+    writeFileAtomicSync(
+      join(runDir, 'result.json'),
+      `${JSON.stringify({ runId, phaseSeconds: result.migration.phaseSeconds, accounting: result.accounting, downtime: result.downtime, status: result.migration.status }, null, 2)}\n`,
+    );
+    for (const line of ['', 'Timeline (from the event log in NATS JetStream):', ...tl.map((l) => `  ${l}`), ''])
+      o.out(line);
+    o.out(`timeline and figures: ${runDir}/{timeline.txt,result.json}`);
+    const ok = result.accounting.lost === 0 && result.accounting.exactlyOnce && result.accounting.continued;
+    o.out(
+      ok
+        ? 'Migration completed: nothing lost, nothing processed twice, state continued.'
+        : 'Migration completed, but the accounting failed: see above.',
+    );
+    code = ok ? 0 : 1;
+  } finally {
+    if (o.keep) {
+      o.out(`--keep: the cluster stays up: export KUBECONFIG=${info.kubeconfig}; ${info.kubectl} get pods -A -o wide`);
+    } else {
+      await cleanupScenario(kc, namespace, runId);
+      if (!wasUp) await clusterDown({ log: (l) => o.err(`cluster: ${l}`) });
+      else o.out('the cluster was up before the demo: left up (ms2m cluster down stops it)');
+    }
+  }
+  return code;
 }

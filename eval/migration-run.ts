@@ -133,7 +133,9 @@ export async function runMigration(
           phase: status.phase,
           status,
           phaseSeconds,
-          totalSeconds: Object.values(phaseSeconds).reduce((a, b) => a + b, 0),
+          totalSeconds:
+            phaseSeconds.Total ??
+            Object.entries(phaseSeconds).reduce((a, [phase, s]) => (phase === 'Total' ? a : a + s), 0),
           observedMs: Date.now() - t0,
         };
       }

@@ -6,7 +6,7 @@
  * its in-memory state continued across the restore.
  */
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { type StatefulMigrationSpecInput, statefulMigrationResource as R } from '../actors/crd/stateful-migration.ts';
+import { statefulMigrationResource as R, type StatefulMigrationSpecInput } from '../actors/crd/stateful-migration.ts';
 import { type DowntimeReport, startDowntimeProbe } from './downtime-probe.ts';
 import { type MigrationProgress, type MigrationResult, runMigration } from './migration-run.ts';
 import type { ConsumerState } from './workloads/consumer-app.ts';
@@ -87,7 +87,8 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | nu
     } catch (err) {
       lastErr = (err as Error).message;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
     await sleep(200);
   }
 }
@@ -104,7 +105,9 @@ async function producerState(ip: string): Promise<{ sent: number; done: boolean 
 }
 
 const ready = (p: V1Pod) =>
-  p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.podIP
+  p.status?.phase === 'Running' &&
+  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+  p.status.podIP
     ? p
     : null;
 
@@ -135,11 +138,26 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     .catch((err: { code?: number }) => {
       if (err.code !== 409) throw err;
     });
-  const common = { namespace: ns, image: o.image, imagePullPolicy: 'IfNotPresent' as const, amqpUrl: o.amqpUrl, queue, exchange, nodeName: o.sourceNode };
-  const consumerOpts = { ...common, name: consumerName, delayMs: o.delayMs ?? 50, ballastMib: o.ballastMib ?? 0, logLevel: 'warn' as const };
+  const common = {
+    namespace: ns,
+    image: o.image,
+    imagePullPolicy: 'IfNotPresent' as const,
+    amqpUrl: o.amqpUrl,
+    queue,
+    exchange,
+    nodeName: o.sourceNode,
+  };
+  const consumerOpts = {
+    ...common,
+    name: consumerName,
+    delayMs: o.delayMs ?? 50,
+    ballastMib: o.ballastMib ?? 0,
+    logLevel: 'warn' as const,
+  };
   // the consumer first: it declares and binds the queue before the producer publishes
   if (o.workload === 'pod') await core.createNamespacedPod({ namespace: ns, body: consumerPod(consumerOpts) });
-  if (o.workload === 'deployment') await apps.createNamespacedDeployment({ namespace: ns, body: consumerDeployment(consumerOpts) });
+  if (o.workload === 'deployment')
+    await apps.createNamespacedDeployment({ namespace: ns, body: consumerDeployment(consumerOpts) });
   if (o.workload === 'statefulset') {
     await core.createNamespacedService({ namespace: ns, body: consumerService({ name: consumerName, namespace: ns }) });
     await apps.createNamespacedStatefulSet({ namespace: ns, body: consumerStatefulSet(consumerOpts) });
@@ -160,9 +178,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   );
   const producerIp = producer.status?.podIP as string;
   const warmup = o.warmupMessages ?? rate * 3;
-  await until(`${warmup} messages processed before the migration`, 120_000, async () => (await consumerState(sourceIp)).processed >= warmup);
+  await until(
+    `${warmup} messages processed before the migration`,
+    120_000,
+    async () => (await consumerState(sourceIp)).processed >= warmup,
+  );
   const before = await consumerState(sourceIp);
-  log(`consumer ${sourcePod} on ${o.sourceNode} has processed ${before.processed} messages; migrating to ${o.targetNode}`);
+  log(
+    `consumer ${sourcePod} on ${o.sourceNode} has processed ${before.processed} messages; migrating to ${o.targetNode}`,
+  );
 
   let targetIp: string | null = null;
   let targetName: string | null = null;
@@ -174,7 +198,9 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const watchTarget = setInterval(() => {
     void (async () => {
       if (targetIp) return;
-      const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${consumerName}` }).catch(() => null);
+      const pods = await core
+        .listNamespacedPod({ namespace: ns, labelSelector: `app=${consumerName}` })
+        .catch(() => null);
       const t = pods?.items.find((p) => p.spec?.nodeName === o.targetNode && p.status?.podIP);
       if (t) {
         targetIp = t.status?.podIP ?? null;
@@ -202,14 +228,20 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   }
   const downtime = await probe.stop();
   if (migration.phase !== 'Completed') {
-    throw new Error(`StatefulMigration ${ns}/mig-${o.runId} ended ${migration.phase}: ${migration.status.message ?? ''}`);
+    throw new Error(
+      `StatefulMigration ${ns}/mig-${o.runId} ended ${migration.phase}: ${migration.status.message ?? ''}`,
+    );
   }
   const finalPod = (migration.status.targetPod as string | undefined) ?? targetName ?? '';
   const final = await until(`the migrated consumer ${finalPod} Ready on ${o.targetNode}`, 60_000, async () =>
     ready(await core.readNamespacedPod({ name: finalPod, namespace: ns })),
   );
   const finalIp = final.status?.podIP as string;
-  await until(`the producer to send all ${messages} messages`, messages / rate * 1000 + 120_000, async () => (await producerState(producerIp)).done);
+  await until(
+    `the producer to send all ${messages} messages`,
+    (messages / rate) * 1000 + 120_000,
+    async () => (await producerState(producerIp)).done,
+  );
   const produced = (await producerState(producerIp)).sent;
   const after = await until(`the consumer to catch up with ${produced} messages`, 180_000, async () => {
     const s = await consumerState(finalIp);
@@ -223,10 +255,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     duplicated: Math.max(0, after.processed - after.checksum.count),
     redeliveriesSkipped: after.duplicates.skipped,
     exactlyOnce:
-      after.checksum.count === produced && after.contiguousTo === produced && after.maxSeq === produced && after.checksum.sum === expectedSum,
+      after.checksum.count === produced &&
+      after.contiguousTo === produced &&
+      after.maxSeq === produced &&
+      after.checksum.sum === expectedSum,
     continued: after.restores >= 1 && after.processed >= before.processed && after.pod === finalPod,
   };
-  log(`accounting: produced ${produced}, processed ${after.processed}, lost ${accounting.lost}, duplicated ${accounting.duplicated}`);
+  log(
+    `accounting: produced ${produced}, processed ${after.processed}, lost ${accounting.lost}, duplicated ${accounting.duplicated}`,
+  );
   return { migration, downtime, accounting, sourcePod, finalPod, before, after };
 }
 
@@ -239,10 +276,18 @@ export async function cleanupScenario(kc: KubeConfig, namespace: string, runId: 
   await apps.deleteNamespacedDeployment({ name, namespace }).catch(ignore);
   await apps.deleteNamespacedStatefulSet({ name, namespace }).catch(ignore);
   await core.deleteNamespacedService({ name, namespace }).catch(ignore);
-  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: `app=${name}`, gracePeriodSeconds: 0 }).catch(ignore);
+  await core
+    .deleteCollectionNamespacedPod({ namespace, labelSelector: `app=${name}`, gracePeriodSeconds: 0 })
+    .catch(ignore);
   await core.deleteNamespacedPod({ name: `producer-${runId}`, namespace, gracePeriodSeconds: 0 }).catch(ignore);
   await kc
     .makeApiClient(CustomObjectsApi)
-    .deleteNamespacedCustomObject({ group: R.group, version: R.version, plural: R.plural, namespace, name: `mig-${runId}` })
+    .deleteNamespacedCustomObject({
+      group: R.group,
+      version: R.version,
+      plural: R.plural,
+      namespace,
+      name: `mig-${runId}`,
+    })
     .catch(ignore);
 }

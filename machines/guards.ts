@@ -32,6 +32,14 @@ const since = (at: number, start: number | undefined): number => (start === unde
 /** The queue is empty by a settled reading. */
 export const isDrained = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.depth === 0;
 
+/**
+ * The target has caught up by a settled reading: nothing is waiting in the replay queue (`ready` 0); what is
+ * unacked is being processed. With a live producer the depth itself is rarely 0 at a sample (a message arrives
+ * every 1/lambda and is held for the processing time), so waiting for 0 would run the replay into its cutoff.
+ * Stopping the source here loses nothing: the target drains the rest after the unbind (`isDrained`).
+ */
+export const isCaughtUp = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.ready === 0;
+
 /** Cutoff mode: replay ran for T_cutoff while messages remain. */
 export function cutoffReached(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
   const cutoff = after.replay.cutoff;

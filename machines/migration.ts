@@ -16,7 +16,7 @@ import { assign, fromPromise, setup } from 'xstate';
 import type { StepInput as ChartStepInput } from './chart.ts';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
 import type { MachineEvent, Step } from './events.ts';
-import { cutoffReached, drainStalled, drainTooLong, isDrained, rejectionOf } from './guards.ts';
+import { cutoffReached, drainStalled, drainTooLong, isCaughtUp, isDrained, rejectionOf } from './guards.ts';
 import { closePhase, failWith } from './phase-timing.ts';
 import { recordFact } from './record-fact.ts';
 import { type ActivePhase, retryDelayMs } from './spec.ts';
@@ -84,7 +84,7 @@ export const migrationSetup = setup({
     mustStopSource: ({ context, event }) => {
       const d = sample(event);
       if (d === undefined || context.replay.sourceStopped) return false;
-      return isDrained(d) || cutoffReached(recordFact(context, event), d, event.at);
+      return isCaughtUp(d) || cutoffReached(recordFact(context, event), d, event.at);
     },
     replayStalled: ({ context, event }) => {
       const d = sample(event);

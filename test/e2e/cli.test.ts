@@ -86,7 +86,7 @@ describe.concurrent('ms2m usage', () => {
     for (const arg of ['help', '--help', '-h']) {
       const run = await ms2m([arg]);
       expect(run).toMatchObject({ code: 0, stderr: '' });
-      expect(run.stdout).toMatch(/^usage:\n {2}ms2m demo[\s\S]*exit codes: 0 ok, 1 failed, 2 wrong usage\n$/);
+      expect(run.stdout).toMatch(/^usage:\n {2}ms2m cluster[\s\S]*exit codes: 0 ok, 1 failed, 2 wrong usage\n$/);
     }
   });
 
@@ -106,7 +106,9 @@ describe.concurrent('ms2m usage', () => {
     [['status', '--log', '.', '--id', ''], /--id needs a non-empty value/],
     [['timeline', '--log', ''], /--log needs a non-empty value/],
     [['demo', '--dir'], /--dir needs a value/],
-    [['demo', '--verbose=yes'], /--verbose takes no value/],
+    [['demo', '--keep=yes'], /--keep takes no value/],
+    [['demo', '--transfer', 'Carrier'], /--transfer Carrier is not a transfer mode; use Direct or Registry/],
+    [['demo', '--rate', '0'], /--rate needs a positive whole number/],
     [['demo', '--log', 'x'], /unknown option --log for ms2m demo/],
   ])('ms2m %j is a one-line usage error with exit code 2', async (args, message) => {
     expectUsage(await ms2m(args), message);
@@ -271,49 +273,5 @@ describe.concurrent('ms2m timeline and status', () => {
       expect(run.stderr).toContain('Event log of StatefulMigration default/sequential');
     }
     expect(await treeState(dir)).toEqual(before);
-  });
-});
-
-describe.concurrent('ms2m demo refuses what it does not own', () => {
-  it('a non-empty directory without the demo marker is refused and left untouched (also --dir .)', async () => {
-    const dir = fresh('foreign');
-    writeFileSync(join(dir, 'precious.txt'), 'do not delete');
-    mkdirSync(join(dir, 'log'));
-    writeFileSync(join(dir, 'log', 'default%2Fsequential-crash.jsonl'), 'mine\n');
-    const before = await treeState(dir);
-    expectFailure(
-      await ms2m(['demo', '--dir', dir]),
-      /--dir .*: is not empty and was not created by ms2m demo \(no \.ms2m-demo file in it\); name a new or empty directory/,
-    );
-    expectFailure(await ms2m(['demo', '--dir', '.'], dir), /--dir \.: is not empty and was not created by ms2m demo/);
-    expect(await treeState(dir)).toEqual(before);
-  });
-
-  it('a --dir that is a file is refused', async () => {
-    const file = join(fresh('file'), 'x');
-    writeFileSync(file, 'x');
-    expectFailure(await ms2m(['demo', '--dir', file]), /is not a directory/);
-    expect(readFileSync(file, 'utf8')).toBe('x');
-  });
-
-  it('a child run outside a demo directory is refused', async () => {
-    const dir = fresh('child');
-    writeFileSync(join(dir, 'x'), 'x');
-    const before = await treeState(dir);
-    expectFailure(
-      await ms2m(['demo', '--child', 'sequential-crash', '--dir', dir]),
-      /is not a demo directory \(no \.ms2m-demo file in it\)/,
-    );
-    expect(await treeState(dir)).toEqual(before);
-  });
-
-  it('resuming with saved demo state but an empty event log says the log is empty', async () => {
-    const dir = fresh('resume');
-    writeFileSync(join(dir, '.ms2m-demo'), '{}\n');
-    writeFileSync(join(dir, 'world-sequential-crash.json'), '{"cluster":{}}');
-    expectFailure(
-      await ms2m(['demo', '--child', 'sequential-crash', '--dir', dir]),
-      /demo state .*world-sequential-crash\.json: exists but the event log .*StatefulMigration@default%2Fsequential-crash\.jsonl is empty/,
-    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeCutoff } from '../../machines/cutoff.ts';
+import { isCaughtUp, isDrained } from '../../machines/guards.ts';
 import { runToEnd, scenario } from '../support/scenario.ts';
 
 describe('threshold cutoff T_cutoff <= T_replay_max * mu / lambda', () => {
@@ -18,11 +19,12 @@ describe('threshold cutoff T_cutoff <= T_replay_max * mu / lambda', () => {
 
 describe('Replaying', () => {
   it('Cutoff: a target slower than the producers is cut off at the computed T_cutoff, then drains the rest', async () => {
-    // lambda 20 msg/s, mu 15 msg/s: the replay queue grows while bound; T_cutoff = 120 * 15 / 20 = 90 s
-    const s = scenario({ producerRate: 20, consumerRate: 15 });
+    // lambda 200 msg/s, mu 150 msg/s: the replay queue grows while bound, its backlog beyond the target's
+    // prefetch (a backlog within the prefetch is caught up: see isCaughtUp); T_cutoff = 120 * 150 / 200 = 90 s
+    const s = scenario({ producerRate: 200, consumerRate: 150 });
     const final = await runToEnd(s);
     expect(final.value).toBe('Completed');
-    expect(final.context.replay.cutoff).toEqual({ seconds: 90, computed: true, mu: 15, lambda: 20 });
+    expect(final.context.replay.cutoff).toEqual({ seconds: 90, computed: true, mu: 150, lambda: 200 });
     const events = await s.log.read(s.key);
     const started = Date.parse(events.find((e) => e.type === 'ReplayStarted')!.at);
     const stopped = Date.parse(events.find((e) => e.type === 'SourceStopped')!.at);
@@ -91,5 +93,26 @@ describe('Replaying', () => {
       if (e.type === 'ReplayDepthSampled') seen.push((e.data as { depth: number }).depth);
     expect(Math.max(...seen)).toBeGreaterThan(0);
     expect(final.context.progress.replayDepth).toBe(0);
+  });
+});
+
+describe('caught up vs drained (a live producer keeps one message in flight)', () => {
+  const sample = (ready: number, unacked: number, settled = true) => ({
+    depth: ready + unacked,
+    ready,
+    unacked,
+    settled,
+  });
+  it('nothing ready and one unacked is caught up, not drained', () => {
+    expect(isCaughtUp(sample(0, 1))).toBe(true);
+    expect(isDrained(sample(0, 1))).toBe(false);
+  });
+  it('a backlog waiting in the queue is neither', () => {
+    expect(isCaughtUp(sample(3, 10))).toBe(false);
+    expect(isDrained(sample(3, 10))).toBe(false);
+  });
+  it('an unsettled reading decides nothing', () => {
+    expect(isCaughtUp(sample(0, 0, false))).toBe(false);
+    expect(isDrained(sample(0, 0, false))).toBe(false);
   });
 });
