@@ -25,7 +25,14 @@ import { ensureCriuConfig, removeCriuConfig } from './criu-config.ts';
 import { logPath, runningDaemon, stopDaemon } from './daemons.ts';
 import { installMs2m, type Kubectl, kubectl } from './install.ts';
 import { networkState, setupNetwork, teardownNetwork } from './network.ts';
-import { containerdDaemon, kubeletDaemon, nodePaths, registryProxyDaemon, startNode, stopNodeDaemons } from './nodes.ts';
+import {
+  containerdDaemon,
+  kubeletDaemon,
+  nodePaths,
+  registryProxyDaemon,
+  startNode,
+  stopNodeDaemons,
+} from './nodes.ts';
 import { servicesStatus, startServices, stopServices } from './services.ts';
 import {
   killProcesses,

@@ -97,7 +97,10 @@ export function agentDaemonSet(image: string, clusterDir: string): object[] {
                   { name: 'MS2M_AGENT_TOKEN_FILE', value: '/etc/ms2m-agent/token' },
                   { name: 'MS2M_AGENT_STORE', value: '/var/lib/ms2m-agent' },
                   // the kubelet names the archive by its host path: the agent sees the nodes' dirs at the same path
-                  { name: 'MS2M_AGENT_CHECKPOINTS', value: join(clusterDir, 'nodes', '$(NODE_NAME)', 'kubelet', 'checkpoints') },
+                  {
+                    name: 'MS2M_AGENT_CHECKPOINTS',
+                    value: join(clusterDir, 'nodes', '$(NODE_NAME)', 'kubelet', 'checkpoints'),
+                  },
                   { name: 'MS2M_AGENT_PORT', value: String(PORTS.agent) },
                   { name: 'MS2M_AGENT_CONTAINERS_STORAGE', value: 'off' },
                   { name: 'MS2M_AGENT_CONTAINERD_SOCKET', value: '/run/containerd/containerd.sock' },

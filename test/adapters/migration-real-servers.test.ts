@@ -4,11 +4,11 @@ import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts'
 import { parseLog } from '../../actors/event-schema.ts';
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
-import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import { openJetStreamLog } from '../../adapters/nats/jetstream-log.ts';
 import { createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
 import { type RabbitServer, startRabbit } from '../harness/rabbitmq.ts';
+import { createFakeWorld, TARGET_NODE } from '../support/fake-world.ts';
 import { MigratingConsumer, NumberedProducer } from '../support/mq-workload.ts';
 
 // A whole migration with the real broker adapter and the real JetStream log (the cluster, kubelet and agents

@@ -6,12 +6,12 @@ import { MigrationHost, migrationChart } from '../../actors/charts/migration.ts'
 import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
-import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import type { Kubelet } from '../../adapters/kubelet/port.ts';
 import { ociRegistry } from '../../adapters/oci/registry.ts';
 import { type AgentPair, startAgentPair, writeRandomTar } from '../harness/agent.ts';
 import { type RegistryHarness, startRegistry } from '../harness/registry.ts';
 import { crashAt } from '../support/drivers.ts';
+import { createFakeWorld, TARGET_NODE } from '../support/fake-world.ts';
 import type { Scenario } from '../support/scenario.ts';
 
 // A migration whose checkpoint really moves: real node agents on loopback (node-a -> node-b, or node-a -> a

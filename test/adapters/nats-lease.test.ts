@@ -8,9 +8,9 @@ import { normalizeSpec } from '../../actors/migration-spec.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
 import { ErrorCode } from '../../adapters/errors.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
-import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import { natsKvLease, openLeaseBucket } from '../../adapters/nats/kv-lease.ts';
 import { type NatsServer, startNats } from '../harness/nats.ts';
+import { createFakeWorld, TARGET_NODE } from '../support/fake-world.ts';
 
 const logger = pino({ level: 'silent' });
 let nats: NatsServer;

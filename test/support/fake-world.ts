@@ -2,13 +2,13 @@
  * All fakes wired into one small world sharing a clock, a fault plan and an effect journal: two nodes, a
  * broker, kubelets, agents. Used by the fast test tiers, the property tests and the demo.
  */
-import { FakeAgentClient } from './agent-client/fake.ts';
-import type { Clock } from './clock/port.ts';
-import { EffectJournal, type FaultPlan, noFaults } from './effect-journal.ts';
-import { FakeKubelet } from './kubelet/fake.ts';
-import { FakeCluster } from './kubernetes/fake.ts';
-import type { PodInfo } from './kubernetes/port.ts';
-import { FakeBroker } from './rabbitmq/fake.ts';
+import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
+import type { Clock } from '../../adapters/clock/port.ts';
+import { EffectJournal, type FaultPlan, noFaults } from '../../adapters/effect-journal.ts';
+import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
+import { FakeCluster } from '../../adapters/kubernetes/fake.ts';
+import type { PodInfo } from '../../adapters/kubernetes/port.ts';
+import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 
 export interface FakeWorldOptions {
   clock: Clock;

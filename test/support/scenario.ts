@@ -9,9 +9,9 @@ import { virtualClock } from '../../adapters/clock/fake.ts';
 import type { FaultPlan } from '../../adapters/effect-journal.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import type { EventLog } from '../../adapters/event-log/port.ts';
-import { createFakeWorld, type FakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import type { StreamKey } from '../../machines/envelope.ts';
 import type { MigrationSpec } from '../../machines/spec.ts';
+import { createFakeWorld, type FakeWorld, TARGET_NODE } from './fake-world.ts';
 
 export const T0 = Date.parse('2026-03-16T09:00:00.000Z');
 export const silent = pino({ level: 'silent' });

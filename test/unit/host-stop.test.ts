@@ -7,9 +7,9 @@ import { virtualClock } from '../../adapters/clock/fake.ts';
 import { ErrorCode } from '../../adapters/errors.ts';
 import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import { type EventLog, EventLogUnavailableError } from '../../adapters/event-log/port.ts';
-import { createFakeWorld, TARGET_NODE } from '../../adapters/fake-world.ts';
 import { FakeLeaseStore, fakeLease } from '../../adapters/lease/fake.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
+import { createFakeWorld, TARGET_NODE } from '../support/fake-world.ts';
 import { scenario, silent, T0 } from '../support/scenario.ts';
 
 /** A log whose appends can be made to fail (an outage) or to hang until released, counting every call. */
