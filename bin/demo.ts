@@ -134,8 +134,10 @@ export async function demo(o: DemoOptions): Promise<number> {
       o.out(`--keep: the cluster stays up: export KUBECONFIG=${info.kubeconfig}; ${info.kubectl} get pods -A -o wide`);
     } else {
       await cleanupScenario(kc, namespace, runId);
-      if (!wasUp) await clusterDown({ log: (l) => o.err(`cluster: ${l}`) });
-      else o.out('the cluster was up before the demo: left up (ms2m cluster down stops it)');
+      if (!wasUp) {
+        const left = await clusterDown({ log: (l) => o.err(`cluster: ${l}`) });
+        if (left.length) code = 1;
+      } else o.out('the cluster was up before the demo: left up (ms2m cluster down stops it)');
     }
   }
   return code;

@@ -40,7 +40,8 @@ export async function runClusterCli(args: readonly string[], io: CliIo): Promise
     .command('down')
     .description('stop and remove everything `up` made (processes, containers, mounts, namespaces, veths)')
     .action(async () => {
-      await clusterDown({ log: (l) => err(`ms2m cluster: ${l}`) });
+      const left = await clusterDown({ log: (l) => err(`ms2m cluster: ${l}`) });
+      if (left.length) throw new Error(`could not remove: ${left.join('; ')}`);
     });
   program
     .command('status')

@@ -22,7 +22,7 @@ import {
   waitFor,
 } from './control-plane.ts';
 import { ensureCriuConfig, removeCriuConfig } from './criu-config.ts';
-import { logPath, runningDaemon, stopDaemon } from './daemons.ts';
+import { alive, logPath, runningDaemon, runningDaemons, stopDaemon } from './daemons.ts';
 import { installMs2m, type Kubectl, kubectl } from './install.ts';
 import { networkState, setupNetwork, teardownNetwork } from './network.ts';
 import {
@@ -36,13 +36,14 @@ import {
 import { servicesStatus, startServices, stopServices } from './services.ts';
 import {
   killProcesses,
+  mountsUnder,
   processesMentioning,
   removeContainerLogLinks,
   removeNodeContainers,
   removePodNetns,
   unmountUnder,
 } from './teardown.ts';
-import { adminKubeconfig, CP, clusterDir, ENDPOINTS, NODES } from './topology.ts';
+import { adminKubeconfig, CP, clusterDir, ENDPOINTS, HOST_LINK, NODES } from './topology.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -244,10 +245,14 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterInfo> {
   };
 }
 
-/** Stops and removes everything `up` made. Safe on a cluster that is half up or already down. */
-export async function clusterDown(opts: { log?: (line: string) => void; dir?: string } = {}): Promise<void> {
+/**
+ * Stops and removes everything `up` made. Safe on a cluster that is half up or already down. Returns what could
+ * not be removed (empty when nothing is left behind), each named; `ms2m cluster down` prints them.
+ */
+export async function clusterDown(opts: { log?: (line: string) => void; dir?: string } = {}): Promise<string[]> {
   const log = opts.log ?? (() => {});
   const dir = opts.dir ?? clusterDir();
+  const daemons = await runningDaemons(dir);
   let ctrBin: string | null = null;
   try {
     ctrBin = binaries().bin.ctr;
@@ -277,7 +282,22 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
   await teardownNetwork();
   await removeCriuConfig();
   if (left.length === 0) await rm(dir, { recursive: true, force: true });
-  log('cluster down');
+  const leftovers = [
+    ...daemons.filter((d) => alive(d.pid, d.startTime)).map((d) => `process ${d.name} (pid ${d.pid})`),
+    ...NODES.flatMap((n) =>
+      processesMentioning(nodePaths(dir, n).containerdSocket).map((pid) => `process ${pid} of ${n.name}'s containerd`),
+    ),
+    ...Object.entries(networkState().namespaces)
+      .filter(([, up]) => up)
+      .map(([ns]) => `network namespace ${ns}`),
+    ...(networkState().hostLink ? [`veth ${HOST_LINK.name}`] : []),
+    ...podNetns.filter((p) => existsSync(p)).map((p) => `pod network namespace ${p}`),
+    ...mountsUnder(dir).map((m) => `mount ${m}`),
+    ...(existsSync(dir) ? [`dir ${dir}`] : []),
+  ];
+  for (const l of leftovers) log(`warning: left behind: ${l}`);
+  log(leftovers.length ? `cluster down, ${leftovers.length} things left behind` : 'cluster down: nothing left behind');
+  return leftovers;
 }
 
 export interface ClusterStatus {

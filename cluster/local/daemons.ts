@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './files.ts';
 
@@ -98,8 +98,25 @@ export async function startDaemon(dir: string, spec: DaemonSpec): Promise<{ pid:
   return { pid, started: true };
 }
 
+/** Every daemon with a PID file whose process is still the recorded one. */
+export async function runningDaemons(dir: string): Promise<(PidRecord & { name: string })[]> {
+  let files: string[];
+  try {
+    files = await readdir(join(dir, 'run'));
+  } catch {
+    return [];
+  }
+  const out: (PidRecord & { name: string })[] = [];
+  for (const f of files.filter((x) => x.endsWith('.pid'))) {
+    const name = f.slice(0, -'.pid'.length);
+    const rec = await runningDaemon(dir, name);
+    if (rec) out.push({ ...rec, name });
+  }
+  return out;
+}
+
 /** True while the process is there (not reaped, not a zombie). */
-function alive(pid: number, startTime: string): boolean {
+export function alive(pid: number, startTime: string): boolean {
   if (processStartTime(pid) !== startTime) return false;
   try {
     return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -21,6 +21,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const info = await clusterUp({ buildImages: buildClusterImages, log });
   project.provide('cluster', info);
   return async () => {
-    if (!wasUp && process.env.MS2M_KEEP_CLUSTER !== '1') await clusterDown({ log });
+    if (!wasUp && process.env.MS2M_KEEP_CLUSTER !== '1') {
+      // `down` must leave nothing behind: processes, mounts, namespaces, veths, the cluster dir
+      const left = await clusterDown({ log });
+      if (left.length) throw new Error(`ms2m cluster down left behind: ${left.join('; ')}`);
+    }
   };
 }
