@@ -7,11 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { binaryDirs, resolveBinaries } from '../control-plane/binaries.ts';
 import { probe } from '../control-plane/probe.ts';
 import { tailLog } from '../control-plane/process.ts';
+import { checkCriu } from '../criu/criu.ts';
 import {
   adminTls,
   controlPlaneLayout,
@@ -45,7 +45,6 @@ import {
 } from './teardown.ts';
 import { adminKubeconfig, CP, clusterDir, ENDPOINTS, HOST_LINK, NODES } from './topology.ts';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A requirement of the local cluster is missing; the message says what to do. */
 export class ClusterPrerequisiteError extends Error {
@@ -91,18 +90,6 @@ function executable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** CRIU's dir from the private prefix (scripts/install-criu.sh). */
-export function criuDir(): string {
-  const dir = execFileSync('bash', [join(repoRoot, 'scripts/install-criu.sh'), '--print-path'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  }).trim();
-  if (!executable(join(dir, 'criu'))) {
-    throw new ClusterPrerequisiteError(`CRIU is not installed in ${dir}: run \`bash scripts/install-criu.sh\``);
-  }
-  return dir;
 }
 
 /** Capability and installation checks, with what to do for each. */
@@ -163,7 +150,8 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterInfo> {
   step(1, 'checking prerequisites');
   checkPrerequisites();
   const { dirs, bin } = binaries();
-  const criu = criuDir();
+  // the private CRIU (scripts/install-criu.sh) must exist and pass `criu check`
+  const criu = dirname((await checkCriu()).path);
   const warning = await ensureCriuConfig();
   if (warning) log(`warning: ${warning}`);
 
