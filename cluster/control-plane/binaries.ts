@@ -55,7 +55,8 @@ export function resolveBinaries<N extends string>(names: readonly N[], dirs: rea
   return out;
 }
 
-function isExecutable(path: string): boolean {
+/** True when `path` exists and may be executed. */
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

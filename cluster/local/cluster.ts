@@ -5,10 +5,10 @@
  * it wrote, and the cluster dir.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { binaryDirs, resolveBinaries } from '../control-plane/binaries.ts';
+import { binaryDirs, isExecutable, resolveBinaries } from '../control-plane/binaries.ts';
 import { probe } from '../control-plane/probe.ts';
 import { tailLog } from '../control-plane/process.ts';
 import { checkCriu } from '../criu/criu.ts';
@@ -83,15 +83,6 @@ export interface ClusterInfo {
   nodes: { name: string; address: string; containerdSocket: string; checkpoints: string }[];
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Capability and installation checks, with what to do for each. */
 export function checkPrerequisites(): void {
   if (process.getuid?.() !== 0) {
@@ -115,7 +106,7 @@ export function checkPrerequisites(): void {
     ['/usr/bin/nsenter', 'apt-get install util-linux'],
   ];
   for (const [path, fix] of need) {
-    if (!executable(path)) throw new ClusterPrerequisiteError(`${path} is missing: ${fix}`);
+    if (!isExecutable(path)) throw new ClusterPrerequisiteError(`${path} is missing: ${fix}`);
   }
   for (const bin of ['nats-server', 'docker-registry', 'epmd', 'ip', 'socat']) {
     try {
