@@ -38,13 +38,14 @@ import {
   killProcesses,
   mountsUnder,
   processesMentioning,
+  recordFixedPaths,
   removeContainerLogLinks,
+  removeFixedPaths,
   removeNodeContainers,
   removePodNetns,
   unmountUnder,
 } from './teardown.ts';
 import { adminKubeconfig, CP, clusterDir, ENDPOINTS, HOST_LINK, NODES } from './topology.ts';
-
 
 /** A requirement of the local cluster is missing; the message says what to do. */
 export class ClusterPrerequisiteError extends Error {
@@ -159,6 +160,7 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterInfo> {
   const layout = await startControlPlaneDaemons(dir, dirs, log);
 
   step(6, `nodes ${NODES.map((n) => n.name).join(', ')}`);
+  await recordFixedPaths(dir);
   const shimDir = dirs.find((d) => existsSync(join(d, 'containerd-shim-runc-v2')));
   for (const node of NODES) {
     await startNode(
@@ -257,6 +259,7 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
   const left = await unmountUnder(dir);
   if (left.length) log(`warning: could not unmount ${left.join(', ')}`);
   await removeContainerLogLinks(dir);
+  const fixedLeft = await removeFixedPaths(dir);
   log('removing network namespaces, veths and routes');
   await teardownNetwork();
   await removeCriuConfig();
@@ -272,6 +275,7 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
     ...(networkState().hostLink ? [`veth ${HOST_LINK.name}`] : []),
     ...podNetns.filter((p) => existsSync(p)).map((p) => `pod network namespace ${p}`),
     ...mountsUnder(dir).map((m) => `mount ${m}`),
+    ...fixedLeft.map((p) => `path ${p}`),
     ...(existsSync(dir) ? [`dir ${dir}`] : []),
   ];
   for (const l of leftovers) log(`warning: left behind: ${l}`);

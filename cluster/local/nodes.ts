@@ -65,6 +65,10 @@ state = ${q(p.containerdState)}
 [ttrpc]
   address = ${q(`${p.containerdSocket}.ttrpc`)}
 
+# no NRI plugins here (it would listen on /run/nri)
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = 'overlayfs'
   [plugins.'io.containerd.cri.v1.images'.pinned_images]

@@ -3,11 +3,11 @@
  * mounts, /var/log/containers links), found through what the cluster itself made (its containerd sockets, its
  * dir), never by process or file name alone.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from './daemons.ts';
-import { trySh } from './files.ts';
+import { trySh, writeFileAtomic } from './files.ts';
 import { nodePaths } from './nodes.ts';
 import type { NodeTopology } from './topology.ts';
 
@@ -121,4 +121,44 @@ export async function removeContainerLogLinks(dir: string): Promise<void> {
       // not a link
     }
   }
+}
+
+/**
+ * Paths outside the cluster dir that containerd, the kubelet, CNI and CRIU create with fixed names (shim sockets
+ * and fifos, the kubelet's device-plugin dir, the CNI result cache, the container-log links, CRIU's kernel-feature
+ * cache). `up` records those that did not exist yet; `down` removes exactly the recorded ones.
+ */
+export const FIXED_PATHS = [
+  '/run/containerd',
+  '/run/nri',
+  '/var/lib/cni',
+  '/var/lib/kubelet',
+  '/var/log/containers',
+  '/run/criu.kdat',
+] as const;
+
+const createdFile = (dir: string) => join(dir, 'created-outside.json');
+
+/** Records which of FIXED_PATHS do not exist yet (kept from an earlier `up` of the same cluster). */
+export async function recordFixedPaths(dir: string): Promise<void> {
+  let known: string[] = [];
+  try {
+    known = JSON.parse(await readFile(createdFile(dir), 'utf8')) as string[];
+  } catch {
+    // first up
+  }
+  const created = [...new Set([...known, ...FIXED_PATHS.filter((p) => !existsSync(p))])];
+  await writeFileAtomic(createdFile(dir), `${JSON.stringify(created)}\n`);
+}
+
+/** Removes the recorded paths the cluster created outside its dir; returns those still there. */
+export async function removeFixedPaths(dir: string): Promise<string[]> {
+  let created: string[] = [];
+  try {
+    created = JSON.parse(await readFile(createdFile(dir), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
+  for (const p of created) await rm(p, { recursive: true, force: true }).catch(() => {});
+  return created.filter((p) => existsSync(p));
 }
