@@ -36,7 +36,7 @@ export interface AgentDeps {
   /**
    * A young-generation GC (`main.ts` passes V8's). Every socket read of an upload is a fresh 64 KiB buffer that
    * V8 frees only at its next GC, which external memory alone triggers only after ~64 MiB: calling this every
-   * 8 MiB received keeps the agent's RSS flat and low. Unset (tests): no forced GC.
+   * 4 MiB received (receive-sink.ts GC_EVERY) keeps the agent's RSS flat and low. Unset (tests): no forced GC.
    */
   minorGc?: () => void;
 }
