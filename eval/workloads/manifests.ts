@@ -116,14 +116,7 @@ export function consumerDeployment(o: ConsumerManifestOptions & { replicas?: num
     metadata: { name, namespace: o.namespace ?? defaults.namespace, labels: podLabels(name, 'consumer') },
     spec: {
       replicas: o.replicas ?? 1,
-      selector: { matchLabels: { [APP_LABEL]: name } },
-      template: {
-        metadata: {
-          labels: podLabels(name, 'consumer', o.labels),
-          ...(o.annotations ? { annotations: { ...o.annotations } } : {}),
-        },
-        spec: consumerPodSpec(o),
-      },
+      ...consumerPodSet(name, o),
     },
   };
 }
@@ -148,14 +141,7 @@ export function consumerStatefulSet(o: ConsumerManifestOptions & { replicas?: nu
       serviceName: name,
       replicas: o.replicas ?? 1,
       podManagementPolicy: 'OrderedReady',
-      selector: { matchLabels: { [APP_LABEL]: name } },
-      template: {
-        metadata: {
-          labels: podLabels(name, 'consumer', o.labels),
-          ...(o.annotations ? { annotations: { ...o.annotations } } : {}),
-        },
-        spec: consumerPodSpec(o),
-      },
+      ...consumerPodSet(name, o),
     },
   };
 }
@@ -219,6 +205,20 @@ export function producerPod(o: ProducerManifestOptions): V1Pod {
       ...(o.annotations ? { annotations: { ...o.annotations } } : {}),
     },
     spec: podSpec(o, container, []),
+  };
+}
+
+/** The selector and pod template shared by the consumer's Deployment and StatefulSet. */
+function consumerPodSet(name: string, o: ConsumerManifestOptions) {
+  return {
+    selector: { matchLabels: { [APP_LABEL]: name } },
+    template: {
+      metadata: {
+        labels: podLabels(name, 'consumer', o.labels),
+        ...(o.annotations ? { annotations: { ...o.annotations } } : {}),
+      },
+      spec: consumerPodSpec(o),
+    },
   };
 }
 
