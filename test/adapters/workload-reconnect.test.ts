@@ -187,9 +187,10 @@ describe('workloads reconnecting on a real RabbitMQ', () => {
     const cfg: BrokerConfig = { brokerUrl: rabbit.url, exchangeName: 'ident-fanout', queueName: 'ident' };
     await broker.sendControl(cfg, 'alpha', { type: 'STOP_CONSUMING' }, 'ident:to-alpha');
     await broker.sendControl(cfg, 'beta', { type: 'STOP_CONSUMING' }, 'ident:to-beta');
+    // the mode changes before the control message is acked and listed: wait for both
     const stopped = await eventually('stopped by beta', async () => {
       const s = await consumer.state<ConsumerState>();
-      return s.mode === 'stopped' ? s : undefined;
+      return s.mode === 'stopped' && s.control.length > 0 ? s : undefined;
     });
     expect(stopped).toMatchObject({ consuming: null, control: ['STOP_CONSUMING'] });
     expect(await broker.consumerCount(cfg, 'ident')).toBe(0);
