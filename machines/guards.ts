@@ -33,12 +33,13 @@ const since = (at: number, start: number | undefined): number => (start === unde
 export const isDrained = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.depth === 0;
 
 /**
- * The target has caught up by a settled reading: nothing is waiting in the replay queue (`ready` 0); what is
- * unacked is being processed. With a live producer the depth itself is rarely 0 at a sample (a message arrives
- * every 1/lambda and is held for the processing time), so waiting for 0 would run the replay into its cutoff.
- * Stopping the source here loses nothing: the target drains the rest after the unbind (`isDrained`).
+ * The target has caught up: nothing is waiting in the replay queue (`ready` 0, AMQP's own count, which is never
+ * stale); what is unacked is being processed. With a live producer the depth itself is rarely 0 at a sample (a
+ * message arrives every 1/lambda and is held for the processing time), so waiting for a settled 0 would run the
+ * replay into its cutoff, or at least wait out the management statistics' lag. Stopping the source here loses
+ * nothing: the target drains the rest after the unbind, and only a settled 0 (`isDrained`) ends the replay.
  */
-export const isCaughtUp = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.ready === 0;
+export const isCaughtUp = (d: EventData['ReplayDepthSampled']): boolean => d.ready === 0;
 
 /** Cutoff mode: replay ran for T_cutoff while messages remain. */
 export function cutoffReached(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
