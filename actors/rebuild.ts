@@ -1,10 +1,9 @@
 /**
  * Rebuild after a restart: every stream in the log folded back to its snapshot, each through the chart of its
- * kind. The log is read once, streams are handed out in batches to worker threads (validation + fold are
- * CPU-bound: one worker per core; a worker imports a chart from its `module`), and each comes back as a
- * persisted snapshot a host can start from.
+ * kind. The log is read once, streams are folded in batches on this thread and on worker threads if asked for
+ * (a worker imports a chart from its `module`), and each comes back as a persisted snapshot a host can start
+ * from. The fold is the compiled one (machines/fast-fold.ts), equal to xstate's at every event.
  */
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CorruptEventError, type EventLog } from '../adapters/event-log/port.ts';
 import type { CachedSnapshot, SnapshotCache } from '../adapters/snapshot-cache/port.ts';
@@ -26,7 +25,11 @@ export interface RebuiltStream {
 export interface RebuildOptions {
   /** The charts of the kinds the log holds; a stream of any other kind fails the rebuild (a newer build wrote it). */
   charts: readonly AnyChart[];
-  /** Worker threads (default: one per core). 0 folds on this thread, as do charts without a `module`. */
+  /**
+   * Worker threads besides this one, which folds too; charts without a `module` fold here. Default 0: with the
+   * compiled fold, handing an event to a worker and its snapshot back (structured clone, ~5 µs per event) costs
+   * about what folding it does, so workers pay only on idle cores (docs/benchmarks.md, rebuild).
+   */
   workers?: number;
   /** Streams per batch handed to a worker. */
   batch?: number;
@@ -124,29 +127,51 @@ export function toCacheEntry(chart: AnyChart, m: RebuiltStream): CachedSnapshot 
   };
 }
 
+/**
+ * Folds `streams`: batches of streams whose chart has a `module` go to a shared queue served by the worker
+ * threads and by this thread, the rest fold here. Each worker is handed its first two batches before this thread
+ * takes any (so a small log still goes through the workers), then every thread pulls the next batch when it is
+ * free: this thread folds while the workers boot, and a worker joins as soon as it is up.
+ */
 async function foldAll(
   streams: BatchItem[],
   charts: ReadonlyMap<string, AnyChart>,
   opts: RebuildOptions,
 ): Promise<RebuiltStream[]> {
   const batchSize = opts.batch ?? 250;
-  const inline = streams.filter(([kind]) => !charts.get(kind)?.module);
-  const threaded = streams.filter(([kind]) => charts.get(kind)?.module);
-  const workerCount = Math.min(opts.workers ?? availableParallelism(), Math.ceil(threaded.length / 50));
   const batches = (items: BatchItem[]) => {
     const out: BatchItem[][] = [];
     for (let i = 0; i < items.length; i += batchSize) out.push(items.slice(i, i + batchSize));
     return out;
   };
+  const inline = batches(streams.filter(([kind]) => !charts.get(kind)?.module));
+  const threaded = batches(streams.filter(([kind]) => charts.get(kind)?.module));
+  const workerCount = Math.min(opts.workers ?? 0, Math.ceil(threaded.reduce((n, b) => n + b.length, 0) / 50));
   const { rebuildBatch } = await import('./rebuild-batch.ts');
   if (workerCount <= 0) return batches(streams).flatMap((b) => rebuildBatch(charts, b));
   const refs: ChartRef[] = [...charts.values()].flatMap((c) =>
     c.module ? [{ kind: c.kind, url: c.module.url, name: c.module.name, fingerprint: chartFingerprint(c) }] : [],
   );
   const workers = Array.from({ length: workerCount }, () => new BatchWorker(refs));
+  const queue = threaded.map((batch, i) => ({ batch, i }));
+  const results: RebuiltStream[][] = [];
+  let failed = false;
+  const onWorker = async (w: BatchWorker) => {
+    for (let next = queue.shift(); next && !failed; next = queue.shift()) results[next.i] = await w.run(next.batch);
+  };
+  const onThisThread = async () => {
+    for (let next = queue.shift(); next && !failed; next = queue.shift()) {
+      results[next.i] = rebuildBatch(charts, next.batch);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let the workers' answers in
+    }
+  };
   try {
-    const results = await Promise.all(batches(threaded).map((batch, i) => workers[i % workers.length]!.run(batch)));
-    return [...results.flat(), ...batches(inline).flatMap((b) => rebuildBatch(charts, b))];
+    // two batches in flight per worker: it never waits for this thread to read its answer and send the next
+    await Promise.all([...workers.flatMap((w) => [onWorker(w), onWorker(w)]), onThisThread()]);
+    return [...results.flat(), ...inline.flatMap((b) => rebuildBatch(charts, b))];
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -6,7 +6,7 @@
 import type { MigrationContext, MigrationInput } from '../machines/context.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
 import type { MachineEvent } from '../machines/events.ts';
-import { Fold } from '../machines/fold.ts';
+import { FastFold } from '../machines/fast-fold.ts';
 import type { MigrationSnapshot } from '../machines/migration-chart.ts';
 import { migrationChart } from './charts/migration.ts';
 import { parseEvent } from './event-schema.ts';
@@ -21,7 +21,7 @@ export interface TimelineRow {
   message: string;
 }
 
-const phaseOf = (s: MigrationSnapshot): string =>
+const phaseOf = (s: Pick<MigrationSnapshot, 'status' | 'value' | 'context'>): string =>
   s.status === 'done' ? String(s.value) : s.context.failure ? `${s.context.phase} (compensating)` : s.context.phase;
 
 /**
@@ -34,7 +34,8 @@ const phaseOf = (s: MigrationSnapshot): string =>
  * ```
  */
 export class Timeline {
-  private folding: Fold<MigrationContext, MachineEvent, MigrationInput> | null = null;
+  // the compiled fold (equal to xstate's at every event): a row reads status, value and context only
+  private folding: FastFold<MigrationContext, MachineEvent, MigrationInput> | null = null;
   private lastMessage = '';
   readonly rows: TimelineRow[] = [];
 
@@ -45,8 +46,8 @@ export class Timeline {
   add(env: EventEnvelope): TimelineRow {
     const ev = parseEvent(migrationChart, env, env.id, env.seq);
     if (this.folding) this.folding.apply(ev);
-    else this.folding = new Fold(migrationChart, env.id, ev);
-    const snap = this.folding.snapshot;
+    else this.folding = new FastFold(migrationChart, env.id, ev);
+    const snap = this.folding;
     const message = snap.context.message === this.lastMessage ? '' : snap.context.message;
     this.lastMessage = snap.context.message;
     const row = {

@@ -1,10 +1,13 @@
 /**
  * The pure fold: a stream's log -> its snapshot, through the chart's own transition function (runs no effects).
- * Used by the host to rebuild after a crash, by the golden tests, and by analysis tools; works for any chart.
+ * Used by the host to rebuild after a crash and by the golden tests; works for any chart. It is the reference:
+ * the rebuild of many streams and the analysis tools use the compiled fold (fast-fold.ts), ~10x faster, which
+ * the differential tests hold equal to this one at every prefix of every golden and property-generated log.
  *
  * xstate's exported `transition()` builds a fresh inert actor (and computes the machine's whole initial state)
  * on every call, ~150 µs each; a fold instead builds one inert scope per instance and reuses it for every
- * event, which is what makes rebuilding 10,000 migrations cheap. The results are identical (property-tested).
+ * event (~30-45 µs per event: xstate's macrostep, a snapshot object per action, a child actor per invoked step).
+ * The results are identical (property-tested).
  */
 import { type ActorScope, createActor, type MachineContext, transition } from 'xstate';
 import type { ChartCore, ChartEvent, ChartSnapshot } from './chart.ts';
