@@ -9,17 +9,9 @@
  */
 import { type ActorOptions, type AnyActorLogic, createActor, type MachineContext, type StateValue } from 'xstate';
 import type { ChartCore, ChartEvent, ChartSnapshot } from './chart.ts';
-import {
-  type Action,
-  type CompiledChart,
-  compileChart,
-  type Invoke,
-  type Node,
-  OffLimitsError,
-  type Plan,
-  planOf,
-  type Transition,
-} from './fold-compiler.ts';
+import { compileChart, OffLimitsError } from './fold-compiler.ts';
+import type { Action, CompiledChart, Invoke, Node, Plan, Transition } from './fold-tables.ts';
+import { planOf } from './fold-tables.ts';
 
 /** A running invocation: what xstate would create a child actor from. */
 interface Child {

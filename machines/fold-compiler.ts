@@ -2,7 +2,7 @@
  * Compiles a chart's machine into the tables the compiled fold (compiled-fold.ts) runs on, read from xstate's own
  * state nodes (never hand-written): each state's transitions per event type with their guards, its entry and exit
  * actions, its invocations and its initial state; and, computed once per (transition, active leaf), the states a
- * microstep exits and enters, in the order xstate's SCXML algorithm (`microstep` in xstate's core) uses.
+ * microstep exits and enters (fold-tables.ts, in the order of xstate's SCXML algorithm).
  *
  * It accepts the subset of statecharts the runtime's charts use and refuses the rest (the fold then stays with
  * xstate's `transition()`): compound, atomic and final states (finals only at the top level), one target per
@@ -11,114 +11,22 @@
  * never run), invocations of named actor logic, no `after` delays, no parallel or history states, no machine output.
  */
 import { type AnyStateMachine, assign } from 'xstate';
-
-/** Why a machine cannot be compiled: the fold uses xstate's transition function instead. */
-export class NotCompilableError extends Error {
-  constructor(machineId: string, reason: string) {
-    super(`Chart machine ${machineId} is not compilable for the fast fold: ${reason}`);
-    this.name = 'NotCompilableError';
-  }
-}
-
-// xstate's state node and transition objects, as far as the compiler reads them (xstate's types hide most of it)
-interface XTransition {
-  source: XNode;
-  target?: readonly XNode[];
-  reenter: boolean;
-  guard?: unknown;
-  actions: readonly unknown[];
-}
-interface XInvoke {
-  id: string;
-  src: unknown;
-  input?: unknown;
-  systemId?: string;
-  onSnapshot?: unknown;
-}
-interface XNode {
-  id: string;
-  key: string;
-  type: string;
-  order: number;
-  parent?: XNode;
-  states: Record<string, XNode>;
-  entry: readonly unknown[];
-  exit: readonly unknown[];
-  invoke: readonly XInvoke[];
-  initial: { target: readonly XNode[]; actions: readonly unknown[] };
-  transitions: Map<string, XTransition[]>;
-  always?: readonly XTransition[];
-  output?: unknown;
-  config: { after?: unknown };
-}
+import {
+  type Action,
+  type CompiledChart,
+  type Guard,
+  type Invoke,
+  type Node,
+  NotCompilableError,
+  planOf,
+  type Transition,
+  type XInvoke,
+  type XNode,
+  type XTransition,
+} from './fold-tables.ts';
 
 type Args = { context: unknown; event: unknown };
 type Fn = (args: Record<string, unknown>, params?: unknown) => unknown;
-/** A resolved action: `assign` returns the next context; any other action changes nothing in a snapshot. */
-export interface Action {
-  readonly assigns: boolean;
-  run(context: object, event: object): object;
-}
-export type Guard = (context: object, event: object) => boolean;
-
-export interface Invoke {
-  readonly id: string;
-  readonly src: string;
-  readonly logic: unknown;
-  readonly systemId: string | undefined;
-  readonly syncSnapshot: boolean;
-  input(context: object, event: object): unknown;
-}
-
-export interface Transition {
-  readonly source: Node;
-  readonly target: Node | null;
-  readonly reenter: boolean;
-  readonly guard: Guard | null;
-  readonly actions: readonly Action[];
-  /** Microstep plans per active leaf (the configuration is the leaf and its ancestors). */
-  readonly plans: Map<Node, Plan>;
-}
-
-export interface Node {
-  readonly x: XNode;
-  readonly key: string;
-  readonly order: number;
-  readonly type: 'atomic' | 'compound' | 'final';
-  readonly parent: Node | undefined;
-  /** The node then its ancestors up to the root: where an event's transitions are looked up, in that order. */
-  readonly chain: Node[];
-  readonly entry: readonly Action[];
-  readonly exit: readonly Action[];
-  readonly invokes: readonly Invoke[];
-  readonly initial: Node | null;
-  readonly initialActions: readonly Action[];
-  readonly on: ReadonlyMap<string, readonly Transition[]>;
-  readonly always: readonly Transition[] | null;
-}
-
-/** What a microstep does from one leaf: exit (deepest first), then the transition's actions, then enter. */
-export interface Plan {
-  readonly exit: readonly Node[];
-  readonly enter: readonly Node[];
-  /** Parallel to `enter`: entered by default (its initial actions run). */
-  readonly defaultEntry: readonly boolean[];
-  readonly leaf: Node;
-  /** The whole configuration after the step, deepest first (exit actions when the machine is done). */
-  readonly config: readonly Node[];
-}
-
-export interface CompiledChart {
-  readonly machine: AnyStateMachine;
-  readonly root: Node;
-  /** The initial microstep: the root and its initial descendants, all entered by default. */
-  readonly initial: Plan;
-  readonly maxIterations: number;
-  /** Every state by its xstate id (`migration.active.Transferring`, `step-monitorReplay`). */
-  readonly byId: ReadonlyMap<string, Node>;
-  /** The context factory's result (a function of input) or the literal context. */
-  initialContext(input: unknown): object;
-}
 
 const ASSIGN_RESOLVE = (assign({}) as unknown as { resolve: unknown }).resolve;
 const compiled = new WeakMap<AnyStateMachine, CompiledChart | NotCompilableError>();
@@ -357,83 +265,4 @@ const OFF_LIMITS: object = new Proxy(Object.create(null), {
 
 function noSelf(): never {
   throw new OffLimitsError('actor self or system');
-}
-
-// --- microstep plans: xstate's getTransitionDomain / computeExitSet / computeEntrySet on a single configuration ---
-
-/** True when `n` is a proper descendant of `of`; every node descends from `undefined` (xstate's `isDescendant`). */
-function isDescendant(n: Node, of: Node | undefined): boolean {
-  let m = n;
-  while (m.parent && m.parent !== of) m = m.parent;
-  return m.parent === of;
-}
-
-function properAncestors(n: Node, to: Node | undefined): Node[] {
-  const out: Node[] = [];
-  if (n === to) return out;
-  for (let m = n.parent; m && m !== to; m = m.parent) out.push(m);
-  return out;
-}
-
-type Step = Pick<Transition, 'source' | 'target' | 'reenter'> & { targets?: readonly Node[] };
-
-function domainOf(t: Step): Node | undefined {
-  const targets = t.targets ?? (t.target ? [t.target] : []);
-  if (!t.reenter && targets.every((s) => s === t.source || isDescendant(s, t.source))) return t.source;
-  const [head, ...tail] = [...targets, t.source];
-  for (const anc of properAncestors(head!, undefined)) if (tail.every((s) => isDescendant(s, anc))) return anc;
-  if (t.reenter) return undefined;
-  let root = t.source;
-  while (root.parent) root = root.parent;
-  return root;
-}
-
-/** The plan of transition `t` taken from `leaf` (for the initial step, `initialChain` lists its targets). */
-export function planOf(t: Step, leaf: Node, initialChain?: readonly Node[]): Plan {
-  const active = leaf.chain;
-  const targets = initialChain ?? (t.target ? [t.target] : []);
-  const step = { ...t, targets };
-  const domain = domainOf(step);
-  const exit = new Set<Node>();
-  if (!initialChain && targets.length > 0) {
-    if (t.reenter && t.source === domain) exit.add(domain!);
-    for (const n of active) if (isDescendant(n, domain)) exit.add(n);
-  }
-  const enter = new Set<Node>();
-  const byDefault = new Set<Node>(initialChain ? [initialChain[0]!] : []);
-  const addDescendants = (n: Node) => {
-    if (n.type !== 'compound') return;
-    const init = n.initial!;
-    enter.add(init);
-    byDefault.add(init);
-    addDescendants(init);
-  };
-  for (const s of targets) {
-    if (t.source !== s || t.source !== domain || t.reenter) {
-      enter.add(s);
-      byDefault.add(s);
-    }
-    addDescendants(s);
-  }
-  const reentrancy = !t.source.parent && t.reenter ? undefined : domain;
-  for (const s of targets) {
-    for (const anc of properAncestors(s, domain)) if (!reentrancy || isDescendant(anc, reentrancy)) enter.add(anc);
-  }
-  const exits = [...exit].sort((a, b) => b.order - a.order);
-  const enters = [...enter].sort((a, b) => a.order - b.order);
-  const config = new Set(initialChain ? [] : active);
-  for (const n of exits) config.delete(n);
-  for (const n of enters) config.add(n);
-  const deepest = [...config].sort((a, b) => b.order - a.order);
-  const next = deepest.find((n) => n.type !== 'compound');
-  if (!next || next.chain.length !== config.size || next.chain.some((n) => !config.has(n))) {
-    throw new NotCompilableError(leaf.x.id, `a transition of ${t.source.x.id} leaves no single active leaf`);
-  }
-  return {
-    exit: exits,
-    enter: enters,
-    defaultEntry: enters.map((n) => byDefault.has(n)),
-    leaf: next,
-    config: next.chain,
-  };
 }
