@@ -111,7 +111,7 @@ describe('caught up vs drained (a live producer keeps one message in flight)', (
     expect(isCaughtUp(sample(3, 10))).toBe(false);
     expect(isDrained(sample(3, 10))).toBe(false);
   });
-  it('an unsettled zero is caught up (AMQP's ready count is fresh) but not drained (unacked may be stale)', () => {
+  it('an unsettled zero is caught up (the AMQP ready count is fresh) but not drained (unacked may be stale)', () => {
     expect(isCaughtUp(sample(0, 0, false))).toBe(true);
     expect(isDrained(sample(0, 0, false))).toBe(false);
   });
