@@ -55,7 +55,9 @@ describe('ms2m cluster up: prerequisites', () => {
   it('no CRIU in the private prefix: names the install script, nothing created', async () => {
     const r = await run([], ['cluster', 'up'], { MS2M_CLUSTER_DIR: dir, MS2M_CACHE: join(scratch, 'empty-cache') });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/criu [\d.-]+ is not installed under .*empty-cache.*: run `bash scripts\/install-criu.sh`/);
+    expect(r.stderr).toMatch(
+      /criu [\d.-]+ is not installed under .*empty-cache.*: run `bash scripts\/install-criu.sh`/,
+    );
     expect(existsSync(dir)).toBe(false);
     expect(networkState()).toEqual(before);
   });
