@@ -46,6 +46,11 @@ export interface ScenarioOptions {
   /** Extra consumer memory (MiB) to size the checkpoint. */
   ballastMib?: number;
   migrationTimeoutMs?: number;
+  /**
+   * How the migration must end (default Completed). Failed (a failure test): the compensated source must still be
+   * Running on the source node, and the accounting is the source's.
+   */
+  expectPhase?: 'Completed' | 'Failed';
   onProgress?: (p: MigrationProgress) => void;
   log?: (line: string) => void;
 }
@@ -61,7 +66,10 @@ export interface Accounting {
   redeliveriesSkipped: number;
   /** Every sequence 1..produced processed, sum and count match. */
   exactlyOnce: boolean;
-  /** The consumer that is left was restored from the checkpoint and kept counting from the source's state. */
+  /**
+   * The consumer that is left kept counting from the source's state: restored from the checkpoint (Completed), or
+   * the source pod itself still counting (Failed).
+   */
   continued: boolean;
 }
 
@@ -72,6 +80,8 @@ export interface ScenarioResult {
   sourcePod: string;
   finalPod: string;
   before: ConsumerState;
+  /** The consumer that is left, read as soon as the migration had ended (and its pod was Ready). */
+  atEnd: ConsumerState;
   after: ConsumerState;
 }
 
@@ -227,16 +237,26 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     clearInterval(watchTarget);
   }
   const downtime = await probe.stop();
-  if (migration.phase !== 'Completed') {
+  const expectPhase = o.expectPhase ?? 'Completed';
+  if (migration.phase !== expectPhase) {
     throw new Error(
-      `StatefulMigration ${ns}/mig-${o.runId} ended ${migration.phase}: ${migration.status.message ?? ''}`,
+      `StatefulMigration ${ns}/mig-${o.runId} ended ${migration.phase}, expected ${expectPhase}: ${migration.status.message ?? ''}`,
     );
   }
-  const finalPod = (migration.status.targetPod as string | undefined) ?? targetName ?? '';
-  const final = await until(`the migrated consumer ${finalPod} Ready on ${o.targetNode}`, 60_000, async () =>
-    ready(await core.readNamespacedPod({ name: finalPod, namespace: ns })),
+  const failed = migration.phase === 'Failed';
+  const finalPod = failed ? sourcePod : ((migration.status.targetPod as string | undefined) ?? targetName ?? '');
+  const finalNode = failed ? o.sourceNode : o.targetNode;
+  const final = await until(
+    `the ${failed ? 'source' : 'migrated'} consumer ${finalPod} Ready on ${finalNode}`,
+    60_000,
+    async () => {
+      const p = ready(await core.readNamespacedPod({ name: finalPod, namespace: ns }));
+      // after a failure it is the source itself, the same instance
+      return p && p.spec?.nodeName === finalNode && (!failed || p.metadata?.uid === source.metadata?.uid) ? p : null;
+    },
   );
   const finalIp = final.status?.podIP as string;
+  const atEnd = await until(`the state of ${finalPod}`, 30_000, () => consumerState(finalIp));
   await until(
     `the producer to send all ${messages} messages`,
     (messages / rate) * 1000 + 120_000,
@@ -259,12 +279,14 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       after.contiguousTo === produced &&
       after.maxSeq === produced &&
       after.checksum.sum === expectedSum,
-    continued: after.restores >= 1 && after.processed >= before.processed && after.pod === finalPod,
+    continued: failed
+      ? after.restores === 0 && after.processed >= before.processed && after.pod === sourcePod
+      : after.restores >= 1 && after.processed >= before.processed && after.pod === finalPod,
   };
   log(
     `accounting: produced ${produced}, processed ${after.processed}, lost ${accounting.lost}, duplicated ${accounting.duplicated}`,
   );
-  return { migration, downtime, accounting, sourcePod, finalPod, before, after };
+  return { migration, downtime, accounting, sourcePod, finalPod, before, atEnd, after };
 }
 
 /** Removes the run's workload objects (the namespace stays: other runs may share it). */

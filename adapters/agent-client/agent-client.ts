@@ -73,9 +73,25 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
     });
   }
 
+  /**
+   * The answer's body chunks. A body that breaks off (the agent died or restarted mid-answer: `aborted`,
+   * ECONNRESET) is the agent becoming unavailable, like a refused connection: transient, naming the agent.
+   */
+  async function* body(node: string, a: Answer, what: string): AsyncGenerator<Buffer> {
+    try {
+      for await (const c of a.res) yield c as Buffer;
+    } catch (err) {
+      throw new UnavailableError(
+        `Agent on node ${node}`,
+        `its answer to ${what} broke off (${(err as Error).message}): the agent stopped or restarted; retry`,
+        err,
+      );
+    }
+  }
+
   async function json<T>(node: string, a: Answer): Promise<T> {
     let text = '';
-    for await (const c of a.res) text += (c as Buffer).toString('utf8');
+    for await (const c of body(node, a, 'the request')) text += c.toString('utf8');
     const parsed = text
       ? (JSON.parse(text) as T & { code?: string; message?: string })
       : ({} as T & { code?: string; message?: string });
@@ -93,8 +109,8 @@ export function createAgentClient(o: AgentClientOptions): AgentClient {
   async function stream(node: string, a: Answer, onProgress?: ProgressListener): Promise<TransferResult> {
     if (a.status !== 200) return json<TransferResult>(node, a);
     let buf = '';
-    for await (const c of a.res) {
-      buf += (c as Buffer).toString('utf8');
+    for await (const c of body(node, a, 'the transfer')) {
+      buf += c.toString('utf8');
       let nl = buf.indexOf('\n');
       while (nl >= 0) {
         const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
