@@ -14,6 +14,7 @@ import type { EventLogReader } from '../adapters/event-log/port.ts';
 import { openFileLogReader } from '../adapters/file-log/file-log-reader.ts';
 import { runClusterCli } from '../cluster/local/cli.ts';
 import { MIGRATION_KIND } from '../machines/migration-chart.ts';
+import { type CliIo, UsageError } from './command-context.ts';
 import { demo } from './demo.ts';
 
 export const USAGE = `usage:
@@ -25,17 +26,7 @@ export const USAGE = `usage:
   ms2m help
 exit codes: 0 ok, 1 failed, 2 wrong usage`;
 
-/** A wrong command, option or argument: exit code 2. */
-export class UsageError extends Ms2mError {
-  constructor(problem: string) {
-    super(ErrorCode.USAGE, `${problem} (run 'ms2m help' for usage)`);
-  }
-}
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+export { type CliIo, UsageError };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
