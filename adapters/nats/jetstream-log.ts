@@ -20,6 +20,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { type EventEnvelope, keyText, LEGACY_KIND, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { NotFoundError } from '../errors.ts';
 import { checkEnvelope, decodeStored } from '../event-log/envelope-check.ts';
 import {
   assertKind,
@@ -27,6 +28,7 @@ import {
   CorruptEventError,
   compareKeys,
   type EventLog,
+  type EventLogReader,
   StaleWriterError,
   type WatchOptions,
   watchFilter,
@@ -47,6 +49,11 @@ export interface JetStreamLogOptions {
   logger: Logger;
   /** Publish ack timeout in ms (default 5000); an append that times out fails with EventLogUnavailableError. */
   timeoutMs?: number;
+  /**
+   * Open for reading only (`ms2m logs`, analysis): the stream must exist (NotFoundError otherwise) and is never
+   * created or updated; `append` and `compact` are refused. See {@link openJetStreamLogReader}.
+   */
+  readOnly?: boolean;
 }
 
 /** The JetStream log: the port plus compaction of a finished stream. */
@@ -87,6 +94,22 @@ export async function openJetStreamLog(opts: JetStreamLogOptions): Promise<JetSt
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout });
   const js: JetStreamClient = jetstream(nc, { timeout });
   const cfg = streamConfig(stream, prefix);
+  if (opts.readOnly) {
+    try {
+      await jsm.streams.info(stream);
+    } catch (err) {
+      await nc.close();
+      if (err instanceof Error && /stream not found/i.test(err.message))
+        throw new NotFoundError(
+          'JetStream stream',
+          `${stream} on ${String(opts.servers)}`,
+          'no ms2m event log there: check the NATS URL and the stream name (reading never creates it)',
+          err,
+        );
+      throw unavailable('stream lookup', err);
+    }
+    return new JetStreamEventLog({ nc, jsm, js, stream, prefix, timeout, log, readOnly: true });
+  }
   try {
     await jsm.streams.info(stream);
     await jsm.streams.update(stream, cfg);
@@ -123,6 +146,7 @@ class JetStreamEventLog implements JetStreamLog {
   private readonly located = new Map<string, StreamSubject>();
   /** subject -> its stream, so a rebuild decodes each subject once. */
   private readonly subjects = new Map<string, StreamSubject>();
+  private readonly readOnly: boolean;
 
   constructor(o: {
     nc: NatsConnection;
@@ -132,6 +156,7 @@ class JetStreamEventLog implements JetStreamLog {
     prefix: string;
     timeout: number;
     log: Logger;
+    readOnly?: boolean;
   }) {
     this.nc = o.nc;
     this.jsm = o.jsm;
@@ -140,9 +165,15 @@ class JetStreamEventLog implements JetStreamLog {
     this.prefix = o.prefix;
     this.timeout = o.timeout;
     this.log = o.log;
+    this.readOnly = o.readOnly ?? false;
+  }
+
+  private assertWritable(what: string): void {
+    if (this.readOnly) throw new TypeError(`${what}: the JetStream log ${this.stream} was opened read-only`);
   }
 
   async append(key: StreamKey, event: NewEvent, expectSeq: number): Promise<EventEnvelope> {
+    this.assertWritable('append');
     assertStreamKey(key);
     if (!Number.isInteger(expectSeq) || expectSeq < 0) throw new TypeError('expectSeq must be an integer >= 0');
     const env: EventEnvelope = {
@@ -302,6 +333,7 @@ class JetStreamEventLog implements JetStreamLog {
   }
 
   async compact(key: StreamKey): Promise<number> {
+    this.assertWritable('compact');
     assertStreamKey(key);
     const { where } = await this.findStream(key);
     try {
@@ -434,4 +466,19 @@ class JetStreamEventLog implements JetStreamLog {
     if (stored?.seq === env.seq && isSameEvent(stored, env)) return stored;
     throw new StaleWriterError(key, expectSeq, tail);
   }
+}
+
+/**
+ * Opens a JetStream event log for reading only: it never creates or changes the stream (a missing stream is a
+ * NotFoundError naming it), and the returned reader has no way to append.
+ *
+ * @example
+ * ```ts
+ * const reader = await openJetStreamLogReader({ servers: 'nats://127.0.0.1:4222', logger });
+ * for (const key of await reader.list('StatefulMigration')) console.log(key.id);
+ * await reader.close();
+ * ```
+ */
+export function openJetStreamLogReader(opts: Omit<JetStreamLogOptions, 'readOnly'>): Promise<EventLogReader> {
+  return openJetStreamLog({ ...opts, readOnly: true });
 }
