@@ -22,6 +22,8 @@ export interface MigrationProgress {
 export interface MigrationResult {
   name: string;
   namespace: string;
+  /** The resource's metadata.uid (its event log stream is `StatefulMigration <namespace>/<name>/<uid>`). */
+  uid: string;
   phase: 'Completed' | 'Failed';
   status: StatefulMigrationStatusWire;
   /** Phase → seconds, from status.phaseTimings. */
@@ -49,19 +51,27 @@ export class MigrationTimeoutError extends Error {
 
 export const api = (kc: KubeConfig) => kc.makeApiClient(CustomObjectsApi);
 
+/** Creates the resource (with `labels`, if any); resolves with its metadata.uid. */
 export async function createMigration(
   kc: KubeConfig,
   namespace: string,
   name: string,
   spec: StatefulMigrationSpecInput,
-) {
-  await api(kc).createNamespacedCustomObject({
+  labels?: Record<string, string>,
+): Promise<string> {
+  const created = (await api(kc).createNamespacedCustomObject({
     group: R.group,
     version: R.version,
     namespace,
     plural: R.plural,
-    body: { apiVersion: `${R.group}/${R.version}`, kind: R.kind, metadata: { name, namespace }, spec },
-  });
+    body: {
+      apiVersion: `${R.group}/${R.version}`,
+      kind: R.kind,
+      metadata: { name, namespace, ...(labels ? { labels } : {}) },
+      spec,
+    },
+  })) as { metadata?: { uid?: string } };
+  return created.metadata?.uid ?? '';
 }
 
 export async function readMigrationStatus(kc: KubeConfig, namespace: string, name: string) {
@@ -92,11 +102,20 @@ export async function runMigration(
   namespace: string,
   name: string,
   spec: StatefulMigrationSpecInput,
-  opts: { timeoutMs?: number; pollMs?: number; onProgress?: (p: MigrationProgress) => void } = {},
+  opts: {
+    timeoutMs?: number;
+    pollMs?: number;
+    onProgress?: (p: MigrationProgress) => void;
+    /** metadata.labels of the resource (the operator records them in MigrationRequested). */
+    labels?: Record<string, string>;
+    /** Called with the resource's uid as soon as it is created. */
+    onCreated?: (uid: string) => void;
+  } = {},
 ): Promise<MigrationResult> {
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const t0 = Date.now();
-  await createMigration(kc, namespace, name, spec);
+  const uid = await createMigration(kc, namespace, name, spec, opts.labels);
+  opts.onCreated?.(uid);
   let last: StatefulMigrationStatusWire | undefined;
   let lastKey = '';
   while (Date.now() - t0 < timeoutMs) {
@@ -130,6 +149,7 @@ export async function runMigration(
         return {
           name,
           namespace,
+          uid,
           phase: status.phase,
           status,
           phaseSeconds,
