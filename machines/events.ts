@@ -45,7 +45,8 @@ export const STEPS = [
 export type Step = (typeof STEPS)[number];
 
 export interface EventData {
-  MigrationRequested: { spec: MigrationSpec };
+  /** `labels`: the resource's metadata.labels when it was requested (absent in logs written before they were kept). */
+  MigrationRequested: { spec: MigrationSpec; labels?: Record<string, string> };
   SourceInspected: {
     sourceNode: string;
     sourceUid: string;

@@ -52,7 +52,7 @@ const container = z.object({ name: str, image: z.string(), spec: record });
 
 /** The schema of every migration event's data (the chart's `schemas`). */
 export const migrationEventSchemas = {
-  MigrationRequested: z.object({ spec: migrationSpecSchema }),
+  MigrationRequested: z.object({ spec: migrationSpecSchema, labels: z.record(z.string(), z.string()).optional() }),
   SourceInspected: z.object({
     sourceNode: str,
     sourceUid: z.string(),

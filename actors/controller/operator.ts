@@ -261,7 +261,8 @@ export function createOperator(deps: OperatorDeps): Operator {
       await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
       return;
     }
-    await running.host.request({ spec });
+    const labels = m.metadata.labels;
+    await running.host.request(labels && Object.keys(labels).length > 0 ? { spec, labels: { ...labels } } : { spec });
     log.info({ migration: key(m), uid: m.metadata.uid }, `Started StatefulMigration ${key(m)}`);
   }
 
