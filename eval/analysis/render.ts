@@ -1,0 +1,21 @@
+/**
+ * Renders a Vega-Lite spec to SVG without a browser: Vega-Lite compiles it to Vega, a headless Vega View
+ * (renderer `none`) lays it out and Vega's own SVG renderer writes it.
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+/**
+ * @example
+ * ```ts
+ * await writeFile('docs/analysis-total.svg', await renderSvg(chartSpecs(records, rows, shadow).total));
+ * ```
+ */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
