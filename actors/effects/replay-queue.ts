@@ -7,11 +7,45 @@ import type { Fact } from '../../machines/events.ts';
 import { brokerConfigOf, type Effect, pollUntil } from './deps.ts';
 import { need } from './required-context.ts';
 
-/** Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window). */
-export const prepareBroker: Effect = async ({ ctx, key }, { deps }) => {
+/** How often a wait for the source's backlog logs how many messages it still waits for. */
+export const BACKLOG_LOG_EVERY_MS = 5_000;
+
+/**
+ * Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window).
+ *
+ * ShadowPod, then: wait until the source has received every message published before the bind. The replay
+ * queue holds only messages published after it; one published before, still waiting in the primary queue when
+ * the source is checkpointed, would be taken and acknowledged by the source after the checkpoint, and never
+ * reach the target (neither in the checkpointed memory nor in the replay queue). Once all of them are delivered,
+ * each is in the source's memory at the checkpoint: processed, or held to be processed next, which the
+ * restored target does too (docs/migration-notes.md). The wait is bounded by the Checkpointing deadline: a source
+ * that does not work its backlog off in time fails the migration, compensated, nothing lost. Sequential needs
+ * no wait: its source stops at the checkpoint and leaves the older messages in the primary queue for the target.
+ * A restart re-binds (idempotent) and waits again; the replay queue has been bound since the first bind, so the
+ * reading stays exact.
+ */
+export const prepareBroker: Effect = async ({ ctx, key }, env) => {
+  const { deps } = env;
   const cfg = await brokerConfigOf(ctx, deps);
   await deps.broker.ensureTopology(cfg, `${key}:topology`);
   const queue = await deps.broker.createReplayQueue(cfg, key);
+  if (ctx.strategy === 'ShadowPod') {
+    const { clock } = deps;
+    const since = clock.now();
+    let loggedAt = Number.NEGATIVE_INFINITY;
+    await pollUntil(env, async () => {
+      const undelivered = await deps.broker.undeliveredBeforeReplay(cfg);
+      if (undelivered === 0) return true;
+      if (clock.now() - loggedAt >= BACKLOG_LOG_EVERY_MS) {
+        loggedAt = clock.now();
+        deps.logger.info(
+          { queue: cfg.queueName, undelivered, waitedMs: clock.now() - since },
+          `Waiting for the source to take the ${undelivered} message(s) queued before the replay queue`,
+        );
+      }
+      return undefined;
+    });
+  }
   return { type: 'ReplayQueueCreated', data: { queue } };
 };
 

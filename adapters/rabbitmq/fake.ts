@@ -17,6 +17,8 @@ interface FakeQueue {
   depth: number;
   consuming: boolean;
   updatedAt: number;
+  /** When the queue was declared (clock ms). */
+  createdAt: number;
 }
 
 export interface FakeBrokerOptions {
@@ -27,6 +29,12 @@ export interface FakeBrokerOptions {
   producerRate?: number;
   /** Consumer rate mu of a replaying target (msg/s); 0 simulates a target that never consumes. */
   consumerRate?: number;
+  /**
+   * Messages in the primary queue, not yet delivered to the source, when the replay queue is bound (default 0);
+   * the source takes them at `sourceRate` msg/s (default 10; 0: a source that never takes them).
+   */
+  primaryBacklog?: number;
+  sourceRate?: number;
 }
 
 /**
@@ -75,6 +83,7 @@ export class FakeBroker implements Broker {
           depth: 0,
           consuming: true,
           updatedAt: this.opts.clock.now(),
+          createdAt: this.opts.clock.now(),
         });
       }
       return { applied, value: undefined };
@@ -87,7 +96,8 @@ export class FakeBroker implements Broker {
       if (!this.exchanges.has(cfg.exchangeName))
         throw new NotFoundError('Exchange', cfg.exchangeName, 'declare the topology first');
       if (this.queues.has(name)) return { applied: false, value: name };
-      this.queues.set(name, { name, bound: true, depth: 0, consuming: false, updatedAt: this.opts.clock.now() });
+      const now = this.opts.clock.now();
+      this.queues.set(name, { name, bound: true, depth: 0, consuming: false, updatedAt: now, createdAt: now });
       return { applied: true, value: name };
     });
   }
@@ -151,6 +161,16 @@ export class FakeBroker implements Broker {
     };
   }
 
+  async undeliveredBeforeReplay(cfg: BrokerConfig): Promise<number> {
+    const replay = this.queues.get(replayQueueName(cfg.queueName));
+    if (!replay) throw new NotFoundError('Queue', replayQueueName(cfg.queueName), 'create the replay queue first');
+    if (!this.queues.has(cfg.queueName))
+      throw new NotFoundError('Queue', cfg.queueName, `declare it on exchange ${cfg.exchangeName} first`);
+    const backlog = this.opts.primaryBacklog ?? 0;
+    const taken = ((this.opts.sourceRate ?? 10) * Math.max(0, this.opts.clock.now() - replay.createdAt)) / 1000;
+    return Math.max(0, Math.ceil(backlog - taken - 1e-9));
+  }
+
   async consumerCount(_cfg: BrokerConfig, queue: string): Promise<number | null> {
     const q = this.queues.get(queue);
     return q ? (q.consuming ? 1 : 0) : null;
@@ -163,7 +183,8 @@ export class FakeBroker implements Broker {
   }
   load(state: ReturnType<FakeBroker['toJSON']>): void {
     for (const e of state.exchanges) this.exchanges.add(e);
-    for (const q of state.queues) this.queues.set(q.name, q);
+    // a state saved before createdAt existed: the queue counts as declared at load time
+    for (const q of state.queues) this.queues.set(q.name, { ...q, createdAt: q.createdAt ?? this.opts.clock.now() });
     for (const [k, v] of state.control) this.control.set(k, v);
   }
 }

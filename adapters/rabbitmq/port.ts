@@ -27,6 +27,16 @@ export interface Broker {
   sendControl(cfg: BrokerConfig, pod: string, message: ControlMessage, key: string): Promise<void>;
   /** Current depth of a queue: ready + unacknowledged, with rate samples for the cutoff formula. */
   depth(cfg: BrokerConfig, queue: string): Promise<QueueDepth>;
+  /**
+   * How many messages published before the replay queue was bound have not been delivered to the primary queue's
+   * consumer yet (an upper bound, 0 once they all have been). Read from fresh AMQP counts, never the lagging
+   * statistics: the replay queue's ready count first, then the primary queue's. Until replay starts nobody
+   * consumes the replay queue, so its count is every message published since the bind; the primary queue
+   * delivers in order, so while any older message waits there, every newer one waits behind it:
+   * `primary.ready <= replay.ready` at an instant means the older ones are all out. Reading the replay queue
+   * first makes a pair read a moment apart err towards "not yet". Throws NotFoundError when either is missing.
+   */
+  undeliveredBeforeReplay(cfg: BrokerConfig): Promise<number>;
   /** Consumers subscribed to `queue` now (AMQP, not the lagging statistics); null when the queue is missing. */
   consumerCount(cfg: BrokerConfig, queue: string): Promise<number | null>;
   close(): Promise<void>;

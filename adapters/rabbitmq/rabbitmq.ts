@@ -172,6 +172,16 @@ export function createRabbitBroker(opts: RabbitBrokerOptions): RabbitBroker {
       log.info({ key, queue, type: message.type }, `Sent ${message.type} to ${queue}`);
     },
 
+    async undeliveredBeforeReplay(cfg) {
+      const c = conn(cfg.brokerUrl);
+      const replay = replayQueueName(cfg.queueName);
+      const replayReady = await readyCount(c, cfg.brokerUrl, replay);
+      if (replayReady === null) throw new BrokerNotFoundError('Queue', replay, cfg.brokerUrl);
+      const primaryReady = await readyCount(c, cfg.brokerUrl, cfg.queueName);
+      if (primaryReady === null) throw new BrokerNotFoundError('Queue', cfg.queueName, cfg.brokerUrl);
+      return Math.max(0, primaryReady - replayReady);
+    },
+
     consumerCount(cfg, queue) {
       return checkQueue(conn(cfg.brokerUrl), cfg.brokerUrl, queue, 'consumerCount');
     },

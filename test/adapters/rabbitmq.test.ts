@@ -149,6 +149,31 @@ describe('RabbitMQ broker adapter', () => {
     await ch.close();
   });
 
+  it('undeliveredBeforeReplay: the messages queued before the replay queue that the consumer has not received', async () => {
+    const cfg = cfgFor('backlog');
+    await broker.ensureTopology(cfg, 'm:topology');
+    await expect(broker.undeliveredBeforeReplay(cfg)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await publish(cfg.exchangeName, 6); // the primary queue's backlog, older than the replay queue
+    await broker.createReplayQueue(cfg, 'm:replay');
+    expect(await broker.undeliveredBeforeReplay(cfg)).toBe(6);
+    await publish(cfg.exchangeName, 3); // newer: in both queues, the backlog is still 6
+    expect(await broker.undeliveredBeforeReplay(cfg)).toBe(6);
+    const ch = await client.createChannel();
+    await ch.prefetch(4);
+    const first = holding(4);
+    await ch.consume(cfg.queueName, first.onMessage);
+    await first.all; // 4 of the 6 older ones delivered, unacked
+    expect(await broker.undeliveredBeforeReplay(cfg)).toBe(2);
+    const more = holding(4);
+    const rest = await client.createChannel();
+    await rest.prefetch(4);
+    await rest.consume(cfg.queueName, more.onMessage);
+    await more.all; // the last 2 older ones and 2 newer ones delivered: nothing older waits
+    expect(await broker.undeliveredBeforeReplay(cfg)).toBe(0);
+    await rest.close();
+    await ch.close();
+  });
+
   it('trusts a drained 0 only one statistics lag window after the AMQP ready count reached 0', async () => {
     const lagMs = 2 * rabbit.statsIntervalMs + 3000; // the adapter's default for this stats interval
     const cfg = cfgFor('settle');

@@ -6,6 +6,7 @@ import { queueOptions as adapterQueueOptions } from '../../adapters/rabbitmq/con
 import { endReplay, startReplay } from '../../adapters/rabbitmq/port.ts';
 import { SequenceChecksum } from '../../eval/workloads/checksum.ts';
 import { parseConsumerConfig, parseProducerConfig } from '../../eval/workloads/config.ts';
+import { DeliveryProcessor } from '../../eval/workloads/consumer-lib/deliveries.ts';
 import {
   ConsumerErrorCode,
   type ConsumerMode,
@@ -22,6 +23,9 @@ import {
   sequenceOfMessage,
   withHeartbeat,
 } from '../../eval/workloads/consumer-lib/index.ts';
+import { silentLogger } from '../../eval/workloads/consumer-lib/logger.ts';
+import type { ConsumerStats } from '../../eval/workloads/consumer-lib/options.ts';
+import type { Session } from '../../eval/workloads/consumer-lib/session.ts';
 import { startWorkloadProcess } from '../../eval/workloads/local-process.ts';
 import {
   consumerDeployment,
@@ -320,5 +324,55 @@ describe('consumer process without a broker', () => {
     } finally {
       await consumer.stop();
     }
+  });
+});
+
+describe('DeliveryProcessor', () => {
+  /** A session stand-in: the processor only reads `alive` and settles through ack/requeue/reject. */
+  const session = (alive: boolean) => {
+    const acked: number[] = [];
+    return {
+      acked,
+      s: {
+        alive,
+        ack: (m: { content: Buffer }) => {
+          if (alive) acked.push(Number(m.content.toString()));
+        },
+        requeue: () => {},
+        reject: () => {},
+      } as unknown as Session,
+    };
+  };
+  const msg = (seq: number) =>
+    ({ content: Buffer.from(String(seq)), properties: {}, fields: { redelivered: false } }) as unknown as Parameters<
+      DeliveryProcessor['push']
+    >[0]['msg'];
+
+  it('processes what a session delivered before it died (a restored checkpoint holds the only copy), acks only on a live one', async () => {
+    const handled: number[] = [];
+    const processed = new SequenceSet();
+    const p = new DeliveryProcessor({
+      handler: async ({ seq }) => {
+        handled.push(seq);
+      },
+      sequenceOf: sequenceOfMessage,
+      processed,
+      counters: { processed: 0, duplicates: 0, invalid: 0, handlerFailures: 0, controlMessages: 0 } as ConsumerStats,
+      retryDelayMs: 1,
+      log: silentLogger,
+      onProcessed() {},
+      onDuplicate() {},
+      onFailure() {},
+    });
+    const dead = session(false);
+    const live = session(true);
+    p.push({ session: dead.s, msg: msg(1), queue: 'q' });
+    p.push({ session: dead.s, msg: msg(2), queue: 'q' });
+    p.push({ session: live.s, msg: msg(2), queue: 'q' }); // the broker's redelivery after a reconnect: a skip
+    p.push({ session: live.s, msg: msg(3), queue: 'q' });
+    await p.idle(5000);
+    expect(handled).toEqual([1, 2, 3]);
+    expect(dead.acked).toEqual([]);
+    expect(live.acked).toEqual([2, 3]);
   });
 });

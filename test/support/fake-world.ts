@@ -17,6 +17,9 @@ export interface FakeWorldOptions {
   latencies?: 'instant' | 'realistic';
   producerRate?: number;
   consumerRate?: number;
+  /** Messages waiting in the primary queue for the source when the replay queue is bound (FakeBrokerOptions). */
+  primaryBacklog?: number;
+  sourceRate?: number;
   failingPods?: Set<string>;
 }
 
@@ -53,6 +56,8 @@ export function createFakeWorld(opts: FakeWorldOptions) {
     journal,
     producerRate: opts.producerRate ?? 10,
     consumerRate: opts.consumerRate ?? 100,
+    ...(opts.primaryBacklog === undefined ? {} : { primaryBacklog: opts.primaryBacklog }),
+    ...(opts.sourceRate === undefined ? {} : { sourceRate: opts.sourceRate }),
   });
   const agents = new FakeAgentClient({
     clock,

@@ -109,10 +109,14 @@ export class MigratingConsumer {
       if (body.type === 'START_REPLAY') this.mode = { kind: 'replay', queue: body.payload!.queue };
       if (body.type === 'END_REPLAY' || body.type === 'RESUME_CONSUMING') this.mode = { kind: 'primary' };
       if (body.type === 'STOP_CONSUMING') this.mode = { kind: 'stopped' };
-      void follow().then(
-        () => ch.ack(msg),
-        () => ch.ack(msg),
-      );
+      // the channel may close before the switch settles (connection lost, broker stopped): the control message
+      // then stays unacked and is delivered again after recovery
+      const ack = () => {
+        try {
+          ch.ack(msg);
+        } catch {}
+      };
+      void follow().then(ack, ack);
     });
     await follow();
   }

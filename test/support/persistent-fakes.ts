@@ -93,6 +93,7 @@ export function persistentFakes(
     sendControl: (cfg, pod, message, key) => call((w) => w.broker.sendControl(cfg, pod, message, key)),
     depth: (cfg, queue) => call((w) => w.broker.depth(cfg, queue)),
     consumerCount: (cfg, queue) => call((w) => w.broker.consumerCount(cfg, queue)),
+    undeliveredBeforeReplay: (cfg) => call((w) => w.broker.undeliveredBeforeReplay(cfg)),
     close: async () => undefined,
   };
   const agents: AgentClient = {

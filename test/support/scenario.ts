@@ -22,6 +22,9 @@ export interface ScenarioOptions {
   faults?: FaultPlan;
   producerRate?: number;
   consumerRate?: number;
+  /** Messages queued for the source before the replay queue, and the rate it takes them (FakeBrokerOptions). */
+  primaryBacklog?: number;
+  sourceRate?: number;
   failingPods?: Set<string>;
   log?: EventLog;
   maxAttempts?: number;
@@ -45,6 +48,8 @@ export function scenario(opts: ScenarioOptions = {}): Scenario {
     faults: opts.faults,
     producerRate: opts.producerRate,
     consumerRate: opts.consumerRate,
+    primaryBacklog: opts.primaryBacklog,
+    sourceRate: opts.sourceRate,
     failingPods: opts.failingPods,
   });
   const sourcePod = world.seed(opts.workload ?? 'pod');

@@ -1,8 +1,10 @@
 /**
  * Data messages, one at a time in arrival order: read the sequence number, skip it if processed already, else
- * run the handler, record the number, and only then acknowledge. A delivery of a dead session is dropped
- * unprocessed: the broker has taken it back and delivers it again (to the replay or primary queue's next
- * consumer), where the record turns a second copy into a skip.
+ * run the handler, record the number, and only then acknowledge. A delivery of a session that died meanwhile is
+ * processed all the same, only not acknowledged (the session cannot): after a plain reconnect the broker
+ * delivers it again and the record turns the second copy into a skip; after a restore from a checkpoint it is
+ * the only copy this process will ever see, because the broker handed it to the checkpointed source, which
+ * acknowledges it itself (MS2M ShadowPod: the source keeps running). Dropping it would lose it.
  */
 import type { ConsumeMessage } from 'amqplib';
 import { type ConsumerError, HandlerFailedError, InvalidMessageError } from './errors.ts';
@@ -59,7 +61,7 @@ export class DeliveryProcessor {
     this.running = true;
     try {
       for (let d = this.queue.shift(); d; d = this.queue.shift()) {
-        if (d.session.alive) await this.process(d);
+        await this.process(d);
       }
     } finally {
       this.running = false;

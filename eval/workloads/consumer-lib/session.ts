@@ -1,8 +1,8 @@
 /**
  * One AMQP connection of the consumer and its single channel: the control consumer, at most one data consumer,
  * acks. A session never reconnects: when its connection or channel closes it is dead for good (`closed`
- * resolves) and the consumer opens a new one. Everything delivered on a dead session is redelivered by the
- * broker to the next one, so nothing from a dead session is acknowledged or processed after it died.
+ * resolves) and the consumer opens a new one. Nothing is acknowledged on a dead session; data it delivered
+ * before it died is still processed (deliveries.ts says why), control messages are left to the redelivery.
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import { ConnectFailedError, maskUrl } from './errors.ts';
