@@ -8,6 +8,7 @@
  * | `ms2m/workloads` | node runtime, `/app/producer.mjs` + `/app/consumer.mjs` | `node /app/consumer.mjs` (args pick) |
  * | `ms2m/operator` | node runtime, `/app/operator.mjs` | `node /app/operator.mjs` as 65532 |
  * | `ms2m/agent` | node runtime, `/usr/local/bin/ctr`, `/app/agent.mjs` | `node /app/agent.mjs` as root |
+ * | `ms2m/migrator` | Debian's rclone + libc, busybox-static, the VolumeResize scripts (migrator.ts) | `ms2m-migrate` as root |
  *
  * The node runtime layer is the same blob in every image, so a node pulls it once and the registry stores it once.
  */
@@ -19,12 +20,13 @@ import { type BundleCheck, bundleEntry, checkBundle } from './bundle.ts';
 import { ImageBuildError } from './errors.ts';
 import type { ImageSpec } from './image.ts';
 import type { LayerSpec } from './layer.ts';
+import { migratorImage } from './migrator.ts';
 import { NODE_IN_IMAGE, NODE_PATH_ENV, NONROOT_UID, nodeRuntimeLayer } from './node-runtime.ts';
 import { compilePause, findPauseSource } from './pause.ts';
 
 const execFileP = promisify(execFile);
 
-export const IMAGE_NAMES = ['pause', 'node', 'workloads', 'operator', 'agent'] as const;
+export const IMAGE_NAMES = ['pause', 'node', 'workloads', 'operator', 'agent', 'migrator'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 /** Entry points, relative to the repo root. */
@@ -87,6 +89,8 @@ export class ImageRecipes {
           { entrypoint: [NODE_IN_IMAGE, '/app/agent.mjs'], user: '0:0' },
           await this.ctrLayer(),
         );
+      case 'migrator':
+        return migratorImage(this.opts.root);
     }
   }
 

@@ -62,6 +62,8 @@ export interface ClusterImages {
   agent: string;
   operator: string;
   workloads: string;
+  /** VolumeResize's rclone image (cluster/images/migrator.ts). */
+  migrator: string;
 }
 
 export interface UpOptions {

@@ -14,5 +14,11 @@ export async function buildClusterImages(registry: string, log: (line: string) =
     // pushed from the host to the registry's address, pulled by the nodes as localhost:5000
     return r.replace(`${registry}/`, `${ENDPOINTS.registryOnNodes}/`);
   };
-  return { pause: ref('pause'), agent: ref('agent'), operator: ref('operator'), workloads: ref('workloads') };
+  return {
+    pause: ref('pause'),
+    agent: ref('agent'),
+    operator: ref('operator'),
+    workloads: ref('workloads'),
+    migrator: ref('migrator'),
+  };
 }

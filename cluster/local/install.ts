@@ -128,7 +128,8 @@ export function agentDaemonSet(image: string, clusterDir: string): object[] {
   ];
 }
 
-export function operatorDeployment(image: string): object {
+/** `migratorImage`: VolumeResize's default migrator (rclone) image, as the operator's MS2M_MIGRATOR_IMAGE. */
+export function operatorDeployment(image: string, migratorImage?: string): object {
   const labels = { 'app.kubernetes.io/name': 'ms2m-operator', 'app.kubernetes.io/part-of': 'ms2m' };
   return {
     apiVersion: 'apps/v1',
@@ -158,6 +159,7 @@ export function operatorDeployment(image: string): object {
                 { name: 'MS2M_RABBITMQ_STATS_INTERVAL_MS', value: String(RABBIT_STATS_INTERVAL_MS) },
                 { name: 'MS2M_AGENT_PORT', value: String(PORTS.agent) },
                 { name: 'MS2M_AGENT_TOKEN', valueFrom: { secretKeyRef: { name: 'ms2m-agent-token', key: 'token' } } },
+                ...(migratorImage ? [{ name: 'MS2M_MIGRATOR_IMAGE', value: migratorImage }] : []),
               ],
               ports: [{ name: 'http', containerPort: 8080 }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 2 },
@@ -199,7 +201,7 @@ async function ensureAgentToken(k: Kubectl): Promise<void> {
 
 export async function installMs2m(
   k: Kubectl,
-  images: { agent: string; operator: string },
+  images: { agent: string; operator: string; migrator?: string },
   clusterDir: string,
   opts: { operator: boolean },
 ): Promise<void> {
@@ -217,5 +219,5 @@ export async function installMs2m(
   ]);
   await ensureAgentToken(k);
   await apply(k, agentDaemonSet(images.agent, clusterDir));
-  if (opts.operator) await apply(k, [operatorDeployment(images.operator)]);
+  if (opts.operator) await apply(k, [operatorDeployment(images.operator, images.migrator)]);
 }
