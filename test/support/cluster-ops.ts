@@ -6,6 +6,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { runScenario, type ScenarioOptions, type ScenarioResult } from '../../eval/scenario.ts';
 import { eventually } from './eventually.ts';
 
 const SYSTEM_NS = 'ms2m-system';
@@ -175,4 +176,39 @@ export async function untilPodsGone(
     async () => ((await core.listNamespacedPod({ namespace, labelSelector })).items.length === 0 ? true : undefined),
     timeoutMs,
   );
+}
+
+/** What a cluster-tier test file knows of its cluster (vitest's `inject('cluster')`) and where it runs. */
+export interface ScenarioSite {
+  kc: KubeConfig;
+  cluster: { images: { workloads: string }; endpoints: { amqp: string } };
+  namespace: string;
+}
+
+/**
+ * `runScenario` with the cluster tier's defaults: a plain consumer pod migrated from node-a to node-b, a
+ * producer at 10 msg/s, every line and progress report printed with the run's id (`o.onProgress` still called).
+ */
+export function clusterScenario(
+  site: ScenarioSite,
+  runId: string,
+  o: Partial<ScenarioOptions>,
+): Promise<ScenarioResult> {
+  return runScenario({
+    kc: site.kc,
+    image: site.cluster.images.workloads,
+    amqpUrl: site.cluster.endpoints.amqp,
+    namespace: site.namespace,
+    runId,
+    workload: 'pod',
+    sourceNode: 'node-a',
+    targetNode: 'node-b',
+    rate: 10,
+    log: (line) => console.log(`[${runId}] ${line}`),
+    ...o,
+    onProgress: (p) => {
+      console.log(`[${runId}] +${(p.elapsedMs / 1000).toFixed(1)}s ${p.phase} ${p.message ?? ''}`);
+      o.onProgress?.(p);
+    },
+  });
 }

@@ -22,10 +22,11 @@ import { RUNC_CRIU_CONFIG } from '../../../cluster/local/criu-config.ts';
 import { runningDaemon, stopDaemon } from '../../../cluster/local/daemons.ts';
 import { buildClusterImages } from '../../../cluster/local/images.ts';
 import type { MigrationProgress } from '../../../eval/migration-run.ts';
-import { cleanupScenario, runScenario, type ScenarioOptions, type ScenarioResult } from '../../../eval/scenario.ts';
+import { cleanupScenario, type ScenarioOptions, type ScenarioResult } from '../../../eval/scenario.ts';
 import type { EventEnvelope } from '../../../machines/envelope.ts';
 import {
   checkpointArchives,
+  clusterScenario,
   deleteScenarioQueues,
   podHistory,
   removeFiles,
@@ -84,27 +85,13 @@ async function scenario(runId: string, o: Partial<ScenarioOptions>): Promise<Fai
   runs.push(runId);
   const history = await podHistory(kc, namespace, `app=consumer-${runId}`);
   try {
-    const result = await runScenario({
-      kc,
-      image: cluster.images.workloads,
-      amqpUrl: cluster.endpoints.amqp,
-      namespace,
-      runId,
-      workload: 'pod',
-      sourceNode: 'node-a',
-      targetNode: 'node-b',
-      rate: 10,
+    const result = await clusterScenario({ kc, cluster, namespace }, runId, {
       // the producer must outlast the failure: the source is seen consuming after it
       messages: 450,
       expectPhase: 'Failed',
       migrationTimeoutMs: 180_000,
-      log: (line) => console.log(`[${runId}] ${line}`),
       ...o,
       spec: { migrationStrategy: 'ShadowPod', transferMode: 'Direct', ...o.spec },
-      onProgress: (p) => {
-        console.log(`[${runId}] +${(p.elapsedMs / 1000).toFixed(1)}s ${p.phase} ${p.message ?? ''}`);
-        o.onProgress?.(p);
-      },
     });
     return { result, pods: [...history.seen.values()].map((p) => ({ name: p.name, node: p.node })) };
   } finally {

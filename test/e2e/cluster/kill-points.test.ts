@@ -25,10 +25,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { statefulMigrationResource as R } from '../../../actors/crd/stateful-migration.ts';
 import { openEventLog } from '../../../adapters/event-log/open.ts';
 import type { EventLog } from '../../../adapters/event-log/port.ts';
-import { cleanupScenario, runScenario, type ScenarioResult } from '../../../eval/scenario.ts';
+import { cleanupScenario, type ScenarioResult } from '../../../eval/scenario.ts';
 import type { EventEnvelope } from '../../../machines/envelope.ts';
 import {
   checkpointArchives,
+  clusterScenario,
   deleteScenarioQueues,
   podHistory,
   removeFiles,
@@ -174,16 +175,7 @@ async function scenarioWithKill(runId: string, kill: string | null): Promise<Out
   const pods = await podHistory(kc, namespace, `app=consumer-${runId}`);
   let killedAt: string | null = null;
   try {
-    const scenario = runScenario({
-      kc,
-      image: cluster.images.workloads,
-      amqpUrl: cluster.endpoints.amqp,
-      namespace,
-      runId,
-      workload: 'pod',
-      sourceNode: 'node-a',
-      targetNode: 'node-b',
-      rate: 10,
+    const scenario = clusterScenario({ kc, cluster, namespace }, runId, {
       messages: 100,
       spec: { migrationStrategy: 'ShadowPod', transferMode: 'Direct' },
       migrationTimeoutMs: 150_000,

@@ -7,7 +7,8 @@
  */
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { cleanupScenario, runScenario, type ScenarioOptions, type ScenarioResult } from '../../../eval/scenario.ts';
+import { cleanupScenario, type ScenarioOptions, type ScenarioResult } from '../../../eval/scenario.ts';
+import { clusterScenario } from '../../support/cluster-ops.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -22,21 +23,7 @@ afterAll(async () => {
 
 function scenario(runId: string, o: Partial<ScenarioOptions>): Promise<ScenarioResult> {
   runs.push(runId);
-  return runScenario({
-    kc,
-    image: cluster.images.workloads,
-    amqpUrl: cluster.endpoints.amqp,
-    namespace,
-    runId,
-    workload: 'pod',
-    sourceNode: 'node-a',
-    targetNode: 'node-b',
-    rate: 10,
-    messages: 150,
-    log: (line) => console.log(`[${runId}] ${line}`),
-    onProgress: (p) => console.log(`[${runId}] +${(p.elapsedMs / 1000).toFixed(1)}s ${p.phase} ${p.message ?? ''}`),
-    ...o,
-  });
+  return clusterScenario({ kc, cluster, namespace }, runId, { messages: 150, ...o });
 }
 
 /** Nothing lost, nothing twice, the state went on from the checkpoint, the connection was re-established. */
