@@ -1,0 +1,170 @@
+/**
+ * What the UI shows of one instance, derived from its events alone (the log is the truth): a summary for the
+ * list, and for its page the timeline rows (actors/timeline.ts), the phase segments, replay depth and bytes over
+ * time, and where it is on the chart (actors/diagram-overlay.ts).
+ */
+import type { AnyChart } from '../../actors/chart.ts';
+import { type InstanceOverlay, overlayOf } from '../../actors/diagram-overlay.ts';
+import { parseEvent } from '../../actors/event-schema.ts';
+import { type TimelineRow, timeline } from '../../actors/timeline.ts';
+import type { EventEnvelope } from '../../machines/envelope.ts';
+import { FastFold } from '../../machines/fast-fold.ts';
+import { MIGRATION_KIND } from '../../machines/migration-chart.ts';
+import { nameOf } from './log-source.ts';
+
+export interface InstanceSummary {
+  kind: string;
+  id: string;
+  /** `namespace/name`. */
+  name: string;
+  phase: string;
+  done: boolean;
+  /** One line: the chart's latest message. */
+  message: string;
+  startedAt: string;
+  lastEventAt: string;
+  /** Start to the last event (finished) or to now (running), ms. */
+  elapsedMs: number;
+  events: number;
+  /** Strategy, transfer and replay mode of a migration; empty for other charts. */
+  details: Record<string, string>;
+}
+
+export interface PhaseSegment {
+  phase: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface InstanceDetail extends InstanceSummary {
+  rows: TimelineRow[];
+  segments: PhaseSegment[];
+  /** Seconds since the start, the replay queue's depth then. */
+  replayDepth: Array<{ t: number; depth: number; ready: number; unacked: number }>;
+  /** Seconds since the start, checkpoint bytes transferred (MiB) then. */
+  bytes: Array<{ t: number; mib: number; totalMib: number }>;
+  /** Exact phase durations (ms), as the status reports them. */
+  phaseTimings: Record<string, number>;
+  /** Current and visited state node ids (the diagram marks them). */
+  current: string[];
+  visited: Record<string, number>;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/** Timeline rows of any chart (a migration's come from actors/timeline.ts, with its messages). */
+function rowsOf(chart: AnyChart, envelopes: readonly EventEnvelope[]): TimelineRow[] {
+  if (chart.kind === MIGRATION_KIND) return timeline(envelopes).rows;
+  let fold: FastFold<never, never, never> | null = null;
+  const start = Date.parse(envelopes[0]!.at);
+  return envelopes.map((env) => {
+    const ev = parseEvent(chart, env, env.id, env.seq) as never;
+    if (fold) fold.apply(ev);
+    else fold = new FastFold(chart as never, env.id, ev);
+    const ctx = fold.context as { message?: unknown };
+    return {
+      seq: env.seq,
+      at: env.at,
+      offsetMs: Date.parse(env.at) - start,
+      type: env.type,
+      phase: chart.phaseOf(fold.snapshot as never),
+      message: typeof ctx.message === 'string' ? ctx.message : '',
+    };
+  });
+}
+
+function detailsOf(kind: string, context: Record<string, unknown>): Record<string, string> {
+  if (kind !== MIGRATION_KIND) return {};
+  const spec = context.spec as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  const put = (k: string, v: unknown) => {
+    if (typeof v === 'string' && v !== '') out[k] = v;
+  };
+  put('strategy', context.strategy ?? spec.migrationStrategy);
+  put('transfer', spec.transferMode);
+  put('replay', spec.replayMode);
+  put('pod', spec.sourcePod);
+  put('target', spec.targetNode);
+  return out;
+}
+
+/**
+ * Everything the page of one instance shows.
+ *
+ * @example
+ * ```ts
+ * const d = instanceDetail(migrationChart, await reader.read(key), Date.now());
+ * ```
+ */
+export function instanceDetail(chart: AnyChart, envelopes: readonly EventEnvelope[], now: number): InstanceDetail {
+  const first = envelopes[0];
+  if (!first) throw new TypeError(`${chart.kind}: an instance has at least one event`);
+  const overlay = overlayOf(chart, envelopes, now);
+  const rows = rowsOf(chart, envelopes);
+  const start = Date.parse(first.at);
+  const end = overlay.done ? overlay.lastEventAt : Math.max(now, overlay.lastEventAt);
+  const segments: PhaseSegment[] = [];
+  for (const r of rows) {
+    const last = segments.at(-1);
+    if (last && last.phase === r.phase) continue;
+    if (last) last.endMs = r.offsetMs;
+    segments.push({ phase: r.phase, startMs: r.offsetMs, endMs: end - start });
+  }
+  // a final phase is a point in time, not a stretch
+  if (overlay.done && segments.length > 1) segments.pop();
+  const replayDepth: InstanceDetail['replayDepth'] = [];
+  const bytes: InstanceDetail['bytes'] = [];
+  for (const env of envelopes) {
+    const t = (Date.parse(env.at) - start) / 1000;
+    const d = env.data as Record<string, unknown>;
+    if (env.type === 'ReplayDepthSampled')
+      replayDepth.push({ t, depth: num(d.depth), ready: num(d.ready), unacked: num(d.unacked) });
+    if (env.type === 'TransferProgressed')
+      bytes.push({ t, mib: num(d.bytesTransferred) / 2 ** 20, totalMib: num(d.bytesTotal) / 2 ** 20 });
+    if (env.type === 'TransferCompleted')
+      bytes.push({ t, mib: num(d.bytes) / 2 ** 20, totalMib: num(d.bytes) / 2 ** 20 });
+  }
+  const ctx = overlay.context as Record<string, unknown>;
+  const timings = (ctx.phaseTimings ?? {}) as Record<string, number>;
+  return {
+    ...summaryOf(chart, envelopes, overlay, now),
+    rows,
+    segments,
+    replayDepth,
+    bytes,
+    phaseTimings: timings,
+    current: [...overlay.current],
+    visited: Object.fromEntries(overlay.visited),
+  };
+}
+
+/** The list entry of an instance (one fold). */
+export function instanceSummary(chart: AnyChart, envelopes: readonly EventEnvelope[], now: number): InstanceSummary {
+  const first = envelopes[0];
+  if (!first) throw new TypeError(`${chart.kind}: an instance has at least one event`);
+  return summaryOf(chart, envelopes, overlayOf(chart, envelopes, now), now);
+}
+
+function summaryOf(
+  chart: AnyChart,
+  envelopes: readonly EventEnvelope[],
+  overlay: InstanceOverlay,
+  now: number,
+): InstanceSummary {
+  const first = envelopes[0]!;
+  const ctx = overlay.context as Record<string, unknown>;
+  const end = overlay.done ? overlay.lastEventAt : Math.max(now, overlay.lastEventAt);
+  return {
+    kind: chart.kind,
+    id: first.id,
+    name: nameOf(first.id),
+    phase: overlay.phase,
+    done: overlay.done,
+    message: typeof ctx.message === 'string' ? ctx.message : '',
+    startedAt: first.at,
+    lastEventAt: envelopes.at(-1)!.at,
+    elapsedMs: end - overlay.startedAt,
+    events: envelopes.length,
+    details: detailsOf(chart.kind, ctx),
+  };
+}
