@@ -1,34 +1,15 @@
 /**
  * The evaluation runner's measurements as the analysis reads them: streams of kind `EvaluationRun` in the same
- * log, whose `RunMeasured` events name the migration they measured. Only the fields the analysis uses are
- * checked; other event types of those streams are skipped.
+ * log (eval/runner/evaluation-chart.ts), whose `RunMeasured` event names the migration it measured. Each event is
+ * validated by that chart's own schema.
  */
-import { z } from 'zod';
-import { CorruptEventError } from '../../adapters/event-log/port.ts';
+import { parseEvent } from '../../actors/event-schema.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
+import { EVALUATION_RUN_KIND, evaluationRunChart, type RunMeasurement } from '../runner/evaluation-chart.ts';
 import type { MessageAccounting } from './types.ts';
 
-export const EVALUATION_RUN_KIND = 'EvaluationRun';
+export { EVALUATION_RUN_KIND, type RunMeasurement };
 export const RUN_MEASURED = 'RunMeasured';
-
-const count = z.number().int().nonnegative();
-
-/** `RunMeasured.data` (eval/runner): what the runner measured around one migration. */
-export const runMeasuredSchema = z.object({
-  migration: z.object({ kind: z.literal('StatefulMigration'), id: z.string().min(1) }),
-  configuration: z.string().min(1),
-  msgRate: z.number().nonnegative(),
-  repetition: z.number().int().nonnegative(),
-  downtimeMs: z.number().nonnegative(),
-  downProbes: count,
-  produced: count,
-  processed: count,
-  replayed: count,
-  lost: count,
-  duplicated: count,
-  targetNode: z.string(),
-});
-export type RunMeasured = z.infer<typeof runMeasuredSchema>;
 
 /** A run's measurement joined to its migration. */
 export interface MeasuredRun {
@@ -42,25 +23,19 @@ export interface MeasuredRun {
 }
 
 /**
- * Reads one EvaluationRun event: the measurement for a RunMeasured, null for any other type.
- * Throws CorruptEventError naming the stream and seq when a RunMeasured does not have the expected shape.
+ * Reads one EvaluationRun event: the measurement for a RunMeasured, null for any other type. Throws
+ * CorruptEventError naming the stream and seq when it does not validate.
  *
  * @example
  * ```ts
- * const m = measuredRun(env); // { migrationId: 'eval/smig-1/uid', configuration: 'statefulset-shadowpod', ... }
+ * const m = measuredRun(env); // { migrationId: 'default/smig-1/uid', configuration: 'statefulset-shadowpod', ... }
  * ```
  */
 export function measuredRun(env: EventEnvelope): MeasuredRun | null {
   if (env.type !== RUN_MEASURED) return null;
-  const parsed = runMeasuredSchema.safeParse(env.data);
-  if (!parsed.success) {
-    throw new CorruptEventError(
-      { kind: env.kind, id: env.id },
-      env.seq,
-      `RunMeasured has invalid data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const d = parsed.data;
+  const ev = parseEvent(evaluationRunChart, env, env.id, env.seq);
+  if (ev.type !== 'RunMeasured') return null;
+  const d = ev.data;
   return {
     migrationId: d.migration.id,
     configuration: d.configuration,
@@ -74,7 +49,10 @@ export function measuredRun(env: EventEnvelope): MeasuredRun | null {
       replayed: d.replayed,
       lost: d.lost,
       duplicated: d.duplicated,
+      sourceNode: d.sourceNode,
       targetNode: d.targetNode,
+      probes: d.probes,
+      processingDelayMs: d.processingDelayMs,
     },
   };
 }

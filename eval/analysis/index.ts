@@ -13,7 +13,13 @@
  */
 export { aggregate, aggregateCsv, metricOf, quantile, stat } from './aggregate.ts';
 export { chartSpecs } from './chart-specs.ts';
-export { EVALUATION_RUN_KIND, type MeasuredRun, RUN_MEASURED, runMeasuredSchema } from './evaluation-run.ts';
+export {
+  EVALUATION_RUN_KIND,
+  type MeasuredRun,
+  measuredRun,
+  RUN_MEASURED,
+  type RunMeasurement,
+} from './evaluation-run.ts';
 export { derivedConfiguration, EVAL_LABELS, MigrationRecordBuilder } from './migration-record.ts';
 export { parseLabel, type ReadOptions, type ReadProgress, readRecords, recordFilter } from './read-records.ts';
 export { renderSvg } from './render.ts';

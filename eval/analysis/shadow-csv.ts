@@ -50,7 +50,10 @@ export const MS2M_COLUMNS = [
   'measured_replayed',
   'lost',
   'duplicated',
+  'source_node',
   'target_node',
+  'probes',
+  'processing_delay_ms',
   'reason',
   'message',
 ] as const;
@@ -102,7 +105,10 @@ function ms2mCells(r: MigrationRecord): string[] {
     m?.replayed,
     m?.lost,
     m?.duplicated,
+    m?.sourceNode,
     m?.targetNode,
+    m?.probes,
+    m?.processingDelayMs,
     r.reason,
     r.message,
   ].map(cell);

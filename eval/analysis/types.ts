@@ -21,7 +21,12 @@ export interface MessageAccounting {
   replayed: number;
   lost: number;
   duplicated: number;
+  sourceNode: string;
   targetNode: string;
+  /** Downtime probes made in all. */
+  probes: number;
+  /** The consumer's processing delay per message, ms. */
+  processingDelayMs: number;
 }
 
 /** One migration, everything the CSV, the aggregates and the charts need. */
