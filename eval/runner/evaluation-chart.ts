@@ -19,8 +19,11 @@ import type { RuntimeEventData } from '../../machines/chart.ts';
 
 export const EVALUATION_RUN_KIND = 'EvaluationRun';
 
-/** What the migration ended as, from its status (TimedOut: no terminal phase before the runner's deadline). */
-export const RUN_OUTCOMES = ['Completed', 'Failed', 'TimedOut'] as const;
+/**
+ * The migration's terminal phase. A run whose migration reached none (or whose workload never came up) is not
+ * measured: the runner cleans it up and runs it again.
+ */
+export const RUN_OUTCOMES = ['Completed', 'Failed'] as const;
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 
 /** The data of `RunMeasured`: the measurement of one run. */
