@@ -24,6 +24,7 @@ import {
 import { ensureCriuConfig, removeCriuConfig } from './criu-config.ts';
 import { alive, logPath, runningDaemon, runningDaemons, stopDaemon } from './daemons.ts';
 import { installMs2m, type Kubectl, kubectl } from './install.ts';
+import { installLocalVolumes, LOCAL_VOLUMES_DAEMON, removeLocalVolumeDirs } from './local-volumes.ts';
 import { networkState, setupNetwork, teardownNetwork } from './network.ts';
 import {
   containerdDaemon,
@@ -206,6 +207,7 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterInfo> {
 
   step(7, 'CRD, RBAC, node agents and operator');
   await installMs2m(k, images, dir, { operator: opts.operator ?? true });
+  await installLocalVolumes(k, dir, log);
   await kubectl(k, ['-n', 'ms2m-system', 'rollout', 'status', 'daemonset/ms2m-agent', '--timeout=120s'], 130_000);
   if (opts.operator ?? true) {
     await kubectl(k, ['-n', 'ms2m-system', 'rollout', 'status', 'deployment/ms2m-operator', '--timeout=120s'], 130_000);
@@ -245,6 +247,7 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
   const podNetns: string[] = [];
   // the kubelets first, or they restart what is removed below; containerd stays up to remove its containers
   for (const node of NODES) await stopDaemon(dir, kubeletDaemon(node));
+  await stopDaemon(dir, LOCAL_VOLUMES_DAEMON);
   for (const node of NODES) {
     if (ctrBin && (await runningDaemon(dir, containerdDaemon(node)))) {
       log(`${node.name}: removing containers`);
@@ -261,6 +264,7 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
   const left = await unmountUnder(dir);
   if (left.length) log(`warning: could not unmount ${left.join(', ')}`);
   await removeContainerLogLinks(dir);
+  const volumesLeft = await removeLocalVolumeDirs(dir);
   const fixedLeft = await removeFixedPaths(dir);
   log('removing network namespaces, veths and routes');
   await teardownNetwork();
@@ -278,6 +282,7 @@ export async function clusterDown(opts: { log?: (line: string) => void; dir?: st
     ...podNetns.filter((p) => existsSync(p)).map((p) => `pod network namespace ${p}`),
     ...mountsUnder(dir).map((m) => `mount ${m}`),
     ...fixedLeft.map((p) => `path ${p}`),
+    ...volumesLeft.map((p) => `local volume dir ${p}`),
     ...(existsSync(dir) ? [`dir ${dir}`] : []),
   ];
   for (const l of leftovers) log(`warning: left behind: ${l}`);
@@ -306,6 +311,7 @@ export async function clusterStatus(opts: { dir?: string } = {}): Promise<Cluste
     processes[kubeletDaemon(node)] = (await runningDaemon(dir, kubeletDaemon(node)))?.pid ?? null;
     processes[registryProxyDaemon(node)] = (await runningDaemon(dir, registryProxyDaemon(node)))?.pid ?? null;
   }
+  processes[LOCAL_VOLUMES_DAEMON] = (await runningDaemon(dir, LOCAL_VOLUMES_DAEMON))?.pid ?? null;
   let apiserver: ClusterStatus['apiserver'] = 'down';
   const nodes: Record<string, string> = {};
   const kubeconfig = existsSync(adminKubeconfig(dir)) ? adminKubeconfig(dir) : null;
