@@ -9,6 +9,7 @@ import { createMemoryEventLog } from '../../adapters/event-log/fake.ts';
 import { type EventLog, EventLogUnavailableError } from '../../adapters/event-log/port.ts';
 import { FakeLeaseStore, fakeLease } from '../../adapters/lease/fake.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
+import { DEFAULT_PHASE_DEADLINES } from '../../machines/spec.ts';
 import { createFakeWorld, TARGET_NODE } from '../support/fake-world.ts';
 import { scenario, silent, T0 } from '../support/scenario.ts';
 
@@ -126,6 +127,11 @@ describe('HostGroup: losing the leader lease stops every host at once', () => {
           sourcePod,
           targetNode: TARGET_NODE,
           messageQueueConfig: { queueName: `q${i + 1}`, brokerUrl: 'amqp://127.0.0.1:5672', exchangeName: `x${i + 1}` },
+          // a day: the hour without a leader below must not exceed a phase deadline (a deadline counts wall
+          // time, leader or not, so the next term would fail a migration whose deadline passed meanwhile)
+          phaseDeadlines: Object.fromEntries(
+            Object.keys(DEFAULT_PHASE_DEADLINES).map((phase) => [phase, 86_400]),
+          ) as typeof DEFAULT_PHASE_DEADLINES,
         },
       ),
     );
