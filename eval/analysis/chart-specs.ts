@@ -17,7 +17,7 @@ const PHASE_TITLES: Record<(typeof PHASE_KEYS)[number], string> = {
 };
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const FONT = { config: { font: 'sans-serif', view: { stroke: '#ddd' } } };
+const FONT = { config: { font: 'sans-serif', view: { stroke: '#ddd' }, legend: { labelLimit: 0 } } };
 
 /** Rows of one metric's median and quartiles, in seconds (ms for downtime), one per group that has it. */
 function metricRows(rows: readonly AggregateRow[], metric: AggregateMetric, scale: number) {
@@ -130,6 +130,8 @@ export function chartSpecs(
       title: 'Median time per phase by message rate (left bar ms2m, right bar SHADOW)',
       data: { values: phaseValues },
       facet: { column: { field: 'configuration', type: 'nominal', title: null } },
+      // each configuration shows its own rates; the seconds axis is shared, so bars compare across them
+      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 220,
         height: 240,
