@@ -215,7 +215,7 @@ export const volumeResizeMachine = vrSetup.createMachine({
         CancelRequested: { target: '#vr.rollingBack', actions: { type: 'fail', params: { reason: 'Cancelled' } } },
       },
       states: {
-        Pending: { always: { target: 'Validating' } },
+        Pending: { always: { target: '#vr.active.Validating' } },
         Validating: routedPhase(
           'Validating',
           {
@@ -226,11 +226,11 @@ export const volumeResizeMachine = vrSetup.createMachine({
               UsageMeasured: [{ guard: 'rejected', target: '#vr.Failed', actions: 'reject' }, back],
             }),
           },
-          { target: 'planned' },
+          { target: '#vr.active.planned' },
         ),
         planned: {
           entry: 'makePlan',
-          always: [{ guard: 'isDryRun', target: '#vr.Completed' }, { target: 'Syncing' }],
+          always: [{ guard: 'isDryRun', target: '#vr.Completed' }, { target: '#vr.active.Syncing' }],
         },
         Syncing: routedPhase(
           'Syncing',
