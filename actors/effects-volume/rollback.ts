@@ -56,7 +56,8 @@ export const rollback: VrEffect = async ({ ctx, key }, env) => {
       );
   }
   for (const u of ctx.units) {
-    if (u.done.deleteTempClaim && u.newPV && !reboundClaims.includes(u.oldClaim) && u.done.retainNewVolume) {
+    // a retained copy whose temp claim is gone (and which no claim of the original name uses any more)
+    if (u.done.deleteTempClaim && u.newPV && u.done.retainNewVolume) {
       leftovers.push(
         `PersistentVolume ${u.newPV} (Retain) holds a copy of ${u.oldClaim}; delete it when you no longer need it`,
       );
