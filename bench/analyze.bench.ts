@@ -1,11 +1,12 @@
 // Analysis: 10,000 migrations of ~24 events each (a real 22-event migration log of the analysis golden set plus
 // its EvaluationRun measurement, under 10,000 ids) read back from JetStream (a real nats-server on loopback)
 // through the read-only reader, validated, folded, joined and written as SHADOW's CSV (target <= 5 s). Keys:
-// migrations, seconds (read + fold + CSV written), events, events_per_s; `csv_bytes` the file written.
+// migrations, seconds (read + fold + CSV written), events, events_per_s; `read_seconds` the read alone (a separate
+// pass before), `csv_bytes` the file written, `loadavg` the 1-minute load average at the end.
 // Loading uses async publishes; only the analysis is timed.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -71,6 +72,13 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     await Promise.all(pending);
     await nc.close();
+    // the read alone (JetStream to validated envelopes), for where the time goes
+    const r0 = process.hrtime.bigint();
+    const plain = await openJetStreamLogReader({ servers: nats.url, logger });
+    let read = 0;
+    for await (const _ of plain.readAll()) read++;
+    await plain.close();
+    const readSeconds = Number(process.hrtime.bigint() - r0) / 1e9;
     process.stderr.write('analyze: analysing (read-only reader, fold, join, CSV)\n');
     const csvFile = join(dir, 'results.csv');
     const t = process.hrtime.bigint();
@@ -88,7 +96,10 @@ export async function run(): Promise<Record<string, unknown>> {
       seconds: Number(seconds.toFixed(3)),
       events,
       events_per_s: Math.round(events / seconds),
+      read_seconds: Number(readSeconds.toFixed(3)),
+      read_events: read,
       csv_bytes: (await stat(csvFile)).size,
+      loadavg: Number(loadavg()[0]!.toFixed(1)),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -131,7 +131,7 @@ export function chartSpecs(
       data: { values: phaseValues },
       facet: { column: { field: 'configuration', type: 'nominal', title: null } },
       // each configuration shows its own rates; the seconds axis is shared, so bars compare across them
-      resolve: { scale: { x: 'independent' } },
+      resolve: { scale: { x: 'independent', xOffset: 'independent' } },
       spec: {
         width: 220,
         height: 240,
