@@ -143,6 +143,8 @@ export async function runEvaluation(o: EvaluationOptions, deps: EvaluationDeps):
       }
       const id = streamIdOf(o.name, run);
       const runId = o.runIdOf(run);
+      // a run's time, for the ETA, is all it takes: sweep, attempts, cleanup
+      const t0 = deps.clock.now();
       for (let attempt = 1; ; attempt++) {
         const swept = await executor.sweep();
         if (swept.length) {
@@ -150,16 +152,15 @@ export async function runEvaluation(o: EvaluationOptions, deps: EvaluationDeps):
           progress.note(`removed what earlier attempts left: ${swept.join(', ')}`);
         }
         progress.runStarted(run, attempt);
-        const t0 = deps.clock.now();
         try {
           const m = await executor.execute(run, runId, labelsOf(o.name, run), (p) => progress.phase(run, p));
           const rec = await recordRun(deps, id, m);
           measured.set(id, rec);
           summary.measuredNow++;
           await writeResults(o.outDir, ordered(o.name, o.runs, measured));
-          progress.runMeasured(run, rec.measurement, deps.clock.now() - t0);
           // free the nodes now; if this fails the next sweep tries again
           await executor.cleanup(runId).catch((err: Error) => progress.note(`cleanup of ${runId}: ${err.message}`));
+          progress.runMeasured(run, rec.measurement, deps.clock.now() - t0);
           break;
         } catch (err) {
           const e = err instanceof Error ? err : new Error(String(err));
