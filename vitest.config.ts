@@ -27,6 +27,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          // the visualiser: diagrams, `ms2m diagram`/`ui` through the CLI, the web app in Debian's Chromium
+          // (scripts/install-chromium.sh), the Stately inspector
+          name: 'ui',
+          include: ['test/ui/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
       { test: { name: 'e2e', include: ['test/e2e/*.test.ts'], testTimeout: 180_000 } },
       {
         test: {

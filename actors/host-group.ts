@@ -21,6 +21,8 @@ export interface HostGroupOptions<C extends AnyChart> {
   observerRetry?: ObserverRetry;
   /** Replace effects (tests). */
   effects?: HostOptions<C>['effects'];
+  /** Told of every host's live actor's inspection events (`--inspect`, actors/inspect.ts). */
+  inspect?: HostOptions<C>['inspect'];
 }
 
 /**
@@ -61,6 +63,7 @@ export class HostGroup<C extends AnyChart> {
       observers: this.opts.observers,
       observerRetry: this.opts.observerRetry,
       effects: this.opts.effects,
+      ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
       signal: this.term.signal,
     });
     this.hosts.set(id, host);

@@ -12,7 +12,7 @@
  *
  * `createHost(chart)` gives the host of a chart (`MigrationHost = createHost(migrationChart)`, charts/migration.ts).
  */
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, type ActorOptions, createActor, fromPromise } from 'xstate';
 import { ErrorCode, Ms2mError, toMs2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
 import { StaleWriterError } from '../adapters/event-log/port.ts';
@@ -64,7 +64,15 @@ export interface HostOptions<C extends AnyChart> {
   signal?: AbortSignal;
   /** Replace effects (tests). */
   effects?: Partial<EffectsOf<C>>;
+  /**
+   * Told of the live actor's inspection events (xstate's `inspect` option): `--inspect` passes the Stately
+   * inspector's (actors/inspect.ts). It only watches; the log stays the only record.
+   */
+  inspect?: InspectOption;
 }
+
+/** xstate's `inspect` option of `createActor`. */
+export type InspectOption = ActorOptions<AnyChart['machine']>['inspect'];
 
 /** The host was stopped (lease lost, shutdown, crash test): it appends nothing more. */
 export class HostStoppedError extends Ms2mError {
@@ -280,7 +288,10 @@ export class Host<C extends AnyChart> {
     const machine = this.chart.machine;
     const logic = machine.provide({ actors: this.provideActors() });
     // the input only seeds a fresh actor; a restored snapshot carries its context already
-    this.actor = createActor(logic, { snapshot: machine.getPersistedSnapshot(snapshot) });
+    this.actor = createActor(logic, {
+      snapshot: machine.getPersistedSnapshot(snapshot),
+      ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
+    });
     this.actor.subscribe({
       error: (err) => this.fail(err instanceof Error ? err : new Error(String(err))),
     });

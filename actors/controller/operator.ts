@@ -18,6 +18,7 @@ import { MigrationHost, migrationChart } from '../charts/migration.ts';
 import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '../crd/stateful-migration.ts';
 import { statefulMigrationResource } from '../crd/stateful-migration.ts';
 import type { EffectDeps } from '../effects/deps.ts';
+import type { InspectOption } from '../host.ts';
 import { normalizeSpec } from '../migration-spec.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import {
@@ -57,6 +58,8 @@ export interface OperatorDeps {
   leaseRetryMs?: number;
   /** Retries/backoff of the chart's steps. */
   runtime?: { maxAttempts?: number; retryBaseMs?: number };
+  /** Told of every live migration actor's inspection events (`--inspect`: the Stately inspector, actors/inspect.ts). */
+  inspect?: InspectOption;
 }
 
 export interface Operator {
@@ -148,6 +151,7 @@ export function createOperator(deps: OperatorDeps): Operator {
         eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION, log),
       ],
       signal: hostsAbort.signal,
+      ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
     const running: Running = { host, uid: m.metadata.uid };
     hosts.set(k, running);
