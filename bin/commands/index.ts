@@ -3,5 +3,6 @@
  * {@link CommandModule}; add yours here with one import and one entry.
  */
 import type { CommandModule } from '../command-context.ts';
+import { evalCommand } from './eval.ts';
 
-export const commands: CommandModule[] = [];
+export const commands: CommandModule[] = [evalCommand];
