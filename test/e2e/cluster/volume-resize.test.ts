@@ -1,0 +1,410 @@
+/**
+ * VolumeResize on the real local cluster: a StatefulSet with 2 replicas and 2 volume templates on ms2m-local
+ * (directory-backed local PVs of the project's provisioner), each replica's data with its own marker files, shrunk
+ * by the VolumeResize runtime (the host of actors/charts/volume-resize.ts on the real VolumeOps and a file event
+ * log, in its own process: test/support/volume-host-child.ts) with the migrator pods running Debian's rclone from
+ * the locally built ms2m/migrator image. Checked: every file, owner and checksum intact on the smaller volumes,
+ * claim names unchanged, the StatefulSet's template at the new size, the old PVs Retained with their data, the app
+ * back on its data; the runtime SIGKILLed while a copy runs resumes without redoing a finished copy; a cancel
+ * (what deleting the resource does) while copying rolls back with the data safe; validation failures end Failed
+ * with the check named and nothing changed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { ORIGINAL_RECLAIM_POLICY, RESIZE_LABEL } from '../../../adapters/volumes/port.ts';
+import { LOCAL_STORAGE_CLASS } from '../../../cluster/local/local-volumes.ts';
+import type { VolumeResizeContext } from '../../../machines/volume-resize-context.ts';
+import { podHistory } from '../../support/cluster-ops.ts';
+import { eventually } from '../../support/eventually.ts';
+
+const cluster = inject('cluster');
+const kc = new KubeConfig();
+kc.loadFromFile(cluster.kubeconfig);
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const image = cluster.images.migrator;
+const CHILD = join(import.meta.dirname, '..', '..', 'support', 'volume-host-child.ts');
+const namespaces: string[] = [];
+const logDirs: string[] = [];
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * The app: on its first start on a volume it writes the replica's marker, a random blob, a tree with owners and a
+ * link; on every start it appends what it found to `boots`. Then it sleeps.
+ */
+const APP = `
+h=$(hostname)
+for v in data logs; do
+  if [ -f /$v/marker ]; then echo "found $(cat /$v/marker)" >> /$v/boots; continue; fi
+  echo "$h $v $(head -c 16 /dev/urandom | md5sum | cut -c1-32)" > /$v/marker
+  mkdir -p /$v/tree/deep /$v/empty
+  size=1048576; [ $v = data ] && size=6291456
+  head -c $size /dev/urandom > /$v/blob
+  for i in 1 2 3 4 5 6 7 8 9 10; do echo "row $i of $h" > /$v/tree/deep/f$i; done
+  chown -R 999:999 /$v/tree && chmod 2750 /$v/tree && chmod 600 /$v/tree/deep/f1
+  ln -s tree/deep/f2 /$v/current
+  echo created > /$v/boots
+done
+exec sleep 1000000
+`;
+
+async function createApp(namespace: string, name: string): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  namespaces.push(namespace);
+  const template = (vol: string, size: string) => ({
+    metadata: { name: vol, labels: { app: name, volume: vol } },
+    spec: {
+      storageClassName: LOCAL_STORAGE_CLASS,
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: size } },
+    },
+  });
+  await apps.createNamespacedStatefulSet({
+    namespace,
+    body: {
+      metadata: { name, labels: { app: name } },
+      spec: {
+        replicas: 2,
+        serviceName: name,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: 'app',
+                image,
+                command: ['/bin/sh', '-c', APP],
+                readinessProbe: {
+                  exec: { command: ['/bin/sh', '-c', 'test -f /data/boots && test -f /logs/boots'] },
+                  periodSeconds: 1,
+                },
+                volumeMounts: [
+                  { name: 'data', mountPath: '/data' },
+                  { name: 'logs', mountPath: '/logs' },
+                ],
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [template('data', '64Mi'), template('logs', '32Mi')],
+      },
+    },
+  });
+  await eventually(
+    `StatefulSet ${namespace}/${name} 2 Ready`,
+    async () =>
+      (await apps.readNamespacedStatefulSet({ namespace, name })).status?.readyReplicas === 2 ? true : undefined,
+    120_000,
+  );
+}
+
+/** Every entry under a volume's dir: type, mode, owner, size, mtime and sha256 of files, link targets. */
+function snapshot(dir: string, skip: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    if (skip.includes(rel)) return;
+    const p = join(dir, rel);
+    const s = lstatSync(p);
+    const head = `${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid}`;
+    if (s.isSymbolicLink()) out[rel] = `link ${s.uid}:${s.gid} -> ${readlinkSync(p)}`;
+    else if (s.isDirectory()) {
+      if (rel) out[rel] = `dir ${head}`;
+      for (const e of readdirSync(p)) walk(rel ? `${rel}/${e}` : e);
+    } else out[rel] = `file ${head} ${s.size} ${Math.floor(s.mtimeMs)} ${sha(readFileSync(p))}`;
+  };
+  walk('');
+  return out;
+}
+
+interface ClaimState {
+  claim: string;
+  pv: string;
+  path: string;
+  uid: string;
+}
+
+async function claimStates(namespace: string, sts: string): Promise<ClaimState[]> {
+  const out: ClaimState[] = [];
+  for (const vol of ['data', 'logs'])
+    for (const n of [0, 1]) {
+      const c = await core.readNamespacedPersistentVolumeClaim({ namespace, name: `${vol}-${sts}-${n}` });
+      const pv = await core.readPersistentVolume({ name: c.spec?.volumeName as string });
+      out.push({
+        claim: c.metadata?.name as string,
+        pv: pv.metadata?.name as string,
+        path: pv.spec?.local?.path as string,
+        uid: c.metadata?.uid as string,
+      });
+    }
+  return out;
+}
+
+interface Run {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; final?: VolumeResizeContext; stderr: string }>;
+}
+
+function runResize(o: {
+  namespace: string;
+  id: string;
+  logDir: string;
+  spec: object;
+  env?: Record<string, string>;
+}): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    env: {
+      ...process.env,
+      KUBECONFIG: cluster.kubeconfig,
+      MS2M_VR_LOG_DIR: o.logDir,
+      MS2M_VR_ID: o.id,
+      MS2M_VR_SPEC: JSON.stringify({ migratorImage: image, ...o.spec }),
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<Awaited<Run['exited']>>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('{"final"'));
+      resolve({
+        code,
+        signal,
+        stderr,
+        ...(line ? { final: (JSON.parse(line) as { final: VolumeResizeContext }).final } : {}),
+      });
+    }),
+  );
+  return { child, exited };
+}
+
+async function finished(run: Run, what: string): Promise<VolumeResizeContext> {
+  const r = await run.exited;
+  if (r.code !== 0 || !r.final)
+    throw new Error(`${what}: the runtime exited ${r.code ?? r.signal}: ${r.stderr.slice(-3000)}`);
+  return r.final;
+}
+
+function newRun(namespace: string) {
+  const logDir = mkdtempSync(join(tmpdir(), 'ms2m-vr-log-'));
+  logDirs.push(logDir);
+  return { namespace, id: `${namespace}/vr1/${randomUUID()}`, logDir };
+}
+
+async function expectNothingLeft(namespace: string): Promise<void> {
+  const [claims, pods] = await Promise.all([
+    core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: RESIZE_LABEL }),
+    core.listNamespacedPod({ namespace, labelSelector: RESIZE_LABEL }),
+  ]);
+  expect(claims.items.map((c) => c.metadata?.name)).toEqual([]);
+  expect(pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name)).toEqual([]);
+}
+
+afterAll(async () => {
+  // the resize retains the old PVs on purpose: give them back to the provisioner (Delete) for the cleanup
+  for (const pv of (await core.listPersistentVolume()).items)
+    if (namespaces.includes(pv.spec?.claimRef?.namespace ?? '') || pv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY])
+      await core
+        .patchPersistentVolume({
+          name: pv.metadata?.name as string,
+          body: [{ op: 'replace', path: '/spec/persistentVolumeReclaimPolicy', value: 'Delete' }],
+        })
+        .catch(() => undefined);
+  for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  for (const d of logDirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('VolumeResize on the local cluster', () => {
+  it('shrinks both volumes of both replicas: data, owners and checksums intact, names unchanged, old PVs retained', async () => {
+    const ns = 'vr-shrink';
+    await createApp(ns, 'db');
+    const before = await claimStates(ns, 'db');
+    const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path)]));
+    for (const c of before) expect(readFileSync(join(c.path, 'boots'), 'utf8')).toBe('created\n');
+
+    const t0 = Date.now();
+    const run = runResize({
+      ...newRun(ns),
+      spec: {
+        statefulSetName: 'db',
+        volumes: [
+          { name: 'data', newSize: '24Mi' },
+          { name: 'logs', newSize: '8Mi' },
+        ],
+      },
+    });
+    const final = await finished(run, 'resize');
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(
+      `VolumeResize of 2 replicas x 2 volumes (~7 MiB each replica): ${seconds.toFixed(1)} s, phases ${JSON.stringify(final.phaseTimings)}`,
+    );
+    expect(final.phase, final.message).toBe('Completed');
+    expect(final.units.every((u) => u.bytesCopied > 0 || u.bytesTotal > 0)).toBe(true);
+
+    const after = await claimStates(ns, 'db');
+    expect(after.map((c) => c.claim)).toEqual(before.map((c) => c.claim));
+    for (const [i, c] of after.entries()) {
+      const old = before[i] as ClaimState;
+      expect(c.pv, c.claim).not.toBe(old.pv);
+      const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: c.claim });
+      const vol = c.claim.startsWith('data') ? 'data' : 'logs';
+      expect(claim.status?.phase).toBe('Bound');
+      expect(claim.spec?.resources?.requests?.storage).toBe(vol === 'data' ? '24Mi' : '8Mi');
+      expect(claim.metadata?.labels).toEqual({ app: 'db', volume: vol });
+      // every entry as it was (the app appended its second boot afterwards: compared on its own)
+      expect(snapshot(c.path, ['boots'])).toEqual(snapshot(old.path, ['boots']));
+      expect(snapshot(c.path, ['boots'])).toEqual(
+        Object.fromEntries(Object.entries(data[c.claim] ?? {}).filter(([k]) => k !== 'boots')),
+      );
+      expect(readFileSync(join(c.path, 'boots'), 'utf8')).toBe(
+        `created\nfound ${readFileSync(join(old.path, 'marker'), 'utf8')}`,
+      );
+      // the old PV is retained with the data, its original policy recorded
+      const oldPv = await core.readPersistentVolume({ name: old.pv });
+      expect(oldPv.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+      expect(oldPv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY]).toBe('Delete');
+      expect(snapshot(old.path)).toEqual(data[c.claim]);
+    }
+    const sts = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'db' });
+    expect(
+      sts.spec?.volumeClaimTemplates?.map((t) => [t.metadata?.name, t.spec?.resources?.requests?.storage]),
+    ).toEqual([
+      ['data', '24Mi'],
+      ['logs', '8Mi'],
+    ]);
+    expect(sts.status?.readyReplicas).toBe(2);
+    await expectNothingLeft(ns);
+  });
+
+  it('resumes after the runtime is SIGKILLed while a copy runs, without running a finished copy again', async () => {
+    const ns = 'vr-kill';
+    await createApp(ns, 'kdb');
+    const before = await claimStates(ns, 'kdb');
+    const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path, ['boots'])]));
+    const migrators = await podHistory(kc, ns, `${RESIZE_LABEL}=vr1`);
+    const r = newRun(ns);
+    const spec = {
+      statefulSetName: 'kdb',
+      volumes: [
+        { name: 'data', newSize: '24Mi' },
+        { name: 'logs', newSize: '8Mi' },
+      ],
+    };
+    const first = runResize({ ...r, spec });
+    // the first copy's pod exists: the copy step is in flight; kill the runtime there
+    await eventually(
+      'the first migrator pod created',
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${RESIZE_LABEL}=vr1` });
+        return pods.items.some((p) => p.metadata?.name?.includes('-migrator-')) ? true : undefined;
+      },
+      120_000,
+    );
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    // a second copy of the runtime takes the run from the log
+    const second = runResize({ ...r, spec });
+    const final = await finished(second, 'resumed resize');
+    migrators.stop();
+    expect(final.phase, final.message).toBe('Completed');
+    const copies = [...migrators.seen.values()].filter((p) => p.name.includes('-migrator-'));
+    const byName = new Map<string, number>();
+    for (const p of copies) byName.set(p.name, (byName.get(p.name) ?? 0) + 1);
+    expect([...byName.keys()].sort()).toEqual([
+      'vr1-migrator-0-data',
+      'vr1-migrator-0-logs',
+      'vr1-migrator-1-data',
+      'vr1-migrator-1-logs',
+    ]);
+    // each copy ran in one pod: the one in flight at the kill was attached to, not started again
+    expect([...byName.values()]).toEqual([1, 1, 1, 1]);
+    const after = await claimStates(ns, 'kdb');
+    for (const c of after) expect(snapshot(c.path, ['boots'])).toEqual(data[c.claim]);
+    await expectNothingLeft(ns);
+  });
+
+  it('a cancel while copying (the resource deleted) rolls back: original claims, PVs and data, app back up', async () => {
+    const ns = 'vr-cancel';
+    await createApp(ns, 'cdb');
+    const before = await claimStates(ns, 'cdb');
+    const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path, ['boots'])]));
+    const final = await finished(
+      runResize({
+        ...newRun(ns),
+        spec: {
+          statefulSetName: 'cdb',
+          volumes: [
+            { name: 'data', newSize: '24Mi' },
+            { name: 'logs', newSize: '8Mi' },
+          ],
+        },
+        env: { MS2M_CANCEL_AFTER_EVENT: 'ReplicaPodDeleted#1' },
+      }),
+      'cancelled resize',
+    );
+    expect(final.phase).toBe('Failed');
+    expect(final.failure?.reason).toBe('Cancelled');
+    console.log(`cancelled: ${final.message}`);
+    await eventually(
+      'StatefulSet cdb back with 2 Ready',
+      async () => {
+        const s = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'cdb' }).catch(() => null);
+        return s?.status?.readyReplicas === 2 ? s : undefined;
+      },
+      120_000,
+    );
+    const after = await claimStates(ns, 'cdb');
+    // the claims (same names) hold the original data on the original PVs
+    expect(after.map((c) => [c.claim, c.pv])).toEqual(before.map((c) => [c.claim, c.pv]));
+    for (const c of after) expect(snapshot(c.path, ['boots'])).toEqual(data[c.claim]);
+    const sts = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'cdb' });
+    expect(sts.spec?.volumeClaimTemplates?.map((t) => t.spec?.resources?.requests?.storage)).toEqual(['64Mi', '32Mi']);
+    await expectNothingLeft(ns);
+  });
+
+  it('fails validation with the check named and changes nothing: size not smaller, StatefulSet missing', async () => {
+    const ns = 'vr-invalid';
+    await createApp(ns, 'vdb');
+    const before = await claimStates(ns, 'vdb');
+    const notSmaller = await finished(
+      runResize({ ...newRun(ns), spec: { statefulSetName: 'vdb', volumes: [{ name: 'data', newSize: '128Mi' }] } }),
+      'not smaller',
+    );
+    expect(notSmaller.phase).toBe('Failed');
+    expect(notSmaller.failure).toMatchObject({ reason: 'ValidationFailed', check: 'SizeSmaller' });
+    expect(notSmaller.message).toMatch(/128Mi/);
+
+    const missing = await finished(
+      runResize({ ...newRun(ns), spec: { statefulSetName: 'nope', volumes: [{ name: 'data', newSize: '8Mi' }] } }),
+      'missing StatefulSet',
+    );
+    expect(missing.failure).toMatchObject({ reason: 'ValidationFailed', check: 'StatefulSetExists' });
+    expect(missing.message).toMatch(/nope/);
+
+    const tooFull = await finished(
+      runResize({ ...newRun(ns), spec: { statefulSetName: 'vdb', volumes: [{ name: 'data', newSize: '6Mi' }] } }),
+      'used bytes too large',
+    );
+    expect(tooFull.failure).toMatchObject({ reason: 'ValidationFailed', check: 'UsedBytesFit' });
+
+    expect(await claimStates(ns, 'vdb')).toEqual(before);
+    for (const c of before)
+      expect((await core.readPersistentVolume({ name: c.pv })).spec?.persistentVolumeReclaimPolicy).toBe('Delete');
+    expect((await apps.readNamespacedStatefulSet({ namespace: ns, name: 'vdb' })).status?.readyReplicas).toBe(2);
+    await expectNothingLeft(ns);
+  });
+});
