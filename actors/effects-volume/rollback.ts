@@ -24,9 +24,10 @@ export const rollback: VrEffect = async ({ ctx, key }, env) => {
     actions.push(`Deleted Pod ${pod.name}`);
   }
 
-  // 2. a StatefulSet recreated by this resize (with the new sizes) goes, orphaning its pods
+  // 2. a StatefulSet recreated by this resize (with the new sizes) goes, orphaning its pods. Judged on the cluster,
+  // not on the log: a step cut short (cancel, crash) may have changed it without recording its fact
   const original = ctx.original;
-  if (original && ctx.done.orphanStatefulSet) {
+  if (original) {
     const sts = await volumes.getStatefulSet(ns, ctx.spec.statefulSetName);
     if (sts && sts.uid !== original.uid && !sts.deleting) {
       await volumes.deleteStatefulSetOrphan(ns, sts.name, key, { uid: sts.uid });
@@ -65,7 +66,7 @@ export const rollback: VrEffect = async ({ ctx, key }, env) => {
   }
 
   // 5. the StatefulSet as it was: it adopts the running pods and recreates the stopped ones on their old claims
-  if (original && ctx.done.orphanStatefulSet) {
+  if (original) {
     const sts = await volumes.getStatefulSet(ns, ctx.spec.statefulSetName);
     if (!sts || sts.deleting) {
       if (sts) await pollUntil(env, async () => ((await volumes.getStatefulSet(ns, sts.name)) ? undefined : true));

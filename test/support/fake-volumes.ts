@@ -90,6 +90,8 @@ export class FakeVolumes implements VolumeOps {
   readonly removals: ClaimRemoval[] = [];
   /** Migrator copies actually started, per pod name (an attach to a finished pod is not one). */
   readonly copiesStarted = new Map<string, number>();
+  /** Copies that ran to the end (data written and, for mode sync, verified), per pod name. */
+  readonly copiesCompleted = new Map<string, number>();
   private seq = 0;
   private readonly opts: FakeVolumesOptions;
   private readonly faults: FaultPlan;
@@ -576,6 +578,7 @@ export class FakeVolumes implements VolumeOps {
     };
     const pod = this.pods.get(podKey);
     if (pod) Object.assign(pod, { phase: 'Succeeded', ready: false, result });
+    this.copiesCompleted.set(req.podName, (this.copiesCompleted.get(req.podName) ?? 0) + 1);
     return result;
   }
 
