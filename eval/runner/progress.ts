@@ -132,7 +132,7 @@ export function barProgress(stream: NodeJS.WritableStream): EvalProgress {
     runMeasured(run, m, ms) {
       eta.runFinished(ms);
       log(`${label(run)}: ${formatDuration(ms)}: ${summary(m)}`);
-      bar?.increment(1, { etaText: eta.text, phase: '' });
+      bar?.increment(1, { etaText: eta.text, run: '', phase: '' });
     },
     runFailed(run, attempt, err, again) {
       if (!again) eta.runDropped();

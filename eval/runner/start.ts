@@ -12,6 +12,8 @@ import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
 import { openEventLog } from '../../adapters/event-log/open.ts';
 import { writeFileAtomic } from '../../adapters/file-log/atomic-file.ts';
 import { withFileLock } from '../../adapters/file-log/file-lock.ts';
+import { openFileLogReader } from '../../adapters/file-log/file-log-reader.ts';
+import { openJetStreamLogReader } from '../../adapters/nats/jetstream-log.ts';
 import { type CutoffPolicy, clusterExecutor } from './cluster-executor.ts';
 import { type Configuration, expandMatrix, type PlannedRun, runIdOf } from './matrix.ts';
 import { planRemaining, readMeasuredRuns } from './measured-runs.ts';
@@ -126,15 +128,23 @@ export async function startEvaluation(
     );
   }
   const tag = evalTagOf(o.name);
-  const log = await openEventLog(target.log, logger);
-  try {
-    if (o.dryRun) {
-      const measured = await readMeasuredRuns(log, o.name);
-      const { done, todo } = planRemaining(o.name, runs, measured);
+  if (o.dryRun) {
+    // a dry run only reads: it opens the log read-only and touches neither the cluster nor --out
+    const reader =
+      target.log.kind === 'file'
+        ? await openFileLogReader({ dir: target.log.dir, logger })
+        : await openJetStreamLogReader({ servers: target.log.servers, logger });
+    try {
+      const { done, todo } = planRemaining(o.name, runs, await readMeasuredRuns(reader, o.name));
       io.stdout.write(`eval ${o.name}: ${runs.length} runs, ${done.length} measured, ${todo.length} to do\n`);
       for (const r of todo) io.stdout.write(`  ${runIdOf(tag, r)}  ${describeRun(r)}\n`);
       return null;
+    } finally {
+      await reader.close();
     }
+  }
+  const log = await openEventLog(target.log, logger);
+  try {
     await mkdir(o.outDir, { recursive: true });
     const lock = join(o.outDir, 'eval.lock');
     return await withFileLock(
