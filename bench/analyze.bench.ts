@@ -1,8 +1,9 @@
 // Analysis: 10,000 migrations of ~24 events each (a real 22-event migration log of the analysis golden set plus
 // its EvaluationRun measurement, under 10,000 ids) read back from JetStream (a real nats-server on loopback)
 // through the read-only reader, validated, folded, joined and written as SHADOW's CSV (target <= 5 s). Keys:
-// migrations, seconds (read + fold + CSV written), events, events_per_s; `read_seconds` the read alone (a separate
-// pass before), `csv_bytes` the file written, `loadavg` the 1-minute load average at the end.
+// migrations, seconds (read + fold + CSV written), events, events_per_s; `cpu_seconds` the CPU time of this
+// process meanwhile (nats-server's is not in it), `read_seconds` the read alone (a separate pass before),
+// `csv_bytes` the file written, `loadavg` the 1-minute load average at the end (the machine is shared).
 // Loading uses async publishes; only the analysis is timed.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -82,11 +83,13 @@ export async function run(): Promise<Record<string, unknown>> {
     process.stderr.write('analyze: analysing (read-only reader, fold, join, CSV)\n');
     const csvFile = join(dir, 'results.csv');
     const t = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     const reader = await openJetStreamLogReader({ servers: nats.url, logger });
     const records = await readRecords(reader);
     await reader.close();
     await writeFile(csvFile, toShadowCsv(records));
     const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const used = process.cpuUsage(cpu);
     const completed = records.filter((r) => r.status === 'Completed' && r.downtimeMs !== null).length;
     if (records.length !== MIGRATIONS || completed !== MIGRATIONS)
       throw new Error(`analysed ${records.length} migrations, ${completed} completed with a measurement`);
@@ -96,6 +99,7 @@ export async function run(): Promise<Record<string, unknown>> {
       seconds: Number(seconds.toFixed(3)),
       events,
       events_per_s: Math.round(events / seconds),
+      cpu_seconds: Number(((used.user + used.system) / 1e6).toFixed(3)),
       read_seconds: Number(readSeconds.toFixed(3)),
       read_events: read,
       csv_bytes: (await stat(csvFile)).size,
