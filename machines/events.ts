@@ -75,6 +75,14 @@ export interface EventData {
     consumerRate?: number;
     producerRate?: number;
     settled: boolean;
+    /**
+     * The source was stopped (replay queue unbound) when this reading was taken and nothing was ready in the
+     * replay queue (AMQP's fresh count): nothing can enter it any more, and what it still holds is delivered to
+     * the target, which finishes it before it switches to its primary queue at END_REPLAY. Ends the replay
+     * without waiting for the lagging statistics. Absent in logs written before it existed (then a settled
+     * depth 0 ends the replay, as it did).
+     */
+    drained?: boolean;
   };
   ReplayEnded: Record<string, never>;
   ReplayQueueDeleted: Record<string, never>;

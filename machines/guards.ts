@@ -29,15 +29,20 @@ export function rejectionOf(ctx: MigrationContext, d: EventData['SourceInspected
 
 const since = (at: number, start: number | undefined): number => (start === undefined ? 0 : at - start);
 
-/** The queue is empty by a settled reading. */
-export const isDrained = (d: EventData['ReplayDepthSampled']): boolean => d.settled && d.depth === 0;
+/**
+ * The replay is over (judged only once the source has stopped): the reading says nothing can reach the target
+ * through the replay queue any more (`drained`: unbound and nothing ready), or the queue is empty by a settled
+ * reading (the only rule of logs written before `drained` existed).
+ */
+export const isDrained = (d: EventData['ReplayDepthSampled']): boolean =>
+  d.drained === true || (d.settled && d.depth === 0);
 
 /**
  * The target has caught up: nothing is waiting in the replay queue (`ready` 0, AMQP's own count, which is never
  * stale); what is unacked is being processed. With a live producer the depth itself is rarely 0 at a sample (a
  * message arrives every 1/lambda and is held for the processing time), so waiting for a settled 0 would run the
  * replay into its cutoff, or at least wait out the management statistics' lag. Stopping the source here loses
- * nothing: the target drains the rest after the unbind, and only a settled 0 (`isDrained`) ends the replay.
+ * nothing: the target drains the rest after the unbind (`isDrained` ends the replay).
  */
 export const isCaughtUp = (d: EventData['ReplayDepthSampled']): boolean => d.ready === 0;
 

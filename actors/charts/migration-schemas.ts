@@ -85,6 +85,7 @@ export const migrationEventSchemas = {
     consumerRate: rate,
     producerRate: rate,
     settled: z.boolean(),
+    drained: z.boolean().optional(),
   }),
   ReplayEnded: empty,
   ReplayQueueDeleted: empty,

@@ -1,4 +1,4 @@
-import { type Ms2mError, toMs2mError } from '../../adapters/errors.ts';
+import { ErrorCode, type Ms2mError, toMs2mError } from '../../adapters/errors.ts';
 import type { BrokerConfig } from '../../adapters/rabbitmq/port.ts';
 import { brokerConfigOf, type Effect } from './deps.ts';
 import { need } from './required-context.ts';
@@ -53,7 +53,10 @@ export const compensate: Effect = async ({ ctx, key }, { deps }) => {
   const replayQueue = ctx.replayQueue ?? `${spec.messageQueueConfig.queueName}.ms2m-replay`;
   const target = ctx.strategy ? targetPodName(ctx) : undefined;
 
-  if (!done.replayEnded) {
+  // a target that never took over the primary queue after END_REPLAY (deleteReplayQueue): the primary queue
+  // holds every message since the source stopped, so resuming the source loses nothing, as before END_REPLAY
+  const targetNeverTookOver = ctx.failure?.code === ErrorCode.TARGET_NOT_SWITCHED;
+  if (!done.replayEnded || targetNeverTookOver) {
     if (ctx.strategy === 'ShadowPod' && (done.sourceStopped || ctx.attempts.stopSource)) {
       await onBroker(
         (cfg) => broker.sendControl(cfg, spec.sourcePod, { type: 'RESUME_CONSUMING' }, `${key}:resume-source`),

@@ -1,3 +1,4 @@
+import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
 import {
   controlQueueName,
   endReplay as endReplayMessage,
@@ -92,13 +93,15 @@ export const stopSource: Effect = async ({ ctx, key }, env) => {
 };
 
 /**
- * Samples the replay queue every pollMs. Records a sample at once when the queue reaches 0 or the reading
- * settles (the chart acts on those), otherwise at most once per heartbeat, and at least once per heartbeat so
- * time reaches the chart (cutoff, stall). Never returns: the chart stops it.
+ * Samples the replay queue every pollMs. Records a sample at once when the queue reaches 0, nothing is ready any
+ * more, or the reading settles (the chart acts on those), otherwise at most once per heartbeat, and at least once
+ * per heartbeat so time reaches the chart (cutoff, stall). Once the source has stopped (the step runs again after
+ * SourceStopped), a reading with nothing ready is `drained` (machines/events.ts). Never returns: the chart stops it.
  */
 export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => {
   const cfg = await brokerConfigOf(ctx, deps);
   const queue = need(ctx, 'replayQueue');
+  const unbound = ctx.replay.sourceStopped === true;
   const { clock } = deps;
   let last: Fact | undefined;
   let lastAt = Number.NEGATIVE_INFINITY;
@@ -113,10 +116,15 @@ export const monitorReplay: Effect = async ({ ctx }, { deps, emit, signal }) => 
         consumerRate: d.consumerRate,
         producerRate: d.producerRate,
         settled: d.settled,
+        drained: unbound && d.ready === 0,
       },
     };
     const prev = last?.type === 'ReplayDepthSampled' ? last.data : undefined;
-    const decisive = prev === undefined || (d.depth === 0 && prev.depth !== 0) || d.settled !== prev.settled;
+    const decisive =
+      prev === undefined ||
+      (d.depth === 0 && prev.depth !== 0) ||
+      (d.ready === 0 && prev.ready !== 0) ||
+      d.settled !== prev.settled;
     if (decisive || clock.now() - lastAt >= deps.sampleHeartbeatMs) {
       await emit(fact);
       last = fact;
@@ -133,7 +141,46 @@ export const endReplay: Effect = async ({ ctx, key }, { deps }) => {
   return { type: 'ReplayEnded', data: {} };
 };
 
-export const deleteReplayQueue: Effect = async ({ ctx, key }, { deps }) => {
-  await deps.broker.deleteReplayQueue(await brokerConfigOf(ctx, deps), key);
+/**
+ * Finalizing, after END_REPLAY: delete the replay queue once the target has switched to its primary queue (it
+ * consumes the primary queue and no longer the replay queue: AMQP's fresh consumer counts). The replay may have
+ * ended with deliveries still held by the target (`drained`); a consumer finishes and acks them before it takes
+ * from the primary queue, and deleting the queue under unacked deliveries would fail those acks. A target that
+ * has not switched after `drainStallSeconds`: if nothing consumes the primary queue, the target is stuck and the
+ * primary queue holds every message since the source stopped, so the step fails (TARGET_NOT_SWITCHED) and the
+ * compensation resumes the source and deletes the target, losing nothing; if something does consume it (a
+ * target that kept both queues, a source that ignored STOP_CONSUMING), rolling back could lose what it took, so
+ * the queue is deleted anyway, with a warning.
+ */
+export const deleteReplayQueue: Effect = async ({ ctx, key }, env) => {
+  const { deps } = env;
+  const cfg = await brokerConfigOf(ctx, deps);
+  const replay = ctx.replayQueue;
+  if (replay !== undefined) {
+    const { clock } = deps;
+    const waitMs = ctx.spec.drainStallSeconds * 1000;
+    const until = clock.now() + waitMs;
+    let onPrimary = 0;
+    const switched = await pollUntil(env, async () => {
+      const onReplay = (await deps.broker.consumerCount(cfg, replay)) ?? 0;
+      onPrimary = (await deps.broker.consumerCount(cfg, cfg.queueName)) ?? 0;
+      if (onReplay === 0 && onPrimary > 0) return true;
+      return clock.now() >= until ? false : undefined;
+    });
+    const target = ctx.targetPod ?? 'the target';
+    if (!switched && onPrimary > 0)
+      deps.logger.warn(
+        { queue: replay, pod: target, waitedSeconds: ctx.spec.drainStallSeconds },
+        'The target still consumes the replay queue after END_REPLAY while the primary queue has a consumer; deleting the replay queue anyway',
+      );
+    else if (!switched) {
+      throw new Ms2mError(
+        ErrorCode.TARGET_NOT_SWITCHED,
+        `Pod ${target} did not switch from ${replay} to ${cfg.queueName} within ${ctx.spec.drainStallSeconds}s of END_REPLAY (nothing consumes ${cfg.queueName}): it may be stuck handling a message; check its logs, or raise spec.drainStallSeconds for a slow handler`,
+        { details: { pod: target, queue: replay } },
+      );
+    }
+  }
+  await deps.broker.deleteReplayQueue(cfg, key);
   return { type: 'ReplayQueueDeleted', data: {} };
 };

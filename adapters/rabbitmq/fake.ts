@@ -35,6 +35,8 @@ export interface FakeBrokerOptions {
    */
   primaryBacklog?: number;
   sourceRate?: number;
+  /** False: a target that ignores END_REPLAY (stuck) and never switches to its primary queue (default true). */
+  targetSwitches?: boolean;
 }
 
 /**
@@ -135,6 +137,13 @@ export class FakeBroker implements Broker {
         replay.consuming = true;
       }
       const primary = this.queues.get(cfg.queueName);
+      // END_REPLAY: the target leaves the replay queue for its primary queue
+      const switches = message.type === 'END_REPLAY' && this.opts.targetSwitches !== false;
+      if (replay && switches) {
+        this.integrate(replay);
+        replay.consuming = false;
+      }
+      if (primary && switches) primary.consuming = true;
       if (primary && message.type === 'STOP_CONSUMING') primary.consuming = false;
       if (primary && message.type === 'RESUME_CONSUMING') primary.consuming = true;
       return { applied: true, value: undefined };
@@ -150,7 +159,8 @@ export class FakeBroker implements Broker {
     if (!q) throw new NotFoundError('Queue', queue, `declare it on exchange ${cfg.exchangeName} first`);
     this.integrate(q);
     const depth = Math.max(0, Math.ceil(q.depth - 1e-9));
-    const unacked = q.consuming ? Math.min(depth, 10) : 0;
+    // a consumer holds up to a prefetch of 10 unacked; one that consumes nothing (rate 0) holds none
+    const unacked = q.consuming && (this.opts.consumerRate ?? 0) > 0 ? Math.min(depth, 10) : 0;
     return {
       depth,
       ready: depth - unacked,

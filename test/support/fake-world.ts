@@ -20,6 +20,7 @@ export interface FakeWorldOptions {
   /** Messages waiting in the primary queue for the source when the replay queue is bound (FakeBrokerOptions). */
   primaryBacklog?: number;
   sourceRate?: number;
+  targetSwitches?: boolean;
   failingPods?: Set<string>;
 }
 
@@ -58,6 +59,7 @@ export function createFakeWorld(opts: FakeWorldOptions) {
     consumerRate: opts.consumerRate ?? 100,
     ...(opts.primaryBacklog === undefined ? {} : { primaryBacklog: opts.primaryBacklog }),
     ...(opts.sourceRate === undefined ? {} : { sourceRate: opts.sourceRate }),
+    ...(opts.targetSwitches === undefined ? {} : { targetSwitches: opts.targetSwitches }),
   });
   const agents = new FakeAgentClient({
     clock,

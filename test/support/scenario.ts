@@ -25,6 +25,8 @@ export interface ScenarioOptions {
   /** Messages queued for the source before the replay queue, and the rate it takes them (FakeBrokerOptions). */
   primaryBacklog?: number;
   sourceRate?: number;
+  /** False: the target never switches to its primary queue after END_REPLAY (FakeBrokerOptions). */
+  targetSwitches?: boolean;
   failingPods?: Set<string>;
   log?: EventLog;
   maxAttempts?: number;
@@ -50,6 +52,7 @@ export function scenario(opts: ScenarioOptions = {}): Scenario {
     consumerRate: opts.consumerRate,
     primaryBacklog: opts.primaryBacklog,
     sourceRate: opts.sourceRate,
+    targetSwitches: opts.targetSwitches,
     failingPods: opts.failingPods,
   });
   const sourcePod = world.seed(opts.workload ?? 'pod');
