@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ORIGINAL_RECLAIM_POLICY, RESIZE_LABEL } from '../../../adapters/volumes/port.ts';
 import { LOCAL_STORAGE_CLASS } from '../../../cluster/local/local-volumes.ts';
@@ -27,6 +27,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(cluster.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
+const policy = kc.makeApiClient(PolicyV1Api);
 const image = cluster.images.migrator;
 const CHILD = join(import.meta.dirname, '..', '..', 'support', 'volume-host-child.ts');
 const namespaces: string[] = [];
@@ -376,7 +377,7 @@ describe('VolumeResize on the local cluster', () => {
     await expectNothingLeft(ns);
   });
 
-  it('fails validation with the check named and changes nothing: size not smaller, StatefulSet missing', async () => {
+  it('fails validation with the check named and changes nothing: size not smaller, StatefulSet missing, used bytes, volume, class, PDB', async () => {
     const ns = 'vr-invalid';
     await createApp(ns, 'vdb');
     const before = await claimStates(ns, 'vdb');
@@ -400,6 +401,39 @@ describe('VolumeResize on the local cluster', () => {
       'used bytes too large',
     );
     expect(tooFull.failure).toMatchObject({ reason: 'ValidationFailed', check: 'UsedBytesFit' });
+
+    const noVolume = await finished(
+      runResize({ ...newRun(ns), spec: { statefulSetName: 'vdb', volumes: [{ name: 'cache', newSize: '8Mi' }] } }),
+      'volume not found',
+    );
+    expect(noVolume.failure).toMatchObject({ reason: 'ValidationFailed', check: 'VolumeFound' });
+    expect(noVolume.message).toMatch(/cache/);
+
+    const noClass = await finished(
+      runResize({
+        ...newRun(ns),
+        spec: { statefulSetName: 'vdb', volumes: [{ name: 'data', newSize: '24Mi', storageClass: 'no-such-class' }] },
+      }),
+      'storage class missing',
+    );
+    expect(noClass.failure).toMatchObject({ reason: 'ValidationFailed', check: 'StorageClass' });
+    expect(noClass.message).toMatch(/no-such-class/);
+
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'vdb' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'vdb' } } } },
+    });
+    await eventually('PDB vdb observed', async () =>
+      (await policy.readNamespacedPodDisruptionBudget({ namespace: ns, name: 'vdb' })).status?.currentHealthy === 2
+        ? true
+        : undefined,
+    );
+    const blocked = await finished(
+      runResize({ ...newRun(ns), spec: { statefulSetName: 'vdb', volumes: [{ name: 'data', newSize: '24Mi' }] } }),
+      'PDB blocking',
+    );
+    expect(blocked.failure).toMatchObject({ reason: 'ValidationFailed', check: 'DisruptionBudget' });
+    expect(blocked.message).toMatch(/vdb/);
 
     expect(await claimStates(ns, 'vdb')).toEqual(before);
     for (const c of before)
