@@ -29,23 +29,23 @@ import { addLogSourceOptions, type LogSourceOptions, openLogSource, sourceName }
 interface AnalyzeOptions extends LogSourceOptions {
   since?: string;
   until?: string;
-  label: string[];
+  label?: Record<string, string>;
   configuration?: string;
   csv?: string;
   aggregate?: string;
   charts?: string;
-  shadow: string[];
+  shadow?: string[];
   output: 'text' | 'json';
 }
 
-const collect = (flag: string) => (value: string, previous: string[]) => [...previous, text(flag)(value)];
+const collect = (flag: string) => (value: string, previous?: string[]) => [...(previous ?? []), text(flag)(value)];
 
-function label(value: string, previous: Record<string, string>): Record<string, string> {
+function label(value: string, previous?: Record<string, string>): Record<string, string> {
   text('--label')(value);
   if (value.indexOf('=') <= 0)
     throw new UsageError(`--label needs key=value, e.g. ms2m.io/eval-rate=10, not '${value}'`);
   const [k, v] = parseLabel(value);
-  return { ...previous, [k]: v };
+  return { ...(previous ?? {}), [k]: v };
 }
 
 function time(flag: string): (value: string) => string {
@@ -88,7 +88,6 @@ export const analyzeCommand: CommandModule = {
         '--label <key=value>',
         'only migrations whose resource has this label (repeatable: all must match)',
         label,
-        {},
       )
       .option(
         '--configuration <name>',
@@ -114,7 +113,6 @@ export const analyzeCommand: CommandModule = {
         '--shadow <path>',
         "SHADOW's evaluation CSVs (a directory or a file; repeatable) to compare with",
         collect('--shadow'),
-        [],
       )
       .option('-o, --output <format>', 'text or json (one document)', outputFormat('analyze', ['text', 'json']), 'text')
       .addHelpText(
@@ -130,18 +128,19 @@ Durations in the CSV are SHADOW's (Go durations: 396ms, 1.243s, 1m10.099s; total
 columns after SHADOW's twelve give exact milliseconds. Downtime comes from the evaluation runner's measurements
 (EvaluationRun streams in the same log); a migration without one has empty downtime cells.`,
       );
-    addLogSourceOptions(cmd).action(async (o: AnalyzeOptions & { label: Record<string, string> }) => {
+    addLogSourceOptions(cmd).action(async (o: AnalyzeOptions) => {
+      const labels = o.label ?? {};
       const filters = {
         ...(o.since === undefined ? {} : { since: o.since }),
         ...(o.until === undefined ? {} : { until: o.until }),
-        ...(Object.keys(o.label).length === 0 ? {} : { labels: o.label }),
+        ...(Object.keys(labels).length === 0 ? {} : { labels }),
         ...(o.configuration === undefined ? {} : { configuration: o.configuration }),
       };
       if (o.since !== undefined && o.until !== undefined && Date.parse(o.since) >= Date.parse(o.until))
         throw new UsageError(`--since ${o.since} is not before --until ${o.until}`);
       recordFilter(filters);
       const shadow: MigrationRecord[] = [];
-      for (const path of o.shadow) shadow.push(...(await readShadowCsv(path)));
+      for (const path of o.shadow ?? []) shadow.push(...(await readShadowCsv(path)));
       const reader = await openLogSource(o, 'ms2m analyze', io.stderr);
       let records: MigrationRecord[];
       try {
