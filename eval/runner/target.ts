@@ -5,6 +5,8 @@
  * and a missing one is a usage error that says which option to pass.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ErrorCode, Ms2mError } from '../../adapters/errors.ts';
 import type { EventLogConfig } from '../../adapters/event-log/open.ts';
@@ -53,15 +55,31 @@ export class TargetOptionError extends Ms2mError {
  */
 export function resolveTarget(o: TargetOptions, env: NodeJS.ProcessEnv = process.env): EvalTarget {
   const kc = new KubeConfig();
-  const file =
-    o.kubeconfig ?? env.KUBECONFIG ?? (existsSync(adminKubeconfig()) ? adminKubeconfig() : undefined) ?? null;
-  if (file === null) {
+  let file: string;
+  if (o.kubeconfig !== undefined) {
+    if (!existsSync(o.kubeconfig)) throw new TargetOptionError(`--kubeconfig ${o.kubeconfig}: no such file`);
+    kc.loadFromFile(o.kubeconfig);
+    file = o.kubeconfig;
+  } else if (env.KUBECONFIG) {
+    const missing = env.KUBECONFIG.split(':').filter((f) => f !== '' && !existsSync(f));
+    if (missing.length) throw new TargetOptionError(`KUBECONFIG names ${missing.join(', ')}: no such file`);
+    // KUBECONFIG may list several files: client-node merges them as kubectl does
+    kc.loadFromDefault();
+    file = env.KUBECONFIG;
+  } else if (existsSync(adminKubeconfig())) {
+    kc.loadFromFile(adminKubeconfig());
+    file = adminKubeconfig();
+  } else if (existsSync(join(homedir(), '.kube', 'config')) || env.KUBERNETES_SERVICE_HOST) {
+    kc.loadFromDefault();
+    file = existsSync(join(homedir(), '.kube', 'config')) ? join(homedir(), '.kube', 'config') : '(in-cluster)';
+  } else {
+    file = '';
+  }
+  if (!file || !kc.getCurrentCluster()) {
     throw new TargetOptionError(
-      "no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or bring the local cluster up with 'ms2m cluster up'",
+      "no cluster: pass --kubeconfig FILE, set KUBECONFIG, or bring the local cluster up with 'ms2m cluster up'",
     );
   }
-  if (!existsSync(file)) throw new TargetOptionError(`--kubeconfig ${file}: no such file`);
-  kc.loadFromFile(file);
   const local = kc.getCurrentCluster()?.server === ENDPOINTS.apiserver;
   const need = (value: string | undefined, localValue: string, what: string): string => {
     if (value !== undefined) return value;
