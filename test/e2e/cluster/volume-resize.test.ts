@@ -291,15 +291,17 @@ describe('VolumeResize on the local cluster', () => {
     await expectNothingLeft(ns);
   });
 
-  it('resumes after the runtime is SIGKILLed while a copy runs, without running a finished copy again', async () => {
+  it('with a pre-sync, resumes after the runtime is SIGKILLed while a copy runs, without running a finished copy again', async () => {
     const ns = 'vr-kill';
     await createApp(ns, 'kdb');
     const before = await claimStates(ns, 'kdb');
     const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path, ['boots'])]));
     const migrators = await podHistory(kc, ns, `${RESIZE_LABEL}=vr1`);
     const r = newRun(ns);
+    // with a pre-sync: copies while the app runs, then the final verified copies after it stopped
     const spec = {
       statefulSetName: 'kdb',
+      preSync: true,
       volumes: [
         { name: 'data', newSize: '24Mi' },
         { name: 'logs', newSize: '8Mi' },
@@ -333,6 +335,13 @@ describe('VolumeResize on the local cluster', () => {
     ]);
     // each copy ran in one pod: the one in flight at the kill was attached to, not started again
     expect([...byName.values()]).toEqual([1, 1, 1, 1]);
+    const presyncs = [...migrators.seen.values()].filter((p) => p.name.includes('-presync-')).map((p) => p.name);
+    expect(presyncs.sort()).toEqual([
+      'vr1-presync-0-data',
+      'vr1-presync-0-logs',
+      'vr1-presync-1-data',
+      'vr1-presync-1-logs',
+    ]);
     const after = await claimStates(ns, 'kdb');
     for (const c of after) expect(snapshot(c.path, ['boots'])).toEqual(data[c.claim]);
     await expectNothingLeft(ns);
