@@ -19,6 +19,14 @@ const PHASE_TITLES: Record<(typeof PHASE_KEYS)[number], string> = {
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const FONT = { config: { font: 'sans-serif', view: { stroke: '#ddd' }, legend: { labelLimit: 0 } } };
 
+/** The replay-depth chart draws at most this many migrations (one line each), evenly spaced in run order. */
+export const MAX_DEPTH_LINES = 40;
+
+function evenly<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  return Array.from({ length: max }, (_, i) => items[Math.floor((i * items.length) / max)]!);
+}
+
 /** Rows of one metric's median and quartiles, in seconds (ms for downtime), one per group that has it. */
 function metricRows(rows: readonly AggregateRow[], metric: AggregateMetric, scale: number) {
   return rows
@@ -114,7 +122,9 @@ export function chartSpecs(
           seconds: s!.median / 1000,
         })),
     );
-  const depthValues = records.flatMap((r) =>
+  const withDepth = records.filter((r) => r.depth.length > 0);
+  const shown = evenly(withDepth, MAX_DEPTH_LINES);
+  const depthValues = shown.flatMap((r) =>
     r.depth.map((d) => ({
       source: r.source,
       migration: r.migration,
@@ -172,7 +182,10 @@ export function chartSpecs(
     downtime: metricChart('Downtime vs message rate (median, IQR)', 'downtime (ms)', metricRows(rows, 'downtime', 1)),
     'replay-depth': {
       $schema: SCHEMA,
-      title: 'Replay queue depth over time (from replay start)',
+      title:
+        shown.length < withDepth.length
+          ? `Replay queue depth over time (from replay start; ${shown.length} of ${withDepth.length} migrations, evenly spaced)`
+          : 'Replay queue depth over time (from replay start)',
       width: 420,
       height: 260,
       data: { values: depthValues },

@@ -91,3 +91,22 @@ describe('charts', () => {
       expect(phases).toContain(p);
   });
 });
+
+describe('the replay-depth chart of a big log', () => {
+  it('draws at most 40 migrations, evenly spaced, and says so', () => {
+    const [base] = shadow;
+    const many: MigrationRecord[] = Array.from({ length: 100 }, (_, i) => ({
+      ...base!,
+      source: 'ms2m',
+      migration: `default/m${i}`,
+      depth: [{ offsetMs: 0, depth: i }],
+    }));
+    const spec = chartSpecs(many, aggregate(many))['replay-depth'] as {
+      title: string;
+      data: { values: Array<{ migration: string }> };
+    };
+    expect(spec.data.values).toHaveLength(40);
+    expect(spec.data.values[1]!.migration).toBe('default/m2');
+    expect(spec.title).toMatch(/40 of 100 migrations/);
+  });
+});
