@@ -28,6 +28,7 @@ import {
   type MigrationResource,
 } from './migration-observers.ts';
 import { ResourceInformer } from './resource-informer.ts';
+import type { LeaderTask } from './volume-resize-controller.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export const FINALIZER = 'migration.ms2m.io/finalizer';
@@ -60,6 +61,11 @@ export interface OperatorDeps {
   runtime?: { maxAttempts?: number; retryBaseMs?: number };
   /** Told of every live migration actor's inspection events (`--inspect`: the Stately inspector, actors/inspect.ts). */
   inspect?: InspectOption;
+  /**
+   * The VolumeResize controller (volume-resize-controller.ts), run under the same lease: started when this
+   * process leads, stopped with every migration host when it stops leading.
+   */
+  volumeResizes?: LeaderTask;
 }
 
 export interface Operator {
@@ -331,6 +337,7 @@ export function createOperator(deps: OperatorDeps): Operator {
       },
     });
     informer.start();
+    deps.volumeResizes?.startLeading();
     log.info('Started leading: reconciling StatefulMigrations');
   }
 
@@ -341,6 +348,7 @@ export function createOperator(deps: OperatorDeps): Operator {
     synced = false;
     hostsAbort.abort(new Error(why));
     const stopping = [...hosts.values()].map((r) => r.host.stop());
+    if (deps.volumeResizes) stopping.push(deps.volumeResizes.stopLeading(why));
     informer?.stop();
     informer = null;
     const q = queue;
@@ -383,13 +391,14 @@ export function createOperator(deps: OperatorDeps): Operator {
       return leading;
     },
     get ready() {
-      return !leading || synced;
+      return !leading || (synced && (deps.volumeResizes?.synced ?? true));
     },
     running() {
       return new Map([...hosts].map(([k, r]) => [k, r.host.snapshot()]));
     },
     async idle() {
       await queue?.idle();
+      await deps.volumeResizes?.idle();
     },
   };
 }
