@@ -1,48 +1,63 @@
 /**
- * The ms2m command line, built apart from the process it runs in (bin/ms2m.ts wires stdout, stderr and exit).
+ * The ms2m command line: one commander program built from the command files in `bin/commands/` (listed in
+ * `bin/commands/index.ts`), apart from the process it runs in (bin/ms2m.ts wires stdout, stderr and exit).
  * Exit codes: 0 done, 1 failed (the error is one line on stderr), 2 wrong usage. `-o json` prints exactly one
  * JSON document. Reading commands open the log read-only: they never create, lock or change anything.
  */
-
-import { Writable } from 'node:stream';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import pino, { type Logger } from 'pino';
-import { projectStatus } from '../actors/status.ts';
-import { formatRow, phaseSummary, type TimelineRow, timeline } from '../actors/timeline.ts';
-import { ErrorCode, Ms2mError, NotFoundError } from '../adapters/errors.ts';
-import type { EventLogReader } from '../adapters/event-log/port.ts';
-import { openFileLogReader } from '../adapters/file-log/file-log-reader.ts';
-import { runClusterCli } from '../cluster/local/cli.ts';
-import { MIGRATION_KIND } from '../machines/migration-chart.ts';
-import { type CliIo, UsageError } from './command-context.ts';
-import { demo } from './demo.ts';
-
-export const USAGE = `usage:
-  ms2m cluster up|down|status [--json]                      the local cluster (two real kubelets, containerd, CRIU)
-  ms2m demo [--keep] [--transfer Direct|Registry] [--rate N] [--seconds N] [--dir DIR]
-                                                            migrate a live consumer between the local cluster's nodes
-  ms2m timeline --log DIR [--id NAMESPACE/NAME] [-o text|json]   phase timelines from an embedded event log
-  ms2m status --log DIR [--id NAMESPACE/NAME] [-o json|text]     StatefulMigration status projected from the log
-  ms2m help
-exit codes: 0 ok, 1 failed, 2 wrong usage`;
+import { Command, CommanderError } from 'commander';
+import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
+import { type CliIo, ExitCode, UsageError } from './command-context.ts';
+import { commands } from './commands/index.ts';
 
 export { type CliIo, UsageError };
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+const EXAMPLES = `
+Examples:
+  $ ms2m cluster up                                   the local two-node cluster (real kubelets, CRIU)
+  $ ms2m migrate consumer-0 --to node-b               migrate a pod and follow it to the end
+  $ ms2m status                                       the StatefulMigrations of the namespace
+  $ ms2m logs m1 --log .ms2m/log                      a migration's event log
+  $ ms2m help migrate                                 the options of one command
 
-const readOptions = {
-  log: { type: 'string' },
-  id: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-} satisfies Options;
+Exit codes: 0 ok, 1 failed, 2 wrong usage`;
 
-const demoOptions = {
-  dir: { type: 'string' },
-  keep: { type: 'boolean' },
-  transfer: { type: 'string' },
-  rate: { type: 'string' },
-  seconds: { type: 'string' },
-} satisfies Options;
+/**
+ * The program with every command registered, writing to `io`; it never exits the process.
+ *
+ * @example
+ * ```ts
+ * const program = buildProgram(process);
+ * console.log(program.commands.map((c) => c.name()));
+ * ```
+ */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('ms2m')
+    .description('ms2m: live migration of stateful pods with zero message loss (checkpoint, transfer, replay)')
+    .addHelpText('after', EXAMPLES)
+    .helpCommand('help [command]', 'the usage of ms2m or of one command');
+  const sorted = [...commands].sort((a, b) => order(a.name) - order(b.name));
+  for (const module of sorted) module.register(program, io);
+  return program;
+}
+
+/** `ms2m help` lists the commands in the issue's order: what users do first comes first. */
+const ORDER = [
+  'migrate',
+  'status',
+  'follow',
+  'cancel',
+  'logs',
+  'timeline',
+  'analyze',
+  'diagram',
+  'ui',
+  'eval',
+  'demo',
+  'cluster',
+  'operator',
+  'agent',
+];
+const order = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
 
 /**
  * Runs one ms2m command and returns its exit code; never throws.
@@ -53,171 +68,105 @@ const demoOptions = {
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const say = (stream: NodeJS.WritableStream, text: string) => stream.write(`${text}\n`);
+  let current: Command | undefined;
   try {
-    const [command, ...rest] = argv;
-    switch (command) {
-      case 'help':
-      case '--help':
-      case '-h':
-        say(io.stdout, USAGE);
-        return 0;
-      case 'cluster':
-        return await runClusterCli(rest, io);
-      case 'demo': {
-        const v = parseOptions('demo', rest, demoOptions);
-        const transfer = nonEmpty('--transfer', v.transfer) ?? 'Direct';
-        if (transfer !== 'Direct' && transfer !== 'Registry') {
-          throw new UsageError(`--transfer ${transfer} is not a transfer mode; use Direct or Registry`);
-        }
-        const positive = (flag: string, value: string | undefined, dflt: number) => {
-          const n = value === undefined ? dflt : Number(value);
-          if (!Number.isInteger(n) || n <= 0)
-            throw new UsageError(`${flag} needs a positive whole number, not '${value}'`);
-          return n;
-        };
-        return await demo({
-          dir: nonEmpty('--dir', v.dir) ?? '.ms2m/demo',
-          keep: v.keep ?? false,
-          transferMode: transfer,
-          rate: positive('--rate', v.rate, 10),
-          seconds: positive('--seconds', v.seconds, 20),
-          out: (line) => say(io.stdout, line),
-          err: (line) => say(io.stderr, line),
-        });
-      }
-      case 'timeline':
-      case 'status': {
-        const v = parseOptions(command, rest, readOptions);
-        const dir = nonEmpty('--log', v.log);
-        if (dir === undefined)
-          throw new UsageError(`ms2m ${command} needs --log DIR (an embedded event log directory)`);
-        const formats = command === 'timeline' ? ['text', 'json'] : ['json', 'text'];
-        const output = v.output ?? formats[0];
-        if (!formats.includes(output as string)) {
-          throw new UsageError(`-o ${output} is not an output format of ms2m ${command}; use ${formats.join(' or ')}`);
-        }
-        const reader = await openFileLogReader({ dir, logger: cliLogger(io.stderr) });
-        try {
-          const text = await report(command, reader, dir, nonEmpty('--id', v.id), output as 'text' | 'json');
-          if (text !== '') say(io.stdout, text);
-        } finally {
-          await reader.close();
-        }
-        return 0;
-      }
-      case undefined:
-        throw new UsageError('no command given');
-      default:
-        throw new UsageError(`unknown command '${command}'`);
-    }
+    const program = buildProgram(io);
+    current = program;
+    prepare(program, io, (c) => {
+      current = c;
+    });
+    if (argv.length === 0) throw new UsageError('no command given');
+    const [first, asked] = argv;
+    if (first === 'help' && asked !== undefined && !program.commands.some((c) => c.name() === asked))
+      throw new UsageError(`unknown command '${asked}'`);
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
   } catch (err) {
-    say(io.stderr, `ms2m: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      if (err.code === 'commander.help' && err.exitCode === 0) return 0;
+      io.stderr.write(`ms2m: ${oneLine(new UsageError(usageProblem(err, current)).message)}\n`);
+      return 2;
+    }
+    io.stderr.write(`ms2m: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     return err instanceof Ms2mError && err.code === ErrorCode.USAGE ? 2 : 1;
   }
 }
 
-/** One migration as the reading commands see it. */
-interface Folded {
-  id: string;
-  rows: TimelineRow[];
-  final: NonNullable<ReturnType<typeof timeline>['final']>;
+/**
+ * The same settings on every command (commands added with `addCommand` do not inherit them): errors thrown, not
+ * printed or exited on; help on `io.stdout`; extra arguments a usage error naming the first one.
+ */
+function prepare(cmd: Command, io: CliIo, entered: (c: Command) => void): void {
+  cmd
+    .exitOverride()
+    .allowExcessArguments(true)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      // commander's own error lines and help-on-error are replaced by one `ms2m: ...` line
+      writeErr: () => undefined,
+      outputError: () => undefined,
+    });
+  cmd.hook('preSubcommand', (_parent, sub) => entered(sub));
+  cmd.hook('preAction', (_self, action) => {
+    const expected = action.registeredArguments;
+    if (expected.at(-1)?.variadic) return;
+    const extra = action.args[expected.length];
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' for ${path(action)}`);
+  });
+  for (const sub of cmd.commands) prepare(sub, io, entered);
 }
 
-async function report(
-  command: 'timeline' | 'status',
-  reader: EventLogReader,
-  dir: string,
-  id: string | undefined,
-  output: 'text' | 'json',
-): Promise<string> {
-  // the migrations of the log (its streams of kind StatefulMigration; other kinds have their own commands)
-  const migrationIds = async () => (await reader.list(MIGRATION_KIND)).map((k) => k.id);
-  const key = (mid: string) => ({ kind: MIGRATION_KIND, id: mid });
-  const ids = id === undefined ? await migrationIds() : [id];
-  const migrations: Folded[] = [];
-  for (const mid of ids) {
-    const { rows, final } = timeline(await reader.read(key(mid)));
-    if (final) migrations.push({ id: mid, rows, final });
-    else if (id !== undefined) {
-      const known = await migrationIds();
-      const hint =
-        known.length === 0
-          ? 'the log holds no migrations'
-          : `known: ${known.slice(0, 5).join(', ')}${known.length > 5 ? ', …' : ''}`;
-      throw new NotFoundError('Migration', id, `no events of it in ${dir} (${hint})`);
-    }
-  }
-  const status = (m: Folded) => projectStatus(m.final, { eventLog: reader.locate(key(m.id)) });
-  if (command === 'status') {
-    if (output === 'json') {
-      if (id !== undefined && migrations[0]) return JSON.stringify(status(migrations[0]), null, 2);
-      return JSON.stringify(Object.fromEntries(migrations.map((m) => [m.id, status(m)])), null, 2);
-    }
-    if (migrations.length === 0) return `no migrations in ${dir}`;
-    return migrations.map((m) => `${m.id}  ${status(m).phase}  ${status(m).message}`).join('\n');
-  }
-  if (output === 'json') {
-    return JSON.stringify(
-      migrations.map((m) => ({
-        migrationId: m.id,
-        phase: m.rows.at(-1)?.phase,
-        finished: m.final.status === 'done',
-        summary: m.final.status === 'done' ? phaseSummary(m.final) : undefined,
-        rows: m.rows,
-      })),
-      null,
-      2,
-    );
-  }
-  if (migrations.length === 0) return `no migrations in ${dir}`;
-  const lines: string[] = [];
-  for (const m of migrations) {
-    lines.push(m.id, ...m.rows.map(formatRow));
-    if (m.final.status === 'done') lines.push(`  ${m.final.value}: ${phaseSummary(m.final)}`);
-  }
-  return lines.join('\n');
+/** `ms2m cluster up`. */
+function path(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
-/** Parses `args` for `command`: every option known and well-formed, no positional arguments. */
-function parseOptions<O extends Options>(command: string, args: string[], options: O) {
-  const { values, tokens } = parseArgs({ args, options, strict: false, tokens: true, allowPositionals: true });
-  for (const t of tokens) {
-    if (t.kind === 'positional') throw new UsageError(`unexpected argument '${t.value}' for ms2m ${command}`);
-    if (t.kind !== 'option') throw new UsageError(`unexpected '--' for ms2m ${command}`);
-    const spec = options[t.name];
-    if (!spec || (t.rawName.startsWith('--') ? t.rawName.slice(2) !== t.name : spec.short !== t.rawName.slice(1))) {
-      throw new UsageError(`unknown option ${t.rawName} for ms2m ${command}`);
+/** commander's error, said the ms2m way (the flag, the command, what to do). */
+function usageProblem(err: CommanderError, cmd: Command | undefined): string {
+  const where = cmd ? path(cmd) : 'ms2m';
+  const message = err.message.replace(/^error: /, '');
+  switch (err.code) {
+    case 'commander.unknownOption': {
+      const flag = /unknown option '([^']+)'/.exec(message)?.[1] ?? message;
+      const [name, value] = flag.split('=', 2);
+      if (value !== undefined && cmd?.options.some((o) => o.long === name && !o.required && !o.optional))
+        return `${name} takes no value`;
+      return `unknown option ${flag} for ${where}${suggestion(message)}`;
     }
-    if (spec.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('-')))) {
-      throw new UsageError(`${t.rawName} needs a value`);
+    case 'commander.optionMissingArgument': {
+      const flags = /option '([^']+)'/.exec(message)?.[1] ?? '';
+      const long = flags.match(/--[\w-]+/)?.[0] ?? flags.split(/[ ,]/)[0];
+      return `${long} needs a value`;
     }
-    if (spec.type === 'boolean' && t.inlineValue) throw new UsageError(`${t.rawName} takes no value`);
+    case 'commander.missingMandatoryOptionValue': {
+      const flags = /option '([^']+)'/.exec(message)?.[1] ?? '';
+      return `${where} needs ${flags}`;
+    }
+    case 'commander.missingArgument': {
+      const name = /argument '([^']+)'/.exec(message)?.[1];
+      return `${where} needs <${name}>`;
+    }
+    case 'commander.unknownCommand': {
+      const name = /unknown command '([^']+)'/.exec(message)?.[1];
+      return `unknown command '${name}'${where === 'ms2m' ? '' : ` for ${where}`}${suggestion(message)}`;
+    }
+    case 'commander.help':
+      return `${where} needs a command: ${cmd?.commands.map((c) => c.name()).join(', ')}`;
+    default:
+      return message;
   }
-  return values as { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
 }
 
-function nonEmpty(flag: string, value: string | boolean | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${flag} needs a non-empty value`);
-  return value;
-}
+const suggestion = (message: string) => {
+  const s = /\(Did you mean ([^?]+)\?\)/.exec(message)?.[1];
+  return s ? ` (did you mean ${s}?)` : '';
+};
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, '; ');
-}
-
-/** Warnings as `ms2m: warning: <message>` lines on stderr (the CLI's user reads them, not a log collector). */
-function cliLogger(stderr: NodeJS.WritableStream): Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        const rec = JSON.parse(line) as { level: number; msg?: string };
-        stderr.write(`ms2m: ${rec.level >= 50 ? 'error' : 'warning'}: ${oneLine(rec.msg ?? '')}\n`);
-      }
-      cb();
-    },
-  });
-  return pino({ level: 'warn' }, sink);
 }

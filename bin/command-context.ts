@@ -5,6 +5,10 @@
  * Exit codes every command keeps: 0 ok, 1 failed (one line on stderr, no stack trace), 2 wrong usage
  * (throw {@link UsageError}). Long work shows progress on stderr only when it is a TTY; `-o json` prints exactly
  * one JSON document on stdout.
+ *
+ * Keep a command file's top-level imports light (commander, the option parsers, types) and load what the command
+ * runs with `await import()` inside its action: every ms2m invocation registers every command, and the Kubernetes
+ * client alone costs 1-3 s to load on a busy machine.
  */
 import type { Command } from 'commander';
 import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
@@ -24,5 +28,16 @@ export interface CommandModule {
 export class UsageError extends Ms2mError {
   constructor(problem: string) {
     super(ErrorCode.USAGE, `${problem} (run 'ms2m help' for usage)`);
+  }
+}
+
+/**
+ * Ends the command with `code` and no further message (the command has already said why on stderr or stdout),
+ * e.g. the demo whose accounting failed, or `migrate --wait` that printed the Failed status as JSON.
+ */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit code ${code}`);
+    this.name = 'ExitCode';
   }
 }

@@ -1,10 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The ms2m command line (see bin/cli.ts and `ms2m help`).
- *
- *   ms2m demo [--dir DIR] [--nats URL] [--verbose]                 the demo migrations
- *   ms2m timeline --log DIR [--id NS/NAME] [-o text|json]          phase timelines from an embedded event log
- *   ms2m status --log DIR [--id NS/NAME] [-o json|text]            the StatefulMigration status projected from it
+ * The ms2m command line (see bin/cli.ts, bin/commands/ and `ms2m help`): migrate, status, follow, cancel, logs,
+ * timeline, analyze, diagram, ui, eval, demo, cluster, operator, agent. Exit codes: 0 ok, 1 failed, 2 wrong usage.
  */
 import { runCli } from './cli.ts';
 

@@ -1,11 +1,14 @@
-// The ms2m command line through its real entry point (bin/ms2m.ts in a new process): exit codes (0 ok, 1 failed,
-// 2 wrong usage), one-line errors, one JSON document for -o json, and reading commands that change nothing.
+// The ms2m command line through its real entry point (bin/ms2m.ts in a new process): help with examples, exit codes
+// (0 ok, 1 failed, 2 wrong usage), one-line errors, one JSON document for -o json, and reading commands that change
+// nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../bin/cli.ts';
 import { treeState } from '../support/tree-state.ts';
 
 const repoRoot = join(import.meta.dirname, '../..');
@@ -22,23 +25,44 @@ interface Run {
 }
 
 /** Runs `ms2m ...args` as a real process (no shell), in `cwd`; a hang fails the test through the timeout. */
-function ms2m(args: string[], cwd = repoRoot): Promise<Run> {
+/** `env` entries set to undefined are removed from the child's environment. */
+function ms2m(args: string[], cwd = repoRoot, env: Record<string, string | undefined> = {}): Promise<Run> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', tsxLoader, join(repoRoot, 'bin/ms2m.ts'), ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: childEnv,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `runCli` in this process (the same program without a process start: for the many help pages). */
+async function inProcess(args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void) =>
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        add(c.toString('utf8'));
+        cb();
+      },
+    });
+  const code = await runCli(args, {
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+  });
+  return { code, stdout, stderr };
 }
 
 /** A usage error: exit 2, nothing on stdout, exactly one line on stderr. */
@@ -81,28 +105,68 @@ beforeAll(() => {
   logDir = goldenLog(['sequential', 'cancel-transferring', 'shadowpod-direct']);
 });
 
+const COMMANDS = ['migrate', 'status', 'follow', 'cancel', 'logs', 'timeline', 'demo', 'cluster', 'operator', 'agent'];
+
 describe.concurrent('ms2m usage', () => {
-  it('help prints the usage on stdout and exits 0', async () => {
+  it('help prints the usage with every command, examples and the exit codes on stdout, exit 0', async () => {
     for (const arg of ['help', '--help', '-h']) {
       const run = await ms2m([arg]);
       expect(run).toMatchObject({ code: 0, stderr: '' });
-      expect(run.stdout).toMatch(/^usage:\n {2}ms2m cluster[\s\S]*exit codes: 0 ok, 1 failed, 2 wrong usage\n$/);
+      expect(run.stdout).toMatch(
+        /^Usage: ms2m \[options\] \[command\]\n[\s\S]*Examples:[\s\S]*Exit codes: 0 ok, 1 failed, 2 wrong usage\n$/,
+      );
+      const listed = [...run.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
+      expect(listed).toEqual(expect.arrayContaining([...COMMANDS, 'help']));
     }
+  });
+
+  it('help <command> and <command> --help print its options and examples on stdout, exit 0', async () => {
+    for (const command of COMMANDS) {
+      const run = await inProcess(['help', command]);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(new RegExp(`^Usage: ms2m ${command} `));
+      expect(run.stdout).toMatch(/\nExamples:\n {2}\$ ms2m /);
+    }
+    const migrate = await ms2m(['migrate', '--help']);
+    expect(migrate).toMatchObject({ code: 0, stderr: '' });
+    for (const flag of [
+      '--to',
+      '--strategy',
+      '--transfer',
+      '--replay-mode',
+      '--cutoff',
+      '--no-wait',
+      '--timeout',
+      '-n,',
+    ])
+      expect(migrate.stdout).toContain(flag);
+    expect((await inProcess(['cluster', 'up', '--help'])).stdout).toMatch(/^Usage: ms2m cluster up \[options\]/);
   });
 
   it.each([
     [[], /no command given/],
     [['frobnicate'], /unknown command 'frobnicate'/],
-    [['timeline'], /ms2m timeline needs --log DIR/],
-    [['status', '--id', 'default/m1'], /ms2m status needs --log DIR/],
+    [['stauts'], /unknown command 'stauts' \(did you mean status\?\)/],
+    [['help', 'frobnicate'], /unknown command 'frobnicate'/],
+    [['cluster'], /ms2m cluster needs a command: up, down, status/],
+    [['cluster', 'sideways'], /unknown command 'sideways' for ms2m cluster/],
+    [['timeline'], /ms2m timeline needs --log DIR \(an embedded event log directory\) or --nats URL/],
+    [['status', '--id', 'default/m1'], /--id needs --log DIR or --nats URL/],
     [['status', '--log'], /--log needs a value/],
+    [['status', '--log', '.', '--nats', 'nats://127.0.0.1:1'], /reads one log: give --log DIR or --nats URL, not both/],
+    [['status', '--log', '.', '-o', 'wide'], /-o wide needs the API server/],
+    [['status', 'm1', '--id', 'x', '--log', '.'], /give a name or --id, not both/],
     [['timeline', '--log', '--id', 'x'], /--log needs a value/],
     [['timeline', '--log', '.', '--bogus'], /unknown option --bogus for ms2m timeline/],
     [['timeline', '--log', '.', '--verbose'], /unknown option --verbose for ms2m timeline/],
     [['status', '--log', '.', '--dir', 'x'], /unknown option --dir for ms2m status/],
     [['timeline', '--log', '.', 'extra'], /unexpected argument 'extra' for ms2m timeline/],
+    [['status', 'a', 'b'], /unexpected argument 'b' for ms2m status/],
     [['timeline', '--log', '.', '-o', 'yaml'], /-o yaml is not an output format of ms2m timeline; use text or json/],
-    [['status', '--log', '.', '--output=xml'], /-o xml is not an output format of ms2m status; use json or text/],
+    [
+      ['status', '--log', '.', '--output=xml'],
+      /-o xml is not an output format of ms2m status; use text, wide, json or yaml/,
+    ],
     [['status', '--log', '.', '--id', ''], /--id needs a non-empty value/],
     [['timeline', '--log', ''], /--log needs a non-empty value/],
     [['demo', '--dir'], /--dir needs a value/],
@@ -110,8 +174,51 @@ describe.concurrent('ms2m usage', () => {
     [['demo', '--transfer', 'Carrier'], /--transfer Carrier is not a transfer mode; use Direct or Registry/],
     [['demo', '--rate', '0'], /--rate needs a positive whole number/],
     [['demo', '--log', 'x'], /unknown option --log for ms2m demo/],
+    [['migrate'], /ms2m migrate needs --to <node>/],
+    [['migrate', '--to', 'node-b'], /ms2m migrate needs <pod>/],
+    [['migrate', 'consumer'], /ms2m migrate needs --to <node>/],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '--strategy', 'Teleport'],
+      /--strategy Teleport is not a strategy; use ShadowPod, Sequential or auto/,
+    ],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '--replay-mode', 'drain'],
+      /--replay-mode drain is not a replay mode; use Cutoff or Drain/,
+    ],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '--cutoff', '-1'],
+      /--cutoff needs a non-negative whole number, not '-1'/,
+    ],
+    [['migrate', 'consumer', '--to', 'node-b', '--cutoff', '2.5'], /--cutoff needs a non-negative whole number/],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '--deadline', 'Sleeping=5'],
+      /--deadline needs PHASE=SECONDS with PHASE one of Pending, /,
+    ],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '--timeout', 'soon'],
+      /--timeout needs a duration like 90s, 5m or 1h30m, not 'soon'/,
+    ],
+    [['migrate', 'consumer', '--to', 'node-b', '--broker-secret', 'just-a-name'], /--broker-secret needs NAME\/KEY/],
+    [
+      ['migrate', 'consumer', '--to', 'node-b', '-o', 'csv'],
+      /-o csv is not an output format of ms2m migrate; use text, json or yaml/,
+    ],
+    [['follow'], /ms2m follow needs <name>/],
+    [['cancel'], /ms2m cancel needs <name>/],
+    [['logs'], /ms2m logs needs <name>/],
+    [['logs', 'm1'], /ms2m logs needs --log DIR \(an embedded event log directory\) or --nats URL/],
+    [['logs', 'm1', '--log', '.', '-o', 'json'], /-o json is not an output format of ms2m logs; use text or jsonl/],
+    [['operator', '--agent-token', 't'], /ms2m operator: set --log-dir DIR or --nats URL for the event log/],
+    [['agent', '--port', 'x'], /--port needs a non-negative whole number, not 'x'/],
+    [
+      ['agent', '--containers-storage', 'maybe'],
+      /--containers-storage maybe is not a containers-storage mode; use auto, on or off/,
+    ],
   ])('ms2m %j is a one-line usage error with exit code 2', async (args, message) => {
-    expectUsage(await ms2m(args), message);
+    expectUsage(
+      await ms2m(args, repoRoot, { KUBECONFIG: undefined, MS2M_NATS_URL: undefined, MS2M_AGENT_TOKEN: undefined }),
+      message,
+    );
   });
 });
 
