@@ -130,12 +130,19 @@ export async function runPod(core: CoreV1Api, pod: V1Pod, o: RunPodOptions): Pro
   const what = `Pod ${namespace}/${name}`;
   let current = await createOrAttach(core, pod);
   const deadline = Date.now() + o.timeoutMs;
-  let seen = '';
+  // lines handed on, by kubelet timestamp and text: while the pod runs only the last seconds are read (a long
+  // copy's log is not read again and again), at the end all of it, so no line is lost and none is given twice
+  const fed = new Set<string>();
+  let lastFeed = 0;
   const feed = async (all: boolean) => {
-    const text = await readLog(core, namespace, name, current, all ? undefined : 200);
+    const since = all || lastFeed === 0 ? undefined : Math.ceil((Date.now() - lastFeed) / 1000) + 5;
+    const started = Date.now();
+    const text = await readLog(core, namespace, name, current, { sinceSeconds: since });
+    lastFeed = started;
     for (const [ts, line] of timestampedLines(text)) {
-      if (ts && ts <= seen) continue;
-      if (ts) seen = ts;
+      const key = `${ts} ${line}`;
+      if (fed.has(key)) continue;
+      fed.add(key);
       o.onLine?.(line);
     }
   };
@@ -150,7 +157,7 @@ export async function runPod(core: CoreV1Api, pod: V1Pod, o: RunPodOptions): Pro
         pod: current,
         phase,
         exitCode: state?.terminated?.exitCode,
-        log: await readLog(core, namespace, name, current, 500, false),
+        log: await readLog(core, namespace, name, current, { tailLines: 500, timestamps: false }),
       };
     }
     const waiting = state?.waiting?.reason;
@@ -160,7 +167,7 @@ export async function runPod(core: CoreV1Api, pod: V1Pod, o: RunPodOptions): Pro
     }
     if (phase === 'Running') await feed(false).catch(() => undefined);
     if (Date.now() >= deadline) {
-      const log = await readLog(core, namespace, name, current, 50, false).catch(() => '');
+      const log = await readLog(core, namespace, name, current, { tailLines: 50, timestamps: false }).catch(() => '');
       return { kind: 'timeout', pod: current, reason: pendingReason(current), log };
     }
     await sleep(Math.min(o.pollMs ?? 1000, Math.max(0, deadline - Date.now())), o.signal);
@@ -205,16 +212,16 @@ async function readLog(
   namespace: string,
   name: string,
   pod: V1Pod,
-  tailLines: number | undefined,
-  timestamps = true,
+  o: { tailLines?: number; sinceSeconds?: number; timestamps?: boolean },
 ): Promise<string> {
   try {
     const text = await core.readNamespacedPodLog({
       namespace,
       name,
       container: pod.spec?.containers?.[0]?.name,
-      timestamps,
-      ...(tailLines ? { tailLines } : {}),
+      timestamps: o.timestamps ?? true,
+      ...(o.tailLines ? { tailLines: o.tailLines } : {}),
+      ...(o.sinceSeconds ? { sinceSeconds: o.sinceSeconds } : {}),
     });
     return typeof text === 'string' ? text : String(text ?? '');
   } catch (err) {
