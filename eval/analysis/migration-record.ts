@@ -62,7 +62,6 @@ export class MigrationRecordBuilder {
   private fold: FastFold<MigrationContext, MachineEvent, MigrationInput> | null = null;
   private labels: Record<string, string> = {};
   private requestedAt = '';
-  private lastAt = '';
   private events = 0;
   private bytes: number | null = null;
   private readonly depth: Array<{ at: number; depth: number }> = [];
@@ -71,20 +70,10 @@ export class MigrationRecordBuilder {
 
   constructor(readonly id: string) {}
 
-  /** Epoch ms of the request (NaN before the first event). */
-  get requestedAtMs(): number {
-    return Date.parse(this.requestedAt);
-  }
-
-  get requestLabels(): Readonly<Record<string, string>> {
-    return this.labels;
-  }
-
   /** Takes the next event; throws CorruptEventError for an event that does not validate or a seq gap. */
   add(env: EventEnvelope): void {
     const ev = parseEvent(migrationChart, env, this.id, this.events + 1);
     this.events++;
-    this.lastAt = env.at;
     if (this.fold) this.fold.apply(ev);
     else this.fold = new FastFold(migrationChart, this.id, ev);
     switch (ev.type) {
@@ -162,10 +151,5 @@ export class MigrationRecordBuilder {
       accounting: run?.accounting ?? null,
       events: this.events,
     };
-  }
-
-  /** ISO time of the last event taken. */
-  get lastEventAt(): string {
-    return this.lastAt;
   }
 }
