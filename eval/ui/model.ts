@@ -1,54 +1,17 @@
 /**
  * What the UI shows of one instance, derived from its events alone (the log is the truth): a summary for the
  * list, and for its page the timeline rows (actors/timeline.ts), the phase segments, replay depth and bytes over
- * time, and where it is on the chart (actors/diagram-overlay.ts).
+ * time, and where it is on the chart (actors/diagram-overlay.ts). The shapes are in api.ts (the client reads them).
  */
 import type { AnyChart } from '../../actors/chart.ts';
 import { type InstanceOverlay, overlayOf } from '../../actors/diagram-overlay.ts';
 import { parseEvent } from '../../actors/event-schema.ts';
-import { type TimelineRow, timeline } from '../../actors/timeline.ts';
+import { timeline } from '../../actors/timeline.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
 import { FastFold } from '../../machines/fast-fold.ts';
 import { MIGRATION_KIND } from '../../machines/migration-chart.ts';
+import type { InstanceDetail, InstanceSummary, PhaseSegment, TimelineRow } from './api.ts';
 import { nameOf } from './log-source.ts';
-
-export interface InstanceSummary {
-  kind: string;
-  id: string;
-  /** `namespace/name`. */
-  name: string;
-  phase: string;
-  done: boolean;
-  /** One line: the chart's latest message. */
-  message: string;
-  startedAt: string;
-  lastEventAt: string;
-  /** Start to the last event (finished) or to now (running), ms. */
-  elapsedMs: number;
-  events: number;
-  /** Strategy, transfer and replay mode of a migration; empty for other charts. */
-  details: Record<string, string>;
-}
-
-export interface PhaseSegment {
-  phase: string;
-  startMs: number;
-  endMs: number;
-}
-
-export interface InstanceDetail extends InstanceSummary {
-  rows: TimelineRow[];
-  segments: PhaseSegment[];
-  /** Seconds since the start, the replay queue's depth then. */
-  replayDepth: Array<{ t: number; depth: number; ready: number; unacked: number }>;
-  /** Seconds since the start, checkpoint bytes transferred (MiB) then. */
-  bytes: Array<{ t: number; mib: number; totalMib: number }>;
-  /** Exact phase durations (ms), as the status reports them. */
-  phaseTimings: Record<string, number>;
-  /** Current and visited state node ids (the diagram marks them). */
-  current: string[];
-  visited: Record<string, number>;
-}
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
