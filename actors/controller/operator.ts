@@ -391,7 +391,8 @@ export function createOperator(deps: OperatorDeps): Operator {
       return leading;
     },
     get ready() {
-      return !leading || (synced && (deps.volumeResizes?.synced ?? true));
+      // the StatefulMigration list only: a cluster without the VolumeResize CRD still runs migrations
+      return !leading || synced;
     },
     running() {
       return new Map([...hosts].map(([k, r]) => [k, r.host.snapshot()]));

@@ -16,6 +16,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createOperator } from '../../actors/controller/operator.ts';
+import { realVolumeResizeController } from '../../actors/controller/volume-resize-wiring.ts';
 import { statefulMigrationResource as R } from '../../actors/crd/stateful-migration.ts';
 import { createAgentClient } from '../../adapters/agent-client/agent-client.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
@@ -80,6 +81,8 @@ const log: EventLog = new Proxy(jetstream, {
 });
 
 const holder = process.env.MS2M_LEASE_HOLDER;
+const cluster = new KubeCluster({ kubeConfig: kc, logger });
+const clock = systemClock();
 const operator = createOperator({
   logger,
   migrations: new CustomResourceClient(
@@ -88,7 +91,7 @@ const operator = createOperator({
     env('MS2M_NAMESPACE'),
   ),
   effects: {
-    cluster: new KubeCluster({ kubeConfig: kc, logger }),
+    cluster,
     kubelet: await kubeletFromKubeconfig({ kubeConfig: kc }),
     broker: createRabbitBroker({
       logger,
@@ -96,12 +99,21 @@ const operator = createOperator({
       statsIntervalMs: Number(process.env.MS2M_RABBITMQ_STATS_INTERVAL_MS ?? 500),
     }),
     agents: createAgentClient({ resolve: nodeAddress, token }),
-    clock: systemClock(),
+    clock,
     pollMs: 250,
     sampleHeartbeatMs: 2000,
   },
   log,
   readSecret,
+  // VolumeResizes too, as the operator process runs them (MS2M_MIGRATOR_IMAGE: the migrator pods' image)
+  volumeResizes: realVolumeResizeController({
+    kubeConfig: kc,
+    namespace: env('MS2M_NAMESPACE'),
+    cluster,
+    clock,
+    log,
+    logger,
+  }),
   lease: holder
     ? kubernetesLease({
         kubeConfig: kc,
