@@ -14,10 +14,19 @@
 // The settings and the wiring live in agent-process.ts (`ms2m agent` runs the same).
 import { AgentConfigError, startAgentProcess } from './agent-process.ts';
 
+// the handlers first: a SIGTERM that arrives while the agent starts (it logs "Agent listening" before the start
+// resolves) must stop it cleanly, not kill it by the signal's default action
+let stop: (() => Promise<void>) | undefined;
+let stopRequested = false;
+for (const sig of ['SIGTERM', 'SIGINT'] as const)
+  process.once(sig, () => {
+    stopRequested = true;
+    if (stop) void stop().then(() => process.exit(0));
+  });
 try {
   const agent = await startAgentProcess(process.env);
-  for (const sig of ['SIGTERM', 'SIGINT'] as const)
-    process.once(sig, () => void agent.stop().then(() => process.exit(0)));
+  stop = () => agent.stop();
+  if (stopRequested) await stop().then(() => process.exit(0));
 } catch (err) {
   console.error(`ms2m-agent: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(err instanceof AgentConfigError ? 2 : 1);

@@ -19,13 +19,21 @@ async function main(): Promise<void> {
   const o = program.opts<OperatorProcessOptions>();
   const problem = operatorOptionsProblem(o);
   if (problem) program.error(`ms2m-operator: ${problem}`);
+  // the handlers first: a SIGTERM while the operator starts must stop it cleanly once it has started, not kill
+  // it by the signal's default action
+  let stopRequested = false;
+  let shutdown: (() => Promise<void>) | undefined;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+    process.once(sig, () => {
+      stopRequested = true;
+      if (shutdown) void shutdown();
+    });
   const op = await startOperatorProcess(o);
-  const shutdown = async () => {
+  shutdown = async () => {
     await op.stop();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  if (stopRequested) await shutdown();
 }
 
 main().catch((err: unknown) => {
