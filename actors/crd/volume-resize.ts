@@ -24,6 +24,8 @@ const volume = z.object({
     .meta({ description: 'A volumeClaimTemplate of the StatefulSet.' }),
   newSize: z
     .string()
+    // bounded, or the API server refuses the CRD: the CEL rule over every newSize would exceed its cost budget
+    .max(64)
     .regex(new RegExp(QUANTITY), 'must be a quantity such as 1Gi or 500M')
     .meta({ description: 'The smaller size (quantity); must exceed the data used plus usedBytesMargin.' }),
   storageClass: z

@@ -205,17 +205,21 @@ export async function installMs2m(
   clusterDir: string,
   opts: { operator: boolean },
 ): Promise<void> {
-  const [crd, policy, rbac] = await Promise.all(
-    ['statefulmigration.crd.yaml', 'statefulmigration.policy.yaml', 'rbac.yaml'].map((f) =>
-      readFile(join(crdsDir, f), 'utf8'),
-    ),
-  );
-  await apply(k, `${rbac}\n---\n${crd}\n---\n${policy}`);
+  const files = [
+    'rbac.yaml',
+    'statefulmigration.crd.yaml',
+    'statefulmigration.policy.yaml',
+    'volumeresize.crd.yaml',
+    'volumeresize.policy.yaml',
+  ];
+  const manifests = await Promise.all(files.map((f) => readFile(join(crdsDir, f), 'utf8')));
+  await apply(k, manifests.join('\n---\n'));
   await kubectl(k, [
     'wait',
     '--for=condition=Established',
     '--timeout=60s',
     'crd/statefulmigrations.migration.ms2m.io',
+    'crd/volumeresizes.storage.ms2m.io',
   ]);
   await ensureAgentToken(k);
   await apply(k, agentDaemonSet(images.agent, clusterDir));
