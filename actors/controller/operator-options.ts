@@ -19,6 +19,8 @@ export interface OperatorProcessOptions {
   rabbitmqManagementUrl?: string;
   rabbitmqStatsIntervalMs: string;
   logLevel: string;
+  /** `--inspect [url]`: the Stately inspector's WebSocket (true: actors/inspect.ts `DEFAULT_INSPECT_URL`). */
+  inspect?: string | boolean;
 }
 
 /**
@@ -58,12 +60,20 @@ export function addOperatorOptions(cmd: Command): Command {
         .env('MS2M_RABBITMQ_STATS_INTERVAL_MS')
         .default('5000'),
     )
-    .addOption(new Option('--log-level <level>', 'pino level').env('MS2M_LOG_LEVEL').default('info'));
+    .addOption(new Option('--log-level <level>', 'pino level').env('MS2M_LOG_LEVEL').default('info'))
+    .addOption(
+      new Option(
+        '--inspect [url]',
+        'send the live migration actors to the Stately inspector over this WebSocket (default ws://127.0.0.1:8080; docs/ui.md)',
+      ).env('MS2M_INSPECT'),
+    );
 }
 
 /** What is wrong with `o` (for a usage error), or undefined. */
 export function operatorOptionsProblem(o: OperatorProcessOptions): string | undefined {
   if (!o.logDir && !o.nats) return 'set --log-dir DIR or --nats URL for the event log';
   if (!o.agentToken) return 'set --agent-token (or MS2M_AGENT_TOKEN) for the node agents';
+  if (typeof o.inspect === 'string' && !/^wss?:\/\//.test(o.inspect))
+    return `--inspect ${o.inspect}: give the inspector's WebSocket URL, e.g. ws://127.0.0.1:8080`;
   return undefined;
 }

@@ -21,6 +21,7 @@ import { secretReader } from '../../adapters/kubernetes/secrets.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
 import { createRabbitBroker } from '../../adapters/rabbitmq/rabbitmq.ts';
 import { statefulMigrationResource } from '../crd/stateful-migration.ts';
+import { DEFAULT_INSPECT_URL, startInspection } from '../inspect.ts';
 import { createOperatorHttp } from './http.ts';
 import { createOperatorMetrics } from './metrics.ts';
 import { createOperator } from './operator.ts';
@@ -65,6 +66,9 @@ export async function startOperatorProcess(
     logger,
   );
   const metrics = createOperatorMetrics();
+  const inspection = o.inspect
+    ? startInspection(o.inspect === true ? DEFAULT_INSPECT_URL : o.inspect, logger)
+    : undefined;
   const operator = createOperator({
     logger,
     migrations: new CustomResourceClient(
@@ -103,6 +107,7 @@ export async function startOperatorProcess(
         })
       : undefined,
     metrics,
+    ...(inspection ? { inspect: inspection.inspect } : {}),
   });
   const server = createOperatorHttp({
     registry: metrics.registry,
@@ -127,6 +132,7 @@ export async function startOperatorProcess(
     async stop() {
       await operator.stop();
       await log.close();
+      inspection?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -6,8 +6,14 @@
 import { createServer } from 'node:net';
 import { createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
+import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MigrationHost } from '../../actors/charts/migration.ts';
+import {
+  addOperatorOptions,
+  type OperatorProcessOptions,
+  operatorOptionsProblem,
+} from '../../actors/controller/operator-options.ts';
 import { startInspection } from '../../actors/inspect.ts';
 import { eventually } from '../support/eventually.ts';
 import { scenario, silent } from '../support/scenario.ts';
@@ -94,5 +100,25 @@ describe('--inspect: the Stately inspector receives the live actors', () => {
 
   it('refuses an inspect URL that is not a WebSocket URL', () => {
     expect(() => startInspection('http://127.0.0.1:8080', silent)).toThrow(/WebSocket URL/);
+  });
+});
+
+describe('the operator flag --inspect', () => {
+  const parse = (...args: string[]) =>
+    addOperatorOptions(new Command('ms2m-operator').exitOverride())
+      .parse(['--log-dir', '/tmp/log', '--agent-token', 't', ...args], { from: 'user' })
+      .opts<OperatorProcessOptions>();
+
+  it('without a URL: the default inspector WebSocket; with one: that URL; off when not given', () => {
+    expect(parse('--inspect').inspect).toBe(true);
+    expect(parse('--inspect', 'ws://127.0.0.1:9999').inspect).toBe('ws://127.0.0.1:9999');
+    expect(parse().inspect).toBeUndefined();
+    expect(operatorOptionsProblem(parse('--inspect'))).toBeUndefined();
+  });
+
+  it('a URL that is not a WebSocket is a usage problem naming the flag', () => {
+    expect(operatorOptionsProblem(parse('--inspect', 'http://127.0.0.1:8080'))).toMatch(
+      /^--inspect http:.*WebSocket URL/,
+    );
   });
 });
