@@ -58,8 +58,16 @@ export function derivedConfiguration(ctx: MigrationContext): string | null {
  * const record = b.build(null); // no evaluation measurement
  * ```
  */
+/** What a record holds that does not depend on the run measurement: kept once the migration is finished. */
+type Core = Omit<
+  MigrationRecord,
+  'configuration' | 'msgRate' | 'repetition' | 'downtimeMs' | 'downProbes' | 'accounting' | 'events'
+> & { derivedConfiguration: string | null };
+
 export class MigrationRecordBuilder {
   private fold: FastFold<MigrationContext, MachineEvent, MigrationInput> | null = null;
+  /** Set when the fold reached a final state: the fold (and the events it keeps) is let go. */
+  private finished: Core | null = null;
   private labels: Record<string, string> = {};
   private requestedAt = '';
   private events = 0;
@@ -74,6 +82,8 @@ export class MigrationRecordBuilder {
   add(env: EventEnvelope): void {
     const ev = parseEvent(migrationChart, env, this.id, this.events + 1);
     this.events++;
+    // a final state absorbs every event unchanged (compiled-fold.ts, xstate): nothing more to fold
+    if (this.finished) return;
     if (this.fold) this.fold.apply(ev);
     else this.fold = new FastFold(migrationChart, this.id, ev);
     switch (ev.type) {
@@ -95,10 +105,30 @@ export class MigrationRecordBuilder {
       default:
         break;
     }
+    if (this.fold.status === 'done') {
+      // a big log holds thousands of finished migrations: keep their records, not their contexts and events
+      this.finished = this.core();
+      this.fold = null;
+    }
   }
 
   /** The record, joined with the evaluation runner's measurement of this migration when there is one. */
   build(run: MeasuredRun | null): MigrationRecord {
+    const { derivedConfiguration: derived, ...core } = this.finished ?? this.core();
+    const label = (k: string) => this.labels[k];
+    return {
+      ...core,
+      configuration: label(EVAL_LABELS.configuration) ?? run?.configuration ?? derived,
+      msgRate: numberOrNull(label(EVAL_LABELS.rate)) ?? run?.msgRate ?? null,
+      repetition: numberOrNull(label(EVAL_LABELS.repetition)) ?? run?.repetition ?? null,
+      downtimeMs: run?.downtimeMs ?? null,
+      downProbes: run?.downProbes ?? null,
+      accounting: run?.accounting ?? null,
+      events: this.events,
+    };
+  }
+
+  private core(): Core {
     const f = this.fold;
     if (!f) throw new Error(`Migration ${this.id} has no events`);
     const ctx = f.context;
@@ -110,7 +140,6 @@ export class MigrationRecordBuilder {
     const shadow = [phases.checkpoint, phases.transfer, phases.restore, phases.replay, phases.finalize];
     const timed = shadow.filter((v): v is number => v !== null);
     const replayStart = ctx.replay.startedAt;
-    const label = (k: string) => this.labels[k];
     const cutoffMode = ctx.spec.replayMode === 'Cutoff';
     return {
       source: 'ms2m',
@@ -119,10 +148,8 @@ export class MigrationRecordBuilder {
       namespace: ctx.spec.namespace,
       name: ctx.spec.name,
       labels: this.labels,
-      configuration: label(EVAL_LABELS.configuration) ?? run?.configuration ?? derivedConfiguration(ctx),
-      msgRate: numberOrNull(label(EVAL_LABELS.rate)) ?? run?.msgRate ?? null,
-      evalRun: label(EVAL_LABELS.run) ?? null,
-      repetition: numberOrNull(label(EVAL_LABELS.repetition)) ?? run?.repetition ?? null,
+      derivedConfiguration: derivedConfiguration(ctx),
+      evalRun: this.labels[EVAL_LABELS.run] ?? null,
       requestedAt: this.requestedAt,
       finishedAt: done && ctx.completionTime !== undefined ? new Date(ctx.completionTime).toISOString() : null,
       strategy: ctx.strategy ?? ctx.spec.migrationStrategy ?? null,
@@ -146,10 +173,6 @@ export class MigrationRecordBuilder {
           : this.depth
               .filter((d) => d.at >= replayStart)
               .map((d) => ({ offsetMs: d.at - replayStart, depth: d.depth })),
-      downtimeMs: run?.downtimeMs ?? null,
-      downProbes: run?.downProbes ?? null,
-      accounting: run?.accounting ?? null,
-      events: this.events,
     };
   }
 }

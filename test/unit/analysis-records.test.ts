@@ -165,4 +165,20 @@ describe('records from the event log', () => {
     expect(seen.at(-1)).toEqual({ events: events.length * 3, migrations: 3 });
     expect(seen.length).toBeGreaterThanOrEqual(3);
   });
+
+  it('events after the final state are validated and counted, and change nothing else (a final state absorbs them)', async () => {
+    const events = await logOf();
+    const last = events.at(-1)!;
+    const extra = { ...last, seq: last.seq + 1, type: 'CancelRequested', data: { reason: 'too late' } };
+    const plain = createMemoryEventLog();
+    await put(plain, 'default/m1', events);
+    const more = createMemoryEventLog();
+    await put(more, 'default/m1', [...events, extra]);
+    const [a] = await readRecords(plain);
+    const [b] = await readRecords(more);
+    expect(b).toEqual({ ...a, events: a!.events + 1 });
+    const broken = createMemoryEventLog();
+    await put(broken, 'default/m1', [...events, { ...extra, data: { reason: 7 } }]);
+    await expect(readRecords(broken)).rejects.toThrow(new RegExp(`default/m1 at seq ${extra.seq}`));
+  });
 });
