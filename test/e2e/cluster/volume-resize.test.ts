@@ -10,17 +10,17 @@
  * with the check named and nothing changed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ORIGINAL_RECLAIM_POLICY, RESIZE_LABEL } from '../../../adapters/volumes/port.ts';
-import { LOCAL_STORAGE_CLASS } from '../../../cluster/local/local-volumes.ts';
 import type { VolumeResizeContext } from '../../../machines/volume-resize-context.ts';
 import { podHistory } from '../../support/cluster-ops.ts';
 import { eventually } from '../../support/eventually.ts';
+import { type ClaimState, claimStates, createApp, snapshot } from '../../support/volume-app.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -32,121 +32,6 @@ const image = cluster.images.migrator;
 const CHILD = join(import.meta.dirname, '..', '..', 'support', 'volume-host-child.ts');
 const namespaces: string[] = [];
 const logDirs: string[] = [];
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/**
- * The app: on its first start on a volume it writes the replica's marker, a random blob, a tree with owners and a
- * link; on every start it appends what it found to `boots`. Then it sleeps.
- */
-const APP = `
-h=$(hostname)
-for v in data logs; do
-  if [ -f /$v/marker ]; then echo "found $(cat /$v/marker)" >> /$v/boots; continue; fi
-  echo "$h $v $(head -c 16 /dev/urandom | md5sum | cut -c1-32)" > /$v/marker
-  mkdir -p /$v/tree/deep /$v/empty
-  size=1048576; [ $v = data ] && size=6291456
-  head -c $size /dev/urandom > /$v/blob
-  for i in 1 2 3 4 5 6 7 8 9 10; do echo "row $i of $h" > /$v/tree/deep/f$i; done
-  chown -R 999:999 /$v/tree && chmod 2750 /$v/tree && chmod 600 /$v/tree/deep/f1
-  ln -s tree/deep/f2 /$v/current
-  echo created > /$v/boots
-done
-exec sleep 1000000
-`;
-
-async function createApp(namespace: string, name: string): Promise<void> {
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  namespaces.push(namespace);
-  const template = (vol: string, size: string) => ({
-    metadata: { name: vol, labels: { app: name, volume: vol } },
-    spec: {
-      storageClassName: LOCAL_STORAGE_CLASS,
-      accessModes: ['ReadWriteOnce'],
-      resources: { requests: { storage: size } },
-    },
-  });
-  await apps.createNamespacedStatefulSet({
-    namespace,
-    body: {
-      metadata: { name, labels: { app: name } },
-      spec: {
-        replicas: 2,
-        serviceName: name,
-        podManagementPolicy: 'Parallel',
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            terminationGracePeriodSeconds: 1,
-            containers: [
-              {
-                name: 'app',
-                image,
-                command: ['/bin/sh', '-c', APP],
-                readinessProbe: {
-                  exec: { command: ['/bin/sh', '-c', 'test -f /data/boots && test -f /logs/boots'] },
-                  periodSeconds: 1,
-                },
-                volumeMounts: [
-                  { name: 'data', mountPath: '/data' },
-                  { name: 'logs', mountPath: '/logs' },
-                ],
-              },
-            ],
-          },
-        },
-        volumeClaimTemplates: [template('data', '64Mi'), template('logs', '32Mi')],
-      },
-    },
-  });
-  await eventually(
-    `StatefulSet ${namespace}/${name} 2 Ready`,
-    async () =>
-      (await apps.readNamespacedStatefulSet({ namespace, name })).status?.readyReplicas === 2 ? true : undefined,
-    120_000,
-  );
-}
-
-/** Every entry under a volume's dir: type, mode, owner, size, mtime and sha256 of files, link targets. */
-function snapshot(dir: string, skip: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    if (skip.includes(rel)) return;
-    const p = join(dir, rel);
-    const s = lstatSync(p);
-    const head = `${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid}`;
-    if (s.isSymbolicLink()) out[rel] = `link ${s.uid}:${s.gid} -> ${readlinkSync(p)}`;
-    else if (s.isDirectory()) {
-      if (rel) out[rel] = `dir ${head}`;
-      for (const e of readdirSync(p)) walk(rel ? `${rel}/${e}` : e);
-    } else out[rel] = `file ${head} ${s.size} ${Math.floor(s.mtimeMs)} ${sha(readFileSync(p))}`;
-  };
-  walk('');
-  return out;
-}
-
-interface ClaimState {
-  claim: string;
-  pv: string;
-  path: string;
-  uid: string;
-}
-
-async function claimStates(namespace: string, sts: string): Promise<ClaimState[]> {
-  const out: ClaimState[] = [];
-  for (const vol of ['data', 'logs'])
-    for (const n of [0, 1]) {
-      const c = await core.readNamespacedPersistentVolumeClaim({ namespace, name: `${vol}-${sts}-${n}` });
-      const pv = await core.readPersistentVolume({ name: c.spec?.volumeName as string });
-      out.push({
-        claim: c.metadata?.name as string,
-        pv: pv.metadata?.name as string,
-        path: pv.spec?.local?.path as string,
-        uid: c.metadata?.uid as string,
-      });
-    }
-  return out;
-}
 
 interface Run {
   child: ChildProcess;
@@ -232,8 +117,9 @@ afterAll(async () => {
 describe('VolumeResize on the local cluster', () => {
   it('shrinks both volumes of both replicas: data, owners and checksums intact, names unchanged, old PVs retained', async () => {
     const ns = 'vr-shrink';
-    await createApp(ns, 'db');
-    const before = await claimStates(ns, 'db');
+    namespaces.push(ns);
+    await createApp(kc, image, ns, 'db');
+    const before = await claimStates(kc, ns, 'db');
     const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path)]));
     for (const c of before) expect(readFileSync(join(c.path, 'boots'), 'utf8')).toBe('created\n');
 
@@ -256,7 +142,7 @@ describe('VolumeResize on the local cluster', () => {
     expect(final.phase, final.message).toBe('Completed');
     expect(final.units.every((u) => u.bytesCopied > 0 || u.bytesTotal > 0)).toBe(true);
 
-    const after = await claimStates(ns, 'db');
+    const after = await claimStates(kc, ns, 'db');
     expect(after.map((c) => c.claim)).toEqual(before.map((c) => c.claim));
     for (const [i, c] of after.entries()) {
       const old = before[i] as ClaimState;
@@ -293,8 +179,9 @@ describe('VolumeResize on the local cluster', () => {
 
   it('with a pre-sync, resumes after the runtime is SIGKILLed while a copy runs, without running a finished copy again', async () => {
     const ns = 'vr-kill';
-    await createApp(ns, 'kdb');
-    const before = await claimStates(ns, 'kdb');
+    namespaces.push(ns);
+    await createApp(kc, image, ns, 'kdb');
+    const before = await claimStates(kc, ns, 'kdb');
     const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path, ['boots'])]));
     const migrators = await podHistory(kc, ns, `${RESIZE_LABEL}=vr1`);
     const r = newRun(ns);
@@ -342,15 +229,16 @@ describe('VolumeResize on the local cluster', () => {
       'vr1-presync-1-data',
       'vr1-presync-1-logs',
     ]);
-    const after = await claimStates(ns, 'kdb');
+    const after = await claimStates(kc, ns, 'kdb');
     for (const c of after) expect(snapshot(c.path, ['boots'])).toEqual(data[c.claim]);
     await expectNothingLeft(ns);
   });
 
   it('a cancel while copying (the resource deleted) rolls back: original claims, PVs and data, app back up', async () => {
     const ns = 'vr-cancel';
-    await createApp(ns, 'cdb');
-    const before = await claimStates(ns, 'cdb');
+    namespaces.push(ns);
+    await createApp(kc, image, ns, 'cdb');
+    const before = await claimStates(kc, ns, 'cdb');
     const data = Object.fromEntries(before.map((c) => [c.claim, snapshot(c.path, ['boots'])]));
     const final = await finished(
       runResize({
@@ -377,7 +265,7 @@ describe('VolumeResize on the local cluster', () => {
       },
       120_000,
     );
-    const after = await claimStates(ns, 'cdb');
+    const after = await claimStates(kc, ns, 'cdb');
     // the claims (same names) hold the original data on the original PVs
     expect(after.map((c) => [c.claim, c.pv])).toEqual(before.map((c) => [c.claim, c.pv]));
     for (const c of after) expect(snapshot(c.path, ['boots'])).toEqual(data[c.claim]);
@@ -388,8 +276,9 @@ describe('VolumeResize on the local cluster', () => {
 
   it('fails validation with the check named and changes nothing: size not smaller, StatefulSet missing, used bytes, volume, class, PDB', async () => {
     const ns = 'vr-invalid';
-    await createApp(ns, 'vdb');
-    const before = await claimStates(ns, 'vdb');
+    namespaces.push(ns);
+    await createApp(kc, image, ns, 'vdb');
+    const before = await claimStates(kc, ns, 'vdb');
     const notSmaller = await finished(
       runResize({ ...newRun(ns), spec: { statefulSetName: 'vdb', volumes: [{ name: 'data', newSize: '128Mi' }] } }),
       'not smaller',
@@ -444,7 +333,7 @@ describe('VolumeResize on the local cluster', () => {
     expect(blocked.failure).toMatchObject({ reason: 'ValidationFailed', check: 'DisruptionBudget' });
     expect(blocked.message).toMatch(/vdb/);
 
-    expect(await claimStates(ns, 'vdb')).toEqual(before);
+    expect(await claimStates(kc, ns, 'vdb')).toEqual(before);
     for (const c of before)
       expect((await core.readPersistentVolume({ name: c.pv })).spec?.persistentVolumeReclaimPolicy).toBe('Delete');
     expect((await apps.readNamespacedStatefulSet({ namespace: ns, name: 'vdb' })).status?.readyReplicas).toBe(2);
