@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { volumeResizeChart } from '../../actors/charts/volume-resize.ts';
 import { parseLog } from '../../actors/event-schema.ts';
+import { FastFold } from '../../machines/fast-fold.ts';
 import { fold } from '../../machines/fold.ts';
 import { executeResize, type VrRunConfig, type VrRunResult, vrRunConfigArb } from '../support/volume-property-run.ts';
 
@@ -36,9 +37,15 @@ describe('VolumeResize chart safety invariants, arbitrary outcomes, cancels and 
       expect(r.final.status).toBe('done');
       expect(['Completed', 'Failed']).toContain(r.final.value);
       expect(await r.s.volumes.getStatefulSet('default', 'db')).not.toBeNull();
-      const folded = fold(volumeResizeChart, r.s.resizeId, await events(r))!;
+      const evs = await events(r);
+      const folded = fold(volumeResizeChart, r.s.resizeId, evs)!;
       expect(folded.value).toEqual(r.final.value);
       expect(folded.context).toEqual(r.final.context);
+      // the compiled fold (rebuilds, analysis) agrees with xstate's
+      const fast = new FastFold(volumeResizeChart, r.s.resizeId, evs[0]!);
+      for (const e of evs.slice(1)) fast.apply(e);
+      expect(fast.value).toEqual(folded.value);
+      expect(fast.context).toEqual(folded.context);
     },
   );
 

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { generatedManifests } from '../../actors/crd/manifests.ts';
+import { toMermaid } from '../../actors/diagram.ts';
 import { normalizeVolumeResizeSpec } from '../../actors/volume-resize-spec.ts';
 import { formatBytes, quantityBytes } from '../../machines/quantity.ts';
+import { volumeResizeMachine } from '../../machines/volume-resize.ts';
 
 const root = join(import.meta.dirname, '../..');
 const meta = { namespace: 'default', name: 'vr1', uid: 'u1' };
@@ -77,5 +79,9 @@ describe('VolumeResize resource', () => {
     expect(quantityBytes('Gi')).toBeNull();
     expect(formatBytes(1.5 * 2 ** 30)).toBe('1.5 GiB');
     expect(formatBytes(512)).toBe('512 B');
+  });
+
+  it('docs/volume-resize.mmd is the chart as it is (run `npm run diagram` after changing it)', () => {
+    expect(readFileSync(join(root, 'docs/volume-resize.mmd'), 'utf8')).toBe(toMermaid(volumeResizeMachine));
   });
 });
