@@ -204,13 +204,17 @@ export function connect(o: KubeOptions): Migrations {
   return new Migrations(kc, o.namespace ?? ctx?.namespace ?? 'default');
 }
 
-/** The namespace the reading commands use without an API server: `-n`, else the kubeconfig's, else default. */
+/**
+ * The namespace the reading commands use without an API server: `-n`, else the namespace of the kubeconfig's
+ * (or `--context`'s) context, else `default`. An unreadable kubeconfig is not an error here: nothing is sent.
+ */
 export function namespaceOf(o: KubeOptions): string {
   if (o.namespace !== undefined) return o.namespace;
   try {
     const kc = new KubeConfig();
-    kc.loadFromDefault();
-    return kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+    if (o.kubeconfig !== undefined) kc.loadFromFile(o.kubeconfig);
+    else kc.loadFromDefault();
+    return kc.getContextObject(o.context ?? kc.getCurrentContext())?.namespace ?? 'default';
   } catch {
     return 'default';
   }

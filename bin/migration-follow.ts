@@ -15,13 +15,15 @@ import type { Migrations, StatefulMigrationObject } from './kube.ts';
 
 export interface FollowOptions {
   timeoutMs: number;
-  /** Status poll period (default 500 ms). */
+  /** Status poll period (default 250 ms). */
   pollMs?: number;
   /** No progress at all (the result only). */
   quiet?: boolean;
 }
 
 const TERMINAL = new Set(['Completed', 'Failed']);
+/** machines/spec.ts PHASES (the API server returns phaseTimings with its keys sorted by name). */
+const PHASE_ORDER = ['Pending', 'Checkpointing', 'Transferring', 'Restoring', 'Replaying', 'Finalizing'];
 const PLAIN_EVERY_MS = 5000;
 /** Consecutive failed polls (a restarting API server) tolerated before giving up. */
 const MAX_POLL_FAILURES = 20;
@@ -155,7 +157,7 @@ export async function followMigration(
           `StatefulMigration ${id} is still ${current} after ${goDuration(o.timeoutMs)} (--timeout); it goes on: ms2m follow ${name} -n ${m.namespace}`,
           { transient: true },
         );
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
     }
   } finally {
     bars?.stop();
@@ -181,6 +183,7 @@ export function finish(obj: StatefulMigrationObject, io: CliIo, output: ResultFo
   else {
     const timings = Object.entries(s.phaseTimings ?? {})
       .filter(([phase]) => phase !== 'Total')
+      .sort(([a], [b]) => PHASE_ORDER.indexOf(a) - PHASE_ORDER.indexOf(b))
       .map(([phase, d]) => `${phase} ${d}`)
       .join(', ');
     const total = s.phaseTimings?.Total;

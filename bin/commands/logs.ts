@@ -9,12 +9,12 @@ import type { EventLogReader } from '../../adapters/event-log/port.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
 import { duration, outputFormat } from '../cli-options.ts';
 import type { CliIo, CommandModule } from '../command-context.ts';
+import { addKubeOptions, type KubeOptions } from '../kube-options.ts';
 import type { MigrationStream } from '../log-source.ts';
 import { addLogSourceOptions, type LogSourceOptions, sourceName } from '../log-source-options.ts';
 import { DEFAULT_TIMEOUT } from './follow.ts';
 
-interface LogsOptions extends LogSourceOptions {
-  namespace?: string;
+interface LogsOptions extends LogSourceOptions, KubeOptions {
   output: 'text' | 'jsonl';
   follow?: boolean;
   timeout?: number;
@@ -61,7 +61,6 @@ export const logsCommand: CommandModule = {
       .command('logs')
       .description("a migration's event log (read-only), from an embedded log or JetStream")
       .argument('<name>', 'the migration: NAME (in -n), NAMESPACE/NAME, or a stream id NAMESPACE/NAME/UID')
-      .option('-n, --namespace <ns>', "namespace of NAME (default: the kubeconfig context's, else default)")
       .option(
         '-o, --output <format>',
         'text or jsonl (the stored events, one JSON per line)',
@@ -77,7 +76,8 @@ export const logsCommand: CommandModule = {
       .addHelpText(
         'after',
         `
-A name reused by a newer StatefulMigration has several logs: the one that started last is shown (give the
+NAME is looked up in -n (default: the kubeconfig context's namespace, else default; the API server is not
+contacted). A name reused by a newer StatefulMigration has several logs: the one that started last is shown (give the
 stream id NAMESPACE/NAME/UID for another; ms2m timeline --log DIR lists them).
 
 Examples:
@@ -85,7 +85,7 @@ Examples:
   $ ms2m logs shop/m1 --nats nats://127.0.0.1:4222 -o jsonl > m1.jsonl
   $ ms2m logs m1 --nats nats://127.0.0.1:4222 -f`,
       );
-    addLogSourceOptions(cmd).action(async (name: string, o: LogsOptions) => {
+    addLogSourceOptions(addKubeOptions(cmd)).action(async (name: string, o: LogsOptions) => {
       const timeoutMs = o.timeout ?? duration('--timeout')(DEFAULT_TIMEOUT);
       const deadline = Date.now() + timeoutMs;
       const { openLogSource } = await import('../log-source.ts');

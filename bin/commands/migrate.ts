@@ -238,7 +238,6 @@ Examples:
       const m = connect(o);
       const spec = specOf(pod, o, await brokerSetup(m, pod, o));
       const name = o.name ?? { generateName: `${pod.slice(0, 57)}-` };
-      const label = typeof name === 'string' ? name : `${name.generateName}…`;
       try {
         normalizeSpec({ namespace: m.namespace, name: typeof name === 'string' ? name : 'x', uid: '' }, spec);
       } catch (err) {
@@ -262,7 +261,7 @@ Examples:
         else io.stdout.write(o.output === 'yaml' ? dumpYaml(created) : `${JSON.stringify(created, null, 2)}\n`);
         return;
       }
-      if (!o.quiet) io.stderr.write(`StatefulMigration ${id} created (from ${label}): ${pod} -> ${o.to}\n`);
+      if (!o.quiet) io.stderr.write(`StatefulMigration ${id} created: ${pod} -> ${o.to}\n`);
       const done = await followMigration(m, created.metadata.name, io, {
         timeoutMs: o.timeout ?? duration('--timeout')(DEFAULT_TIMEOUT),
         quiet: o.quiet,
