@@ -11,6 +11,7 @@ import { volumeResizeMachine } from '../machines/volume-resize.ts';
 const root = join(import.meta.dirname, '..');
 writeFileSync(join(root, 'docs/migration.mmd'), toMermaid(migrationMachine));
 writeFileSync(join(root, 'docs/volume-resize.mmd'), toMermaid(volumeResizeMachine));
+writeFileSync(join(root, 'docs/migration-phases.svg'), await toSvg(migrationMachine, { phasesOnly: true }));
 const readme = join(root, 'README.md');
 writeFileSync(
   readme,

@@ -4,13 +4,13 @@
  * phase timings, and a running instance's current states count until "now". The Mermaid and DOT drawings carry
  * the overlay.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AnyStateNode } from 'xstate';
 import { migrationChart } from '../../actors/charts/migration.ts';
 import { chartModel, toMermaid } from '../../actors/diagram.ts';
-import { renderDot, toDot } from '../../actors/diagram-dot.ts';
+import { renderDot, toDot, toSvg } from '../../actors/diagram-dot.ts';
 import { configurationOf, overlayOf } from '../../actors/diagram-overlay.ts';
 import { parseLog } from '../../actors/event-schema.ts';
 import { fold } from '../../machines/fold.ts';
@@ -87,6 +87,11 @@ describe('the drawings carry the overlay', () => {
     const svg = await renderDot(dot);
     expect(svg.match(/class="node state visited current"/g)).toHaveLength(1);
     expect(svg.match(/class="cluster state visited current compound"/g)).toHaveLength(2); // active, Replaying
+  });
+
+  it('docs/migration-phases.svg is current (run `npm run diagram` after changing the chart)', async () => {
+    const committed = readFileSync(join(import.meta.dirname, '../../docs/migration-phases.svg'), 'utf8');
+    expect(committed).toBe(await toSvg(migrationChart.machine, { phasesOnly: true }));
   });
 
   it('a graph Graphviz cannot read fails with its message', async () => {

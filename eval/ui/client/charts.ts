@@ -79,24 +79,30 @@ export function replayDepthSpec(d: InstanceDetail): VisualizationSpec {
 }
 
 export function bytesSpec(d: InstanceDetail): VisualizationSpec {
+  const x = { field: 't', type: 'quantitative', title: 'seconds since the start' } as const;
+  const total = Math.max(0, ...d.bytes.map((b) => b.totalMib));
   return {
     ...base,
-    data: { values: d.bytes },
     layer: [
-      { mark: { type: 'area', line: true, opacity: 0.35, color: '#29b6f6' } },
       {
+        data: { values: d.bytes },
+        mark: { type: 'area', line: true, point: true, opacity: 0.35, color: '#29b6f6', interpolate: 'linear' },
+        encoding: {
+          x,
+          y: { field: 'mib', type: 'quantitative', title: 'checkpoint MiB transferred' },
+          tooltip: [
+            { field: 't', type: 'quantitative', format: '.3f', title: 's' },
+            { field: 'mib', type: 'quantitative', format: '.1f', title: 'MiB' },
+          ],
+        },
+      },
+      // the checkpoint's size: where the line ends
+      {
+        data: { values: [{ total }] },
         mark: { type: 'rule', strokeDash: [4, 3], color: '#607d8b' },
-        encoding: { y: { field: 'totalMib', aggregate: 'max', type: 'quantitative' } },
+        encoding: { y: { field: 'total', type: 'quantitative' } },
       },
     ],
-    encoding: {
-      x: { field: 't', type: 'quantitative', title: 'seconds since the start' },
-      y: { field: 'mib', type: 'quantitative', title: 'checkpoint MiB transferred' },
-      tooltip: [
-        { field: 't', type: 'quantitative', format: '.3f', title: 's' },
-        { field: 'mib', type: 'quantitative', format: '.1f', title: 'MiB' },
-      ],
-    },
   } as VisualizationSpec;
 }
 
