@@ -86,6 +86,13 @@ export function createVolumeResizeController(deps: VolumeResizeControllerDeps): 
   let hostsAbort = new AbortController();
   let synced = false;
 
+  deps.metrics?.setPhaseSource(function* () {
+    for (const r of hosts.values()) {
+      const s = r.host.snapshot();
+      if (s) yield volumeResizeChart.phaseOf(s);
+    }
+  });
+
   const ref = (r: Resize): MigrationResource => ({
     namespace: r.metadata.namespace,
     name: r.metadata.name,

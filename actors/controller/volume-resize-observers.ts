@@ -4,7 +4,7 @@
  * and metrics, as migration-observers.ts does for migrations.
  */
 import type { Logger } from 'pino';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { toMs2mError } from '../../adapters/errors.ts';
 import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
@@ -21,6 +21,9 @@ export interface VolumeResizeMetrics {
   phaseDuration: Histogram<'phase'>;
   outcomes: Counter<'outcome' | 'reason'>;
   bytesCopied: Counter;
+  resizesByPhase: Gauge<'phase'>;
+  /** Where `ms2m_volume_resizes{phase}` is read from at each scrape (the controller's running hosts). */
+  setPhaseSource(source: () => Iterable<string>): void;
 }
 
 /**
@@ -30,7 +33,21 @@ export interface VolumeResizeMetrics {
  * ```
  */
 export function createVolumeResizeMetrics(registry: Registry): VolumeResizeMetrics {
+  let phases: () => Iterable<string> = () => [];
   return {
+    setPhaseSource(source) {
+      phases = source;
+    },
+    resizesByPhase: new Gauge({
+      name: 'ms2m_volume_resizes',
+      help: 'VolumeResizes this operator runs, by phase',
+      labelNames: ['phase'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const phase of phases()) this.inc({ phase });
+      },
+    }),
     phaseDuration: new Histogram({
       name: 'ms2m_volume_resize_phase_duration_seconds',
       help: 'Time a VolumeResize spent in a phase',

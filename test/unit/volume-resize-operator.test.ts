@@ -1,6 +1,11 @@
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createVolumeResizeController, VR_FINALIZER } from '../../actors/controller/volume-resize-controller.ts';
+import {
+  createVolumeResizeController,
+  createVolumeResizeMetrics,
+  VR_FINALIZER,
+} from '../../actors/controller/volume-resize-controller.ts';
 import type { VolumeResizeClient } from '../../actors/controller/volume-resize-observers.ts';
 import type { VolumeResizeSpecInput, VolumeResizeStatusWire } from '../../actors/crd/volume-resize.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
@@ -32,6 +37,8 @@ function setup(copyStepMs = 5) {
     'VolumeResize',
   );
   const events: Array<{ ref: ObjectRef; type: string; reason: string; message: string }> = [];
+  const registry = new Registry();
+  const metrics = createVolumeResizeMetrics(registry);
   const controller = createVolumeResizeController({
     logger: silent,
     client: resources as unknown as VolumeResizeClient,
@@ -41,13 +48,14 @@ function setup(copyStepMs = 5) {
     log: createMemoryEventLog(),
     pollMs: 5,
     runtime: { maxAttempts: 2, retryBaseMs: 5 },
+    metrics,
   });
-  return { volumes, resources, events, controller };
+  return { volumes, resources, events, controller, registry };
 }
 
 describe('the operator runs VolumeResizes (controller, status, Events, finalizer)', { timeout: 30_000 }, () => {
   it('a VolumeResize runs to Completed: status with the plan and every volume Replaced, Events, finalizer released', async () => {
-    const { volumes, resources, events, controller } = setup();
+    const { volumes, resources, events, controller, registry } = setup();
     controller.startLeading();
     try {
       resources.create('default', 'vr1', { statefulSetName: 'db', volumes: [{ name: 'data', newSize: '100Mi' }] });
@@ -68,6 +76,10 @@ describe('the operator runs VolumeResizes (controller, status, Events, finalizer
         expect.arrayContaining(['Syncing', 'Replacing', 'VolumeCopied', 'Completed']),
       );
       expect(volumes.claimOf('default', 'data-db-0')?.request).toBe('100Mi');
+      const text = await registry.metrics();
+      expect(text).toMatch(/ms2m_volume_resizes_finished_total\{outcome="Completed",reason="Completed"\} 1/);
+      expect(text).toMatch(/ms2m_volume_resize_bytes_copied_total 104857600/);
+      expect(text).toMatch(/ms2m_volume_resize_phase_duration_seconds_count\{phase="Syncing"\} 1/);
     } finally {
       await controller.stopLeading('test over');
     }
