@@ -3,6 +3,7 @@
  */
 import type { AnyChart } from '../../actors/chart.ts';
 import { migrationChart } from '../../actors/charts/migration.ts';
+import { volumeResizeChart } from '../../actors/charts/volume-resize.ts';
 import { InvalidInputError, NotFoundError } from '../../adapters/errors.ts';
 import type { EventLogReader } from '../../adapters/event-log/port.ts';
 import type { EventEnvelope, StreamKey } from '../../machines/envelope.ts';
@@ -10,6 +11,7 @@ import type { EventEnvelope, StreamKey } from '../../machines/envelope.ts';
 /** The charts a diagram can be drawn of, by kind (add a chart here to draw it and to show its instances). */
 export const DIAGRAM_CHARTS: ReadonlyMap<string, AnyChart> = new Map<string, AnyChart>([
   [migrationChart.kind, migrationChart],
+  [volumeResizeChart.kind, volumeResizeChart],
 ]);
 
 /** The chart of `kind`, or an error naming the kinds there are. */

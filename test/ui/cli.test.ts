@@ -81,6 +81,12 @@ describe('ms2m diagram', () => {
     expect(r.stdout).toBe(toMermaid(migrationChart.machine));
   });
 
+  it('draws the other charts too: VolumeResize as in docs/volume-resize.mmd', async () => {
+    const r = await ms2m(['diagram', '--chart', 'VolumeResize']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(await readFile(join(repoRoot, 'docs/volume-resize.mmd'), 'utf8'));
+  });
+
   it('prints the phase overview as DOT', async () => {
     const r = await ms2m(['diagram', '--phases', '--format', 'dot']);
     expect(r.code).toBe(0);
@@ -114,7 +120,7 @@ describe('ms2m diagram', () => {
   });
 
   it.each([
-    [['diagram', '--chart', 'VolumeRsize'], /--chart VolumeRsize: .*use StatefulMigration/],
+    [['diagram', '--chart', 'VolumeRsize'], /--chart VolumeRsize: .*use StatefulMigration or VolumeResize/],
     [['diagram', '--format', 'png'], /--format png is not a diagram format; use mermaid, svg or dot/],
     [['diagram', '--log', '/tmp'], /--log and --nats need --name NAMESPACE\/NAME/],
     [['diagram', '--name', 'default/x'], /needs --log DIR .* or --nats URL/],
