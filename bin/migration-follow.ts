@@ -123,7 +123,9 @@ export async function followMigration(
       const current = s?.phase ?? 'Pending';
       if (current !== phase) {
         phase = current;
-        line(`${elapsed}  ${id}  ${current.padEnd(13)}  ${s?.message ?? ''}`.trimEnd());
+        line(
+          `${elapsed}  ${id}  ${current.padEnd(13)}  ${[detail, s?.message].filter(Boolean).join('  · ')}`.trimEnd(),
+        );
         lastPlain = now;
         lastPlainText = detail;
       } else if (!tty && !o.quiet && detail !== lastPlainText && now - lastPlain >= PLAIN_EVERY_MS) {

@@ -12,7 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, loadYaml, type V1EnvVar } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  loadYaml,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1EnvVar,
+} from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
@@ -396,6 +404,125 @@ current-context: x
       /^ms2m: Kubernetes API unavailable: List StatefulMigrations in shop: .*ECONNREFUSED.* \(API server https:\/\/127\.0\.0\.1:1: check --kubeconfig, --context or KUBECONFIG\)\n$/,
     );
   });
+});
+
+describe('follow shows what the status reports (no operator in this namespace: the test writes the status)', () => {
+  const ns = `cli-np-${stamp}`;
+  const MiB = 2 ** 20;
+  const statusPatch = (name: string, status: Record<string, unknown>) =>
+    crs.patchNamespacedCustomObjectStatus(
+      { ...GROUP, namespace: ns, name, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  beforeAll(async () => {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    for (const name of ['m-plain', 'm-tty'])
+      await crs.createNamespacedCustomObject({
+        ...GROUP,
+        namespace: ns,
+        body: {
+          apiVersion: 'migration.ms2m.io/v1alpha1',
+          kind: 'StatefulMigration',
+          metadata: { name },
+          spec: {
+            sourcePod: 'app',
+            targetNode: 'node-b',
+            messageQueueConfig: { queueName: 'q', exchangeName: 'x', brokerUrl: 'amqp://fake:5672' },
+          },
+        },
+      });
+  });
+  afterAll(async () => {
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  });
+
+  /** Transferring 100 MiB at ~10 MiB/s for `seconds`, then Replaying with a falling depth, then Completed. */
+  async function play(name: string, seconds: number) {
+    await statusPatch(name, {
+      phase: 'Transferring',
+      progress: { bytesTransferred: 0, bytesTotal: 100 * MiB, replayed: 0 },
+    });
+    for (let i = 1; i <= seconds * 2; i++) {
+      await sleep(500);
+      await statusPatch(name, { progress: { bytesTransferred: i * 5 * MiB, bytesTotal: 100 * MiB, replayed: 0 } });
+    }
+    await statusPatch(name, {
+      phase: 'Replaying',
+      progress: { bytesTransferred: 100 * MiB, bytesTotal: 100 * MiB, replayDepth: 40, replayed: 0 },
+    });
+    for (let depth = 30; depth >= 0; depth -= 10) {
+      await sleep(1500);
+      await statusPatch(name, {
+        progress: { bytesTransferred: 100 * MiB, bytesTotal: 100 * MiB, replayDepth: depth, replayed: 40 - depth },
+      });
+    }
+    await statusPatch(name, {
+      phase: 'Completed',
+      phaseTimings: { Pending: '10ms', Transferring: `${seconds}s`, Replaying: '6s', Total: `${seconds + 6}.01s` },
+      message: 'Migrated app to node-b',
+    });
+  }
+
+  it('not a TTY: a line per phase, and a progress line every 5 s (bytes, rate, ETA, replay depth)', async () => {
+    const following = runCliWith(['follow', 'm-plain', '--kubeconfig', cp.kubeconfigPath, '-n', ns]);
+    await play('m-plain', 6);
+    const run = await following;
+    expect(run).toMatchObject({ code: 0 });
+    expect(run.stdout).toBe(
+      `StatefulMigration ${ns}/m-plain Completed in 12.01s (Pending 10ms, Transferring 6s, Replaying 6s)\n`,
+    );
+    const lines = run.stderr.trimEnd().split('\n');
+    const id = `${ns}/m-plain`;
+    expect(lines[0]).toMatch(new RegExp(`^ +\\+\\d+\\.\\ds {2}${id} {2}(Pending|Transferring)`));
+    expect(lines).toContainEqual(expect.stringMatching(/ {2}Transferring {3}\d+\.\d MiB\/100\.0 MiB/));
+    // five seconds into the transfer: bytes, a rate near 10 MiB/s and an ETA
+    const progress = lines.find((l) => / MiB\/s {2}ETA \d+s$/.test(l));
+    expect(progress).toMatch(/Transferring +\d+\.\d MiB\/100\.0 MiB {2}(\d+\.\d) MiB\/s {2}ETA \d+s$/);
+    const rate = Number(/(\d+\.\d) MiB\/s/.exec(progress as string)?.[1]);
+    expect(rate).toBeGreaterThan(5);
+    expect(rate).toBeLessThan(20);
+    expect(lines).toContainEqual(expect.stringMatching(/ {2}Replaying +100\.0 MiB\/100\.0 MiB {2}replay depth 40$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/ {2}Replaying +100\.0 MiB\/100\.0 MiB {2}replay depth [0-2]0 {2}replayed [234]0$/),
+    );
+    expect(lines.at(-1)).toMatch(
+      / {2}Completed +100\.0 MiB\/100\.0 MiB {2}replay depth 0 {2}replayed 40 {2}· Migrated app to node-b$/,
+    );
+  }, 60_000);
+
+  it('on a TTY: a progress bar (cli-progress) with the same figures, cleared at the end', async () => {
+    let stderr = '';
+    const tty = Object.assign(
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          stderr += c.toString('utf8');
+          cb();
+        },
+      }),
+      { isTTY: true, columns: 160 },
+    );
+    let stdout = '';
+    const out = new Writable({
+      write(c: Buffer, _e, cb) {
+        stdout += c.toString('utf8');
+        cb();
+      },
+    });
+    const following = runCli(['follow', 'm-tty', '--kubeconfig', cp.kubeconfigPath, '-n', ns], {
+      stdout: out,
+      stderr: tty,
+    });
+    await play('m-tty', 3);
+    expect(await following).toBe(0);
+    expect(stdout).toMatch(/^StatefulMigration \S+\/m-tty Completed in 9\.01s/);
+    expect(stderr).toMatch(/Transferring +\|[\u2588\u2591]{40}\| \d+% {2}\d+\.\d MiB\/100\.0 MiB/);
+    expect(stderr).toMatch(/ MiB\/s {2}ETA \d+s/);
+    expect(stderr).toMatch(/Replaying +\|\u2588{40}\| 100% {2}100\.0 MiB\/100\.0 MiB {2}replay depth \d+/);
+    expect(stderr).toContain('\u001b[?25l'); // the cursor hidden while the bar runs...
+    expect(stderr).toContain('\u001b[?25h'); // ...and shown again
+  }, 60_000);
 });
 
 describe('ms2m operator as a real process', () => {
