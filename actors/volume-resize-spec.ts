@@ -5,7 +5,7 @@
 import { InvalidInputError } from '../adapters/errors.ts';
 import { DEFAULT_VR_PHASE_DEADLINES, type VolumeResizeSpec } from '../machines/volume-resize-spec.ts';
 import { validateSpec } from './crd/resource.ts';
-import { DEFAULT_MIGRATOR_IMAGE, volumeResizeResource } from './crd/volume-resize.ts';
+import { volumeResizeResource } from './crd/volume-resize.ts';
 import type { CrMeta } from './migration-spec.ts';
 
 /**
@@ -24,6 +24,12 @@ export function normalizeVolumeResizeSpec(
   if (limit && [...meta.name].length > limit.length)
     throw new InvalidInputError(object, `metadata.name must be at most ${limit.length} characters: ${limit.why}`);
   const s = validateSpec(volumeResizeResource, object, raw);
+  const migratorImage = s.migratorImage ?? runtime.migratorImage;
+  if (!migratorImage)
+    throw new InvalidInputError(
+      object,
+      'spec.migratorImage is unset and the operator has no default (MS2M_MIGRATOR_IMAGE): set one of them to an image with rclone and du',
+    );
   return {
     namespace: meta.namespace,
     name: meta.name,
@@ -37,7 +43,7 @@ export function normalizeVolumeResizeSpec(
     dryRun: s.dryRun,
     preSync: s.preSync,
     usedBytesMargin: s.usedBytesMargin,
-    migratorImage: s.migratorImage ?? runtime.migratorImage ?? DEFAULT_MIGRATOR_IMAGE,
+    migratorImage,
     phaseDeadlines: { ...DEFAULT_VR_PHASE_DEADLINES },
     maxAttempts: runtime.maxAttempts ?? 5,
     retryBaseMs: runtime.retryBaseMs ?? 500,

@@ -26,6 +26,7 @@ import { createOperatorHttp } from './http.ts';
 import { createOperatorMetrics } from './metrics.ts';
 import { createOperator } from './operator.ts';
 import { type OperatorProcessOptions, operatorOptionsProblem } from './operator-options.ts';
+import { realVolumeResizeController } from './volume-resize-wiring.ts';
 
 export { addOperatorOptions, type OperatorProcessOptions, operatorOptionsProblem } from './operator-options.ts';
 
@@ -108,6 +109,16 @@ export async function startOperatorProcess(
       : undefined,
     metrics,
     ...(inspection ? { inspect: inspection.inspect } : {}),
+    // VolumeResizes (storage.ms2m.io) under the same lease; MS2M_MIGRATOR_IMAGE names the migrator pods' image
+    volumeResizes: realVolumeResizeController({
+      kubeConfig: kc,
+      namespace: o.namespace,
+      cluster,
+      clock,
+      log,
+      logger,
+      registry: metrics.registry,
+    }),
   });
   const server = createOperatorHttp({
     registry: metrics.registry,

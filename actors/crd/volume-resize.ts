@@ -12,9 +12,6 @@ const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** A non-negative Kubernetes quantity (machines/quantity.ts parses the same language). */
 const QUANTITY = '^([+]?[0-9]+(\\.[0-9]*)?|[+]?\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$';
 
-/** The image with rclone the migrator and probe pods run, unless spec.migratorImage names another. */
-export const DEFAULT_MIGRATOR_IMAGE = 'localhost/ms2m/rclone:dev';
-
 const volume = z.object({
   name: z
     .string()
@@ -66,14 +63,10 @@ export const volumeResizeSpecSchema = z
       .max(1000)
       .default(10)
       .meta({ description: 'Percent: newSize must exceed the used bytes by this margin.' }),
-    migratorImage: z
-      .string()
-      .min(1)
-      .max(512)
-      .optional()
-      .meta({
-        description: `Image with rclone and du for the migrator and probe pods; default ${DEFAULT_MIGRATOR_IMAGE}.`,
-      }),
+    migratorImage: z.string().min(1).max(512).optional().meta({
+      description:
+        "Image with rclone and du for the migrator and probe pods; default: the operator's MS2M_MIGRATOR_IMAGE.",
+    }),
     cancel: z.boolean().default(false).meta({ description: 'Cancel and roll back; retained volumes keep the data.' }),
   })
   .meta({ description: 'What to shrink and how.' });

@@ -53,6 +53,9 @@ export async function installOperatorPrerequisites(
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
   });
   await applyAll(admin, docs('statefulmigration.policy.yaml'));
+  // the operator process also runs VolumeResizes: their CRD and policy, as on a cluster
+  await applyAll(admin, docs('volumeresize.crd.yaml'));
+  await applyAll(admin, docs('volumeresize.policy.yaml'));
   await applyAll(admin, docs('rbac.yaml'));
   // the same roles the ServiceAccount gets, bound to a client-certificate user the test can act as
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);

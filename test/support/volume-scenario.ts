@@ -56,7 +56,7 @@ export function volumeScenario(opts: VolumeScenarioOptions = {}) {
       ],
       ...opts.spec,
     },
-    { maxAttempts: opts.maxAttempts ?? 3, retryBaseMs: 200 },
+    { maxAttempts: opts.maxAttempts ?? 3, retryBaseMs: 200, migratorImage: 'localhost/ms2m/rclone:dev' },
   );
   const deps: VolumeResizeHostDeps = { volumes, clock, logger: silent, pollMs: 100, log };
   const resizeId = 'default/vr1/vr-uid-1';

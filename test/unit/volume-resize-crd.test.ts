@@ -66,6 +66,9 @@ describe('VolumeResize resource', () => {
         { statefulSetName: 'db', volumes: [{ name: 'd', newSize: '1Gi' }] },
       ),
     ).toThrow(/at most 40 characters/);
+    expect(() =>
+      normalizeVolumeResizeSpec(meta, { statefulSetName: 'db', volumes: [{ name: 'd', newSize: '1Gi' }] }),
+    ).toThrow(/spec\.migratorImage is unset and the operator has no default \(MS2M_MIGRATOR_IMAGE\)/);
   });
 
   it('quantities parse as Kubernetes writes them', () => {

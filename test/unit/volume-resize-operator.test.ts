@@ -48,6 +48,7 @@ function setup(copyStepMs = 5) {
     log: createMemoryEventLog(),
     pollMs: 5,
     runtime: { maxAttempts: 2, retryBaseMs: 5 },
+    migratorImage: 'localhost:5000/ms2m/migrator:test',
     metrics,
   });
   return { volumes, resources, events, controller, registry };
