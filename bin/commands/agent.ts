@@ -84,6 +84,8 @@ Examples:
         if (v !== undefined) env[variable] = String(v);
       }
       if (o.insecureRegistry) env.MS2M_AGENT_INSECURE_REGISTRY = '1';
+      if (!env.MS2M_AGENT_TOKEN && !env.MS2M_AGENT_TOKEN_FILE)
+        throw new UsageError('ms2m agent needs --token or --token-file (or MS2M_AGENT_TOKEN or MS2M_AGENT_TOKEN_FILE)');
       const { AgentConfigError, startAgentProcess } = await import('../../agent/agent-process.ts');
       let agent: AgentProcess;
       try {
