@@ -21,7 +21,7 @@ import { overlayOf } from '../../actors/diagram-overlay.ts';
 import { InvalidInputError, Ms2mError, NotFoundError } from '../../adapters/errors.ts';
 import type { EventLogReader } from '../../adapters/event-log/port.ts';
 import { keyText } from '../../machines/envelope.ts';
-import type { EvaluationCharts } from './api.ts';
+import type { EvaluationCharts, InstanceSummary } from './api.ts';
 import { clientBundle } from './bundle.ts';
 import { chartOf } from './log-source.ts';
 import { instanceDetail, instanceSummary } from './model.ts';
@@ -114,6 +114,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const bundle = await clientBundle(opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
   const store = await InstanceStore.open(opts.reader, opts.logger);
   const svgCache = new Map<string, string>();
+  const summaries = new Map<string, InstanceSummary>();
   const sse = new Set<ServerResponse>();
   const unsubscribe = store.onChange((key) => {
     const data = `event: change\ndata: ${JSON.stringify(key)}\n\n`;
@@ -141,7 +142,15 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     '/style.css': (_u, res) => send(res, 200, 'text/css; charset=utf-8', bundle.css, 'no-cache'),
     '/api/instances': (_u, res) => {
       const t = now();
-      const instances = store.list().map((s) => instanceSummary(chartOf(s.key.kind), s.events, t));
+      const instances = store.list().map((s) => {
+        // a finished instance's summary never changes: folded once (a log of an evaluation holds thousands)
+        const k = keyText(s.key);
+        const kept = summaries.get(k);
+        if (kept && kept.events === s.events.length) return kept;
+        const summary = instanceSummary(chartOf(s.key.kind), s.events, t);
+        if (summary.done) summaries.set(k, summary);
+        return summary;
+      });
       json(res, { source: opts.source, instances });
     },
     '/api/instance': (u, res) => {
