@@ -27,6 +27,9 @@ export function rejectionOf(ctx: MigrationContext, d: EventData['SourceInspected
   return null;
 }
 
+/** The part of the context the replay rules read (after the sample was recorded). */
+export type ReplayJudged = Pick<MigrationContext, 'spec' | 'replay'>;
+
 const since = (at: number, start: number | undefined): number => (start === undefined ? 0 : at - start);
 
 /**
@@ -47,20 +50,20 @@ export const isDrained = (d: EventData['ReplayDepthSampled']): boolean =>
 export const isCaughtUp = (d: EventData['ReplayDepthSampled']): boolean => d.ready === 0;
 
 /** Cutoff mode: replay ran for T_cutoff while messages remain. */
-export function cutoffReached(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+export function cutoffReached(after: ReplayJudged, d: EventData['ReplayDepthSampled'], at: number): boolean {
   const cutoff = after.replay.cutoff;
   if (after.spec.replayMode !== 'Cutoff' || !cutoff) return false;
   return d.depth > 0 && since(at, after.replay.startedAt) >= cutoff.seconds * 1000;
 }
 
 /** Drain mode: depth has not decreased for `drainStallSeconds`. */
-export function drainStalled(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+export function drainStalled(after: ReplayJudged, d: EventData['ReplayDepthSampled'], at: number): boolean {
   if (after.spec.replayMode !== 'Drain' || d.depth === 0) return false;
   return since(at, after.replay.lastDecreaseAt) >= after.spec.drainStallSeconds * 1000;
 }
 
 /** Drain mode: replay ran past replayMaxSeconds, the hard limit. */
-export function drainTooLong(after: MigrationContext, d: EventData['ReplayDepthSampled'], at: number): boolean {
+export function drainTooLong(after: ReplayJudged, d: EventData['ReplayDepthSampled'], at: number): boolean {
   return (
     after.spec.replayMode === 'Drain' &&
     d.depth > 0 &&

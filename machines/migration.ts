@@ -15,10 +15,17 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { StepInput as ChartStepInput } from './chart.ts';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
-import type { MachineEvent, Step } from './events.ts';
+import type { EventData, MachineEvent, Step } from './events.ts';
 import { cutoffReached, drainStalled, drainTooLong, isCaughtUp, isDrained, rejectionOf } from './guards.ts';
 import { closePhase, failWith } from './phase-timing.ts';
-import { recordFact } from './record-fact.ts';
+import { recordFact, replayAfterSample } from './record-fact.ts';
+
+/** What the replay guards judge a sample by: the spec and the replay record as the sample leaves it. */
+const replayJudged = (context: MigrationContext, d: EventData['ReplayDepthSampled'], at: number) => ({
+  spec: context.spec,
+  replay: replayAfterSample(context, d, at),
+});
+
 import { type ActivePhase, retryDelayMs } from './spec.ts';
 
 /**
@@ -84,15 +91,15 @@ export const migrationSetup = setup({
     mustStopSource: ({ context, event }) => {
       const d = sample(event);
       if (d === undefined || context.replay.sourceStopped) return false;
-      return isCaughtUp(d) || cutoffReached(recordFact(context, event), d, event.at);
+      return isCaughtUp(d) || cutoffReached(replayJudged(context, d, event.at), d, event.at);
     },
     replayStalled: ({ context, event }) => {
       const d = sample(event);
-      return d !== undefined && drainStalled(recordFact(context, event), d, event.at);
+      return d !== undefined && drainStalled(replayJudged(context, d, event.at), d, event.at);
     },
     replayTooLong: ({ context, event }) => {
       const d = sample(event);
-      return d !== undefined && drainTooLong(recordFact(context, event), d, event.at);
+      return d !== undefined && drainTooLong(replayJudged(context, d, event.at), d, event.at);
     },
   },
   actions: {

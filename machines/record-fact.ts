@@ -4,7 +4,34 @@
  */
 import type { MigrationContext } from './context.ts';
 import { computeCutoff } from './cutoff.ts';
-import type { MachineEvent } from './events.ts';
+import type { EventData, MachineEvent } from './events.ts';
+
+/**
+ * The replay record after a depth sample: rates, the cutoff (computed once, from the first rates), the last depth
+ * and when it last decreased. The replay guards judge this without building the whole next context.
+ */
+export function replayAfterSample(
+  ctx: Pick<MigrationContext, 'spec' | 'replay'>,
+  d: EventData['ReplayDepthSampled'],
+  at: number,
+): MigrationContext['replay'] {
+  const mu = d.consumerRate ?? ctx.replay.mu;
+  const lambda = d.producerRate ?? ctx.replay.lambda;
+  const decreased = ctx.replay.lastDepth === undefined || d.depth < ctx.replay.lastDepth;
+  const cutoff =
+    ctx.replay.cutoff ??
+    (ctx.spec.replayMode === 'Cutoff' && (mu !== undefined || (ctx.spec.replayCutoffSeconds ?? 0) > 0)
+      ? computeCutoff(ctx.spec.replayCutoffSeconds, ctx.spec.replayMaxSeconds, mu, lambda)
+      : undefined);
+  return {
+    ...ctx.replay,
+    mu,
+    lambda,
+    cutoff,
+    lastDepth: d.depth,
+    lastDecreaseAt: decreased ? at : ctx.replay.lastDecreaseAt,
+  };
+}
 
 export function recordFact(ctx: MigrationContext, event: MachineEvent): MigrationContext {
   const next: MigrationContext = { ...ctx, now: Math.max(ctx.now, event.at) };
@@ -80,22 +107,8 @@ export function recordFact(ctx: MigrationContext, event: MachineEvent): Migratio
       break;
     case 'ReplayDepthSampled': {
       const d = event.data;
-      const mu = d.consumerRate ?? ctx.replay.mu;
-      const lambda = d.producerRate ?? ctx.replay.lambda;
-      const decreased = ctx.replay.lastDepth === undefined || d.depth < ctx.replay.lastDepth;
-      const cutoff =
-        ctx.replay.cutoff ??
-        (ctx.spec.replayMode === 'Cutoff' && (mu !== undefined || (ctx.spec.replayCutoffSeconds ?? 0) > 0)
-          ? computeCutoff(ctx.spec.replayCutoffSeconds, ctx.spec.replayMaxSeconds, mu, lambda)
-          : undefined);
-      next.replay = {
-        ...ctx.replay,
-        mu,
-        lambda,
-        cutoff,
-        lastDepth: d.depth,
-        lastDecreaseAt: decreased ? event.at : ctx.replay.lastDecreaseAt,
-      };
+      next.replay = replayAfterSample(ctx, d, event.at);
+      const { mu } = next.replay;
       next.progress = {
         ...ctx.progress,
         replayDepth: d.depth,
