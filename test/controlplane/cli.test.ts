@@ -418,7 +418,7 @@ describe('follow shows what the status reports (no operator in this namespace: t
 
   beforeAll(async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    for (const name of ['m-plain', 'm-tty'])
+    for (const name of ['m-plain', 'm-tty', 'm-stuck'])
       await crs.createNamespacedCustomObject({
         ...GROUP,
         namespace: ns,
@@ -491,6 +491,23 @@ describe('follow shows what the status reports (no operator in this namespace: t
       / {2}Completed +100\.0 MiB\/100\.0 MiB {2}replay depth 0 {2}replayed 40 {2}· Migrated app to node-b$/,
     );
   }, 60_000);
+
+  it('follow gives up at --timeout (exit 1, the migration goes on); status -A shows every namespace', async () => {
+    const run = await runCliWith(['follow', 'm-stuck', '--timeout', '1s', '--kubeconfig', cp.kubeconfigPath, '-n', ns]);
+    expect(run).toMatchObject({ code: 1, stdout: '' });
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(
+      `ms2m: StatefulMigration ${ns}/m-stuck is still Pending after 1s (--timeout); it goes on: ms2m follow m-stuck -n ${ns}`,
+    );
+    const all = await runCliWith(['status', '-A', '--kubeconfig', cp.kubeconfigPath]);
+    expect(all.code).toBe(0);
+    const rows = all.stdout
+      .trimEnd()
+      .split('\n')
+      .map((r) => r.split(/ {3,}/));
+    expect(rows[0]?.slice(0, 3)).toEqual(['NAMESPACE', 'NAME', 'PHASE']);
+    expect(rows).toContainEqual(expect.arrayContaining([ns, 'm-stuck', 'Pending']));
+    expect(rows).toContainEqual(expect.arrayContaining([namespace, 'm-ghost', 'Failed']));
+  });
 
   it('on a TTY: a progress bar (cli-progress) with the same figures, cleared at the end', async () => {
     let stderr = '';
