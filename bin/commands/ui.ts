@@ -27,6 +27,11 @@ export const uiCommand: CommandModule = {
         'loopback address to listen on: 127.0.0.1, ::1 or localhost',
         text('--host'),
         '127.0.0.1',
+      )
+      .option(
+        '--shadow <path>',
+        "SHADOW's CSVs (a file or a directory) drawn beside ours on the evaluation page",
+        text('--shadow'),
       );
     addLogSourceOptions(cmd).addHelpText(
       'after',

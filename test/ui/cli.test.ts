@@ -16,6 +16,7 @@ import { silent } from '../support/scenario.ts';
 import { appendAs, golden } from './logs.ts';
 
 const repoRoot = join(import.meta.dirname, '../..');
+const SHADOW = join(repoRoot, '..', 'shared', 'reference', 'shadow-eval');
 const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
 interface Run {
@@ -140,11 +141,11 @@ describe('ms2m diagram', () => {
 });
 
 describe('ms2m ui', () => {
-  it('serves the log on loopback until SIGINT, then exits 0; refuses other hosts; changes nothing in the log', async () => {
+  it('serves the log (and the SHADOW runs) on loopback until SIGINT, then exits 0; refuses other hosts; changes nothing in the log', async () => {
     const before = await fingerprint(dir);
     let url = '';
     const checks: Promise<void>[] = [];
-    const r = await ms2m(['ui', '--log', dir, '--port', '0'], (text, child) => {
+    const r = await ms2m(['ui', '--log', dir, '--port', '0', '--shadow', SHADOW], (text, child) => {
       const m = /ms2m ui: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
       if (!m || url) return;
       url = m[1]!;
@@ -158,6 +159,14 @@ describe('ms2m ui', () => {
               ['default/done/uid-d', 'Completed'],
               ['default/running/uid-r', 'Replaying'],
             ]);
+            const evaluation = (await (await fetch(`${url}api/evaluation`)).json()) as {
+              note: string;
+              charts: unknown[];
+            };
+            expect(evaluation.charts).toHaveLength(4);
+            expect(evaluation.note).toMatch(
+              /^2 migrations in the log \(0 with a message rate\), \d+ SHADOW runs beside them$/,
+            );
             const page = await fetch(url);
             expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
             expect(await page.text()).toContain('<script type="module" src="/app.js"></script>');
