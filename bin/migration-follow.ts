@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import type { StatefulMigrationStatusWire } from '../actors/crd/stateful-migration.ts';
 import { goDuration } from '../actors/go-duration.ts';
 import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
-import type { CliIo } from './command-context.ts';
+import { type CliIo, ExitCode } from './command-context.ts';
 import type { Migrations, StatefulMigrationObject } from './kube.ts';
 
 export interface FollowOptions {
@@ -98,6 +98,14 @@ export async function followMigration(
   let lastPlainText = '';
   let failures = 0;
   let last: StatefulMigrationObject | undefined;
+  // Ctrl-C stops following (the bar is cleared and the cursor shown again); the migration goes on
+  let interrupted = false;
+  let wake: (() => void) | undefined;
+  const onInterrupt = () => {
+    interrupted = true;
+    wake?.();
+  };
+  process.once('SIGINT', onInterrupt);
   try {
     for (;;) {
       let obj: StatefulMigrationObject;
@@ -159,9 +167,21 @@ export async function followMigration(
           `StatefulMigration ${id} is still ${current} after ${goDuration(o.timeoutMs)} (--timeout); it goes on: ms2m follow ${name} -n ${m.namespace}`,
           { transient: true },
         );
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, o.pollMs ?? 250);
+      });
+      if (interrupted) {
+        bars?.stop();
+        bars = undefined;
+        io.stderr.write(
+          `ms2m: stopped following StatefulMigration ${id} (${last?.status?.phase ?? 'Pending'}); it goes on: ms2m follow ${name} -n ${m.namespace}\n`,
+        );
+        throw new ExitCode(130);
+      }
     }
   } finally {
+    process.off('SIGINT', onInterrupt);
     bars?.stop();
   }
 }

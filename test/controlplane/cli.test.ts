@@ -509,6 +509,24 @@ describe('follow shows what the status reports (no operator in this namespace: t
     expect(rows).toContainEqual(expect.arrayContaining([namespace, 'm-ghost', 'Failed']));
   });
 
+  it('Ctrl-C stops following with exit 130 and says how to follow again (a real process)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, join(repoRoot, 'bin/ms2m.ts'), 'follow', 'm-stuck', '-n', ns],
+      { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const done = collect(child, 150_000);
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    await eventually('following m-stuck', async () => (/ {2}Pending/.test(stderr) ? true : undefined), 140_000);
+    child.kill('SIGINT');
+    const run = await done;
+    expect(run.code).toBe(130);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(
+      `ms2m: stopped following StatefulMigration ${ns}/m-stuck (Pending); it goes on: ms2m follow m-stuck -n ${ns}`,
+    );
+  }, 170_000);
+
   it('on a TTY: a progress bar (cli-progress) with the same figures, cleared at the end', async () => {
     let stderr = '';
     const tty = Object.assign(
