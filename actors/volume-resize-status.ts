@@ -5,9 +5,10 @@
  * (on failure: what happened and where the data is).
  */
 
+import type { EventLogReader } from '../adapters/event-log/port.ts';
 import type { EventEnvelope } from '../machines/envelope.ts';
 import { Fold } from '../machines/fold.ts';
-import type { VolumeResizeSnapshot } from '../machines/volume-resize-chart.ts';
+import { VOLUME_RESIZE_KIND, type VolumeResizeSnapshot } from '../machines/volume-resize-chart.ts';
 import type { Unit } from '../machines/volume-resize-context.ts';
 import type { VrPhase } from '../machines/volume-resize-spec.ts';
 import { volumeResizeChart } from './charts/volume-resize.ts';
@@ -192,4 +193,23 @@ export function vrStatusObserver(o: {
       written = text;
     },
   };
+}
+
+/**
+ * The status of every VolumeResize in a log, projected from its events alone (read-only): `ms2m status --log`.
+ *
+ * @example
+ * ```ts
+ * for (const r of await vrStatusesFromLog(reader)) console.log(r.id, r.status.phase);
+ * ```
+ */
+export async function vrStatusesFromLog(
+  reader: Pick<EventLogReader, 'list' | 'read' | 'locate'>,
+): Promise<Array<{ id: string; status: VolumeResizeStatusWire }>> {
+  const out: Array<{ id: string; status: VolumeResizeStatusWire }> = [];
+  for (const key of await reader.list(VOLUME_RESIZE_KIND)) {
+    const status = vrStatusFromLog(await reader.read(key), { eventLog: reader.locate(key) });
+    if (status) out.push({ id: key.id, status });
+  }
+  return out;
 }

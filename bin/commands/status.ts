@@ -115,6 +115,9 @@ async function fromLog(name: string | undefined, o: StatusOptions, io: CliIo): P
       id = (await findMigration(reader, namespaceOf(o), name, where)).key.id;
     }
     const migrations = await foldMigrations(reader, where, id);
+    // the log's VolumeResizes too, when listing everything (their status from their own chart's projection)
+    const resizes =
+      id === undefined ? await (await import('../../actors/volume-resize-status.ts')).vrStatusesFromLog(reader) : [];
     const status = (mid: string, final: (typeof migrations)[number]['final']) =>
       projectStatus(final, { eventLog: reader.locate({ kind: MIGRATION_KIND, id: mid }) });
     if (output === 'text') {
@@ -123,12 +126,16 @@ async function fromLog(name: string | undefined, o: StatusOptions, io: CliIo): P
         const s = status(m.id, m.final);
         io.stdout.write(`${m.id}  ${s.phase}  ${s.message}\n`);
       }
+      for (const r of resizes) io.stdout.write(`VolumeResize ${r.id}  ${r.status.phase}  ${r.status.message}\n`);
       return;
     }
     const doc =
       id !== undefined && migrations[0]
         ? status(migrations[0].id, migrations[0].final)
-        : Object.fromEntries(migrations.map((m) => [m.id, status(m.id, m.final)]));
+        : Object.fromEntries([
+            ...migrations.map((m) => [m.id, status(m.id, m.final)]),
+            ...resizes.map((r) => [r.id, r.status]),
+          ]);
     io.stdout.write(output === 'yaml' ? dumpYaml(doc) : `${JSON.stringify(doc, null, 2)}\n`);
   } finally {
     await reader.close();
