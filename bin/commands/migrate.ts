@@ -99,6 +99,12 @@ async function brokerSetup(
     }
     const containers = p.spec?.containers ?? [];
     container = o.container ? containers.find((c) => c.name === o.container) : containers[0];
+    if (!container)
+      throw new NotFoundError(
+        'Container',
+        `${o.container ?? '(any)'} in Pod ${m.namespace}/${pod}`,
+        `its containers are ${containers.map((c) => c.name).join(', ') || 'none'}`,
+      );
   }
   const literal = (s: EnvSource | undefined) => (s && 'value' in s ? s.value : undefined);
   const queueName = o.queue ?? literal(envOf(container, ['QUEUE_NAME']));
