@@ -14,7 +14,6 @@ import {
   parseConfigurations,
   parseRates,
 } from '../../eval/runner/matrix.ts';
-import { startEvaluation } from '../../eval/runner/start.ts';
 import { duration, text, wholeNumber } from '../cli-options.ts';
 import { type CliIo, type CommandModule, ExitCode, UsageError } from '../command-context.ts';
 import { cliLogger } from '../log-source.ts';
@@ -166,6 +165,8 @@ Examples:
         };
         process.on('SIGINT', onSigint);
         try {
+          // loaded here: the runner pulls in the cluster and Kubernetes clients (~1 s), which `ms2m help` must not pay
+          const { startEvaluation } = await import('../../eval/runner/start.ts');
           const summary = await startEvaluation(
             {
               name,
