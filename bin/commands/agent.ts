@@ -86,6 +86,8 @@ Examples:
       if (o.insecureRegistry) env.MS2M_AGENT_INSECURE_REGISTRY = '1';
       if (!env.MS2M_AGENT_TOKEN && !env.MS2M_AGENT_TOKEN_FILE)
         throw new UsageError('ms2m agent needs --token or --token-file (or MS2M_AGENT_TOKEN or MS2M_AGENT_TOKEN_FILE)');
+      // listening for the signal before the start: a SIGTERM while it starts stops it once started
+      const signalled = untilSignal();
       const { AgentConfigError, startAgentProcess } = await import('../../agent/agent-process.ts');
       let agent: AgentProcess;
       try {
@@ -95,7 +97,7 @@ Examples:
         throw err;
       }
       io.stderr.write(`ms2m agent: listening on ${agent.address.address}:${agent.address.port}; Ctrl-C stops it\n`);
-      await untilSignal();
+      await signalled;
       await agent.stop();
     });
   },

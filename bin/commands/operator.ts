@@ -29,10 +29,12 @@ Examples:
     addOperatorOptions(cmd).action(async (o: OperatorProcessOptions) => {
       const problem = operatorOptionsProblem(o);
       if (problem) throw new UsageError(`ms2m operator: ${problem}`);
+      // listening for the signal before the start: a SIGTERM while it starts stops it once started
+      const signalled = untilSignal();
       const { startOperatorProcess } = await import('../../actors/controller/operator-process.ts');
       const op = await startOperatorProcess(o);
       io.stderr.write(`ms2m operator: running (http :${op.httpPort}); Ctrl-C stops it\n`);
-      await untilSignal();
+      await signalled;
       await op.stop();
     });
   },
