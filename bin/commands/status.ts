@@ -1,9 +1,10 @@
 /**
- * `ms2m status [name]`: StatefulMigrations from the API server (a table, or `-o wide|json|yaml`), or, with
+ * `ms2m status [name]`: StatefulMigrations and VolumeResizes (`--kind`) from the API server (a table each, or
+ * `-o wide|json|yaml`), or, with
  * `--log DIR` / `--nats URL`, the status projected from the event log alone (read-only).
  */
 import type { Command } from 'commander';
-import { outputFormat, text } from '../cli-options.ts';
+import { oneOf, outputFormat, text } from '../cli-options.ts';
 import { type CliIo, type CommandModule, UsageError } from '../command-context.ts';
 import type { StatefulMigrationObject } from '../kube.ts';
 import { addKubeOptions, type KubeOptions } from '../kube-options.ts';
@@ -16,7 +17,11 @@ interface StatusOptions extends KubeOptions, LogSourceOptions {
   output?: Format;
   id?: string;
   allNamespaces?: boolean;
+  kind?: Kind;
 }
+
+const KINDS = ['all', 'StatefulMigration', 'VolumeResize'] as const;
+type Kind = (typeof KINDS)[number];
 
 /** `5m`, `3h`, `2d`: kubectl's AGE. */
 export function age(from: string | undefined, now = Date.now()): string {
@@ -63,28 +68,50 @@ function rowsOf(
 }
 
 async function fromApi(name: string | undefined, o: StatusOptions, io: CliIo): Promise<void> {
-  const [{ connect }, { progressText }, { dumpYaml }] = await Promise.all([
+  const [{ connect }, { progressText }, { dumpYaml }, vr] = await Promise.all([
     import('../kube.ts'),
     import('../migration-follow.ts'),
     import('@kubernetes/client-node'),
+    import('../volume-resizes.ts'),
   ]);
   const m = connect(o);
   if (name !== undefined && o.allNamespaces) throw new UsageError('give a name or --all-namespaces, not both');
   const output = o.output ?? 'text';
+  const kind = o.kind ?? 'all';
+  const resizes = new vr.VolumeResizes(m);
+  const write = (doc: unknown, rows: () => string[][]) => {
+    if (output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    else if (output === 'yaml') io.stdout.write(dumpYaml(doc));
+    else io.stdout.write(`${table(rows())}\n`);
+  };
   if (name !== undefined) {
-    const obj = await m.get(name);
-    if (output === 'json') io.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
-    else if (output === 'yaml') io.stdout.write(dumpYaml(obj));
-    else io.stdout.write(`${table(rowsOf([obj], output === 'wide', false, progressText))}\n`);
+    // one name: the StatefulMigration unless --kind VolumeResize says otherwise
+    if (kind === 'VolumeResize') {
+      const obj = await resizes.get(name);
+      write(obj, () => vr.volumeResizeRows([obj], output === 'wide', false, age));
+    } else {
+      const obj = await m.get(name);
+      write(obj, () => rowsOf([obj], output === 'wide', false, progressText));
+    }
     return;
   }
-  const items = await m.list(o.allNamespaces);
-  const list = { apiVersion: 'v1', kind: 'List', items };
-  if (output === 'json') io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-  else if (output === 'yaml') io.stdout.write(dumpYaml(list));
-  else if (items.length === 0)
-    io.stderr.write(`No StatefulMigrations in ${o.allNamespaces ? 'any namespace' : `namespace ${m.namespace}`}\n`);
-  else io.stdout.write(`${table(rowsOf(items, output === 'wide', Boolean(o.allNamespaces), progressText))}\n`);
+  const all = Boolean(o.allNamespaces);
+  const migrations = kind === 'VolumeResize' ? [] : await m.list(all);
+  // listing both kinds on a server without the VolumeResize CRD lists the migrations alone
+  const vrs = kind === 'StatefulMigration' ? [] : ((await resizes.list(all, kind === 'all')) ?? []);
+  const items = [...migrations, ...vrs];
+  if (output === 'json' || output === 'yaml') return write({ apiVersion: 'v1', kind: 'List', items }, () => []);
+  const what = {
+    all: 'StatefulMigrations or VolumeResizes',
+    StatefulMigration: 'StatefulMigrations',
+    VolumeResize: 'VolumeResizes',
+  }[kind];
+  if (items.length === 0) io.stderr.write(`No ${what} in ${all ? 'any namespace' : `namespace ${m.namespace}`}\n`);
+  const tables = [
+    migrations.length > 0 ? table(rowsOf(migrations, output === 'wide', all, progressText)) : '',
+    vrs.length > 0 ? table(vr.volumeResizeRows(vrs, output === 'wide', all, age)) : '',
+  ].filter(Boolean);
+  if (tables.length > 0) io.stdout.write(`${tables.join('\n\n')}\n`);
 }
 
 /** The status projected from the log: JSON by default (as before the API mode existed), or one line each. */
@@ -147,10 +174,17 @@ export const statusCommand: CommandModule = {
   register(program: Command, io: CliIo) {
     const cmd = program
       .command('status')
-      .description('StatefulMigrations from the API server, or their status projected from an event log')
+      .description(
+        'StatefulMigrations and VolumeResizes from the API server, or their status projected from an event log',
+      )
       .argument('[name]', 'one StatefulMigration (default: all of the namespace)')
       .option('-o, --output <format>', 'text, wide, json or yaml', outputFormat('status', FORMATS))
       .option('-A, --all-namespaces', 'every namespace (API mode)')
+      .option(
+        '--kind <kind>',
+        'API mode: StatefulMigration, VolumeResize or all',
+        oneOf('--kind', KINDS, 'a kind ms2m status lists'),
+      )
       .option('--id <id>', 'with a log: one stream id, NAMESPACE/NAME/UID', text('--id'))
       .addHelpText(
         'after',
@@ -162,9 +196,12 @@ Examples:
   $ ms2m status                                  the table of the namespace
   $ ms2m status m1 -o yaml                       one resource, as YAML
   $ ms2m status -A -o wide                       every namespace, with progress and message
+  $ ms2m status --kind VolumeResize              the VolumeResizes alone (one name: --kind VolumeResize NAME)
   $ ms2m status --log .ms2m/log -o text          projected from an embedded event log`,
       );
     addLogSourceOptions(addKubeOptions(cmd)).action(async (name: string | undefined, o: StatusOptions) => {
+      if ((o.log !== undefined || o.nats !== undefined) && o.kind !== undefined)
+        throw new UsageError('--kind is for the API server: with a log, status lists both kinds (or --id one stream)');
       if (o.log !== undefined || o.nats !== undefined) await fromLog(name, o, io);
       else if (o.id !== undefined) throw new UsageError('--id needs --log DIR or --nats URL (it names a log stream)');
       else await fromApi(name, o, io);
