@@ -16,13 +16,16 @@ import {
   type ReadProgress,
   readRecords,
   readShadowCsv,
+  readVolumeResizeRecords,
   recordFilter,
   renderSvg,
   toShadowCsv,
+  toVolumeResizeCsv,
+  type VolumeResizeRecord,
 } from '../../eval/analysis/index.ts';
 import { summaryTable } from '../../eval/analysis/summary.ts';
 import { MIGRATION_KIND } from '../../machines/migration-chart.ts';
-import { outputFormat, text } from '../cli-options.ts';
+import { oneOf, outputFormat, text } from '../cli-options.ts';
 import { type CliIo, type CommandModule, UsageError } from '../command-context.ts';
 import { addLogSourceOptions, type LogSourceOptions, openLogSource, sourceName } from '../log-source.ts';
 
@@ -36,6 +39,52 @@ interface AnalyzeOptions extends LogSourceOptions {
   charts?: string;
   shadow?: string[];
   output: 'text' | 'json';
+  kind: 'StatefulMigration' | 'VolumeResize';
+}
+
+/** `--kind VolumeResize`: one CSV row per resize (outcome, phase durations, claims, bytes), read-only. */
+async function analyzeVolumeResizes(o: AnalyzeOptions, io: CliIo): Promise<void> {
+  const migrationOnly = {
+    label: '--label',
+    configuration: '--configuration',
+    aggregate: '--aggregate',
+    charts: '--charts',
+    shadow: '--shadow',
+  } as const;
+  for (const [key, flag] of Object.entries(migrationOnly))
+    if (o[key as keyof typeof migrationOnly] !== undefined)
+      throw new UsageError(`${flag} is for migrations; with --kind VolumeResize use --since, --until, --csv and -o`);
+  const filters = {
+    ...(o.since === undefined ? {} : { since: o.since }),
+    ...(o.until === undefined ? {} : { until: o.until }),
+  };
+  const reader = await openLogSource(o, 'ms2m analyze', io.stderr);
+  let records: VolumeResizeRecord[];
+  try {
+    records = await readVolumeResizeRecords(reader, filters);
+  } finally {
+    await reader.close();
+  }
+  const csv = toVolumeResizeCsv(records);
+  const written: string[] = [];
+  if (o.csv === '-') io.stdout.write(csv);
+  else if (o.csv !== undefined) {
+    await writeFileAtomic(o.csv, csv);
+    written.push(o.csv);
+  }
+  if (o.output === 'json') {
+    io.stdout.write(
+      `${JSON.stringify({ source: sourceName(o), volumeResizes: records.length, records, written }, null, 2)}\n`,
+    );
+  } else if (o.csv !== '-') {
+    const lines = [`${records.length} volume resize(s) from ${sourceName(o)}`];
+    for (const r of records)
+      lines.push(
+        `  ${r.resize}  ${r.outcome}${r.reason ? ` (${r.reason})` : ''}  ${r.claimsReplaced}/${r.claims} claims  ${r.bytesCopied} bytes copied`,
+      );
+    for (const f of written) lines.push(`wrote ${f}`);
+    io.stdout.write(`${lines.join('\n')}\n`);
+  }
 }
 
 const collect = (flag: string) => (value: string, previous?: string[]) => [...(previous ?? []), text(flag)(value)];
@@ -115,6 +164,12 @@ export const analyzeCommand: CommandModule = {
         collect('--shadow'),
       )
       .option('-o, --output <format>', 'text or json (one document)', outputFormat('analyze', ['text', 'json']), 'text')
+      .option(
+        '--kind <kind>',
+        'StatefulMigration, or VolumeResize: one CSV row per resize',
+        oneOf('--kind', ['StatefulMigration', 'VolumeResize'] as const, 'a kind ms2m analyze reads'),
+        'StatefulMigration',
+      )
       .addHelpText(
         'after',
         `
@@ -123,12 +178,14 @@ Examples:
   $ ms2m analyze --nats nats://127.0.0.1:4222 --label ms2m.io/eval-run=march --csv results.csv --aggregate aggregate.csv
   $ ms2m analyze --log .ms2m/log --configuration statefulset-shadowpod --since 2026-03-16T00:00:00Z --csv -
   $ ms2m analyze --log .ms2m/log --shadow ../shared/reference/shadow-eval --charts charts/
+  $ ms2m analyze --log .ms2m/log --kind VolumeResize --csv resizes.csv
 
 Durations in the CSV are SHADOW's (Go durations: 396ms, 1.243s, 1m10.099s; total_time_s in seconds); ms2m's own
 columns after SHADOW's twelve give exact milliseconds. Downtime comes from the evaluation runner's measurements
 (EvaluationRun streams in the same log); a migration without one has empty downtime cells.`,
       );
     addLogSourceOptions(cmd).action(async (o: AnalyzeOptions) => {
+      if (o.kind === 'VolumeResize') return analyzeVolumeResizes(o, io);
       const labels = o.label ?? {};
       const filters = {
         ...(o.since === undefined ? {} : { since: o.since }),

@@ -21,7 +21,20 @@ export {
   type RunMeasurement,
 } from './evaluation-run.ts';
 export { derivedConfiguration, EVAL_LABELS, MigrationRecordBuilder } from './migration-record.ts';
-export { parseLabel, type ReadOptions, type ReadProgress, readRecords, recordFilter } from './read-records.ts';
+export {
+  parseLabel,
+  type ReadOptions,
+  type ReadProgress,
+  readRecords,
+  recordFilter,
+  timeWindow,
+} from './read-records.ts';
 export { renderSvg } from './render.ts';
 export { MS2M_COLUMNS, parseShadowCsv, readShadowCsv, SHADOW_COLUMNS, toShadowCsv } from './shadow-csv.ts';
 export * from './types.ts';
+export {
+  readVolumeResizeRecords,
+  toVolumeResizeCsv,
+  VOLUME_RESIZE_COLUMNS,
+  type VolumeResizeRecord,
+} from './volume-resize-record.ts';

@@ -48,16 +48,23 @@ export function parseLabel(text: string): [string, string] {
   return [text.slice(0, i), text.slice(i + 1)];
 }
 
-/** A predicate for the filters (checked once, so a bad time fails before anything is read). */
-export function recordFilter(filters: RecordFilters = {}): (r: MigrationRecord) => boolean {
+/** `--since`/`--until` as a predicate on a start time (a run without one is kept only without a window). */
+export function timeWindow(filters: Pick<RecordFilters, 'since' | 'until'> = {}): (at: string | null) => boolean {
   const since = filters.since === undefined ? -Infinity : timeOf(filters.since, 'since');
   const until = filters.until === undefined ? Infinity : timeOf(filters.until, 'until');
+  return (at) => {
+    if (at === null) return filters.since === undefined && filters.until === undefined;
+    const ms = Date.parse(at);
+    return ms >= since && ms < until;
+  };
+}
+
+/** A predicate for the filters (checked once, so a bad time fails before anything is read). */
+export function recordFilter(filters: RecordFilters = {}): (r: MigrationRecord) => boolean {
+  const inWindow = timeWindow(filters);
   const labels = Object.entries(filters.labels ?? {});
   return (r) => {
-    if (r.requestedAt !== null) {
-      const at = Date.parse(r.requestedAt);
-      if (at < since || at >= until) return false;
-    } else if (filters.since !== undefined || filters.until !== undefined) return false;
+    if (!inWindow(r.requestedAt)) return false;
     for (const [k, v] of labels) if (r.labels[k] !== v) return false;
     if (filters.configuration !== undefined && r.configuration !== filters.configuration) return false;
     return true;

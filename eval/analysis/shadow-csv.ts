@@ -59,7 +59,7 @@ export const MS2M_COLUMNS = [
 ] as const;
 
 /** RFC 4180: quoted when it holds a comma, a quote or a line break. */
-function cell(v: string | number | boolean | null | undefined): string {
+export function cell(v: string | number | boolean | null | undefined): string {
   if (v === null || v === undefined) return '';
   const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
