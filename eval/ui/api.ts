@@ -49,6 +49,24 @@ export interface InstanceDetail extends InstanceSummary {
   /** Current and visited state node ids (the diagram marks them). */
   current: string[];
   visited: Record<string, number>;
+  /** A VolumeResize's plan and per-claim status, projected from its events as the operator writes its status. */
+  volumeResize?: VolumeResizeView;
+}
+
+export interface VolumeResizeView {
+  plan: Array<{ order: number; step: string; action: string; kind: string; name: string; detail: string }>;
+  volumes: Array<{
+    volumeName: string;
+    replica: number;
+    phase: string;
+    oldPVCName: string;
+    newPVCName: string;
+    oldPVName?: string;
+    newPVName?: string;
+    usedBytes?: number;
+    bytesCopied: number;
+    bytesTotal: number;
+  }>;
 }
 
 /** The evaluation page: aggregate charts (vega-lite specs) of the runs in the log. */

@@ -7,10 +7,12 @@ import type { AnyChart } from '../../actors/chart.ts';
 import { type InstanceOverlay, overlayOf } from '../../actors/diagram-overlay.ts';
 import { parseEvent } from '../../actors/event-schema.ts';
 import { timeline } from '../../actors/timeline.ts';
+import { vrStatusFromLog } from '../../actors/volume-resize-status.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
 import { FastFold } from '../../machines/fast-fold.ts';
 import { MIGRATION_KIND } from '../../machines/migration-chart.ts';
-import type { InstanceDetail, InstanceSummary, PhaseSegment, TimelineRow } from './api.ts';
+import { VOLUME_RESIZE_KIND } from '../../machines/volume-resize-chart.ts';
+import type { InstanceDetail, InstanceSummary, PhaseSegment, TimelineRow, VolumeResizeView } from './api.ts';
 import { nameOf } from './log-source.ts';
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -37,12 +39,23 @@ function rowsOf(chart: AnyChart, envelopes: readonly EventEnvelope[]): TimelineR
 }
 
 function detailsOf(kind: string, context: Record<string, unknown>): Record<string, string> {
-  if (kind !== MIGRATION_KIND) return {};
-  const spec = context.spec as Record<string, unknown>;
+  const spec = (context.spec ?? {}) as Record<string, unknown>;
   const out: Record<string, string> = {};
   const put = (k: string, v: unknown) => {
     if (typeof v === 'string' && v !== '') out[k] = v;
   };
+  if (kind === VOLUME_RESIZE_KIND) {
+    put('statefulSet', spec.statefulSetName);
+    put(
+      'volumes',
+      (spec.volumes as Array<{ name: string; newSize: string }> | undefined)
+        ?.map((v) => `${v.name} → ${v.newSize}`)
+        .join(', '),
+    );
+    if (spec.dryRun === true) put('dryRun', 'true');
+    return out;
+  }
+  if (kind !== MIGRATION_KIND) return {};
   put('strategy', context.strategy ?? spec.migrationStrategy);
   put('transfer', spec.transferMode);
   put('replay', spec.replayMode);
@@ -88,7 +101,24 @@ export function instanceDetail(chart: AnyChart, envelopes: readonly EventEnvelop
       bytes.push({ t, mib: num(d.bytes) / 2 ** 20, totalMib: num(d.bytes) / 2 ** 20 });
   }
   const ctx = overlay.context as Record<string, unknown>;
-  const timings = (ctx.phaseTimings ?? {}) as Record<string, number>;
+  let timings = (ctx.phaseTimings ?? {}) as Record<string, number>;
+  let volumeResize: VolumeResizeView | undefined;
+  if (chart.kind === VOLUME_RESIZE_KIND) {
+    // the same projection the operator writes to the resource's status
+    const status = vrStatusFromLog(envelopes);
+    timings = status?.phaseTimingsMs ?? {};
+    volumeResize = { plan: status?.plan ?? [], volumes: status?.volumeStatuses ?? [] };
+    // bytes copied over time, summed over the claims (each claim's latest progress, its copy when verified)
+    const byClaim = new Map<string, { done: number; total: number }>();
+    for (const env of envelopes) {
+      if (env.type !== 'CopyProgressed' && env.type !== 'VolumeCopied') continue;
+      const d = env.data as Record<string, unknown>;
+      byClaim.set(`${num(d.replica)}/${String(d.volume)}`, { done: num(d.bytesTransferred), total: num(d.bytesTotal) });
+      const sum = (f: (c: { done: number; total: number }) => number) =>
+        [...byClaim.values()].reduce((a, c) => a + f(c), 0) / 2 ** 20;
+      bytes.push({ t: (Date.parse(env.at) - start) / 1000, mib: sum((c) => c.done), totalMib: sum((c) => c.total) });
+    }
+  }
   return {
     ...summaryOf(chart, envelopes, overlay, now),
     rows,
@@ -98,6 +128,7 @@ export function instanceDetail(chart: AnyChart, envelopes: readonly EventEnvelop
     phaseTimings: timings,
     current: [...overlay.current],
     visited: Object.fromEntries(overlay.visited),
+    ...(volumeResize ? { volumeResize } : {}),
   };
 }
 

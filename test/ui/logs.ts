@@ -17,15 +17,16 @@ export function golden(name: string): EventEnvelope[] {
     .map((l) => upcastEnvelope(JSON.parse(l)) as EventEnvelope);
 }
 
-/** Appends `events` (from seq `from`, 1-based, through `to`) to stream `id` of `log`, as a writer would. */
+/** Appends `events` (from seq `from`, 1-based, through `to`) to stream `kind`/`id` of `log`, as a writer would. */
 export async function appendAs(
   log: EventLog,
   id: string,
   events: readonly EventEnvelope[],
   from = 1,
   to = events.length,
+  kind = 'StatefulMigration',
 ) {
-  const key = { kind: 'StatefulMigration', id };
+  const key = { kind, id };
   for (const e of events.slice(from - 1, to)) {
     await log.append(key, { type: e.type, at: e.at, machineVersion: e.machineVersion, data: e.data }, e.seq - 1);
   }

@@ -89,7 +89,11 @@ export function bytesSpec(d: InstanceDetail): VisualizationSpec {
         mark: { type: 'area', line: true, point: true, opacity: 0.35, color: '#29b6f6', interpolate: 'linear' },
         encoding: {
           x,
-          y: { field: 'mib', type: 'quantitative', title: 'checkpoint MiB transferred' },
+          y: {
+            field: 'mib',
+            type: 'quantitative',
+            title: d.volumeResize ? 'MiB copied (all claims)' : 'checkpoint MiB transferred',
+          },
           tooltip: [
             { field: 't', type: 'quantitative', format: '.3f', title: 's' },
             { field: 'mib', type: 'quantitative', format: '.1f', title: 'MiB' },

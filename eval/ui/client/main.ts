@@ -7,6 +7,7 @@
 import type { EvaluationCharts, InstanceDetail, InstanceSummary } from '../api.ts';
 import { bytesSpec, draw, phaseTimelineSpec, replayDepthSpec } from './charts.ts';
 import { badge, duration, getJson, h } from './dom.ts';
+import { volumeResizePanels } from './volume-resize.ts';
 
 const app = document.getElementById('app') as HTMLElement;
 const live = document.getElementById('live') as HTMLElement;
@@ -78,9 +79,18 @@ async function listPage(root: HTMLElement): Promise<void> {
             h(
               'tr',
               {},
-              ...['Name', 'Phase', 'Strategy', 'Transfer', 'Replay', 'Started', 'Elapsed', 'Events', 'Message'].map(
-                (t) => h('th', {}, t),
-              ),
+              ...[
+                'Name',
+                'Phase',
+                'Strategy',
+                'Transfer',
+                'Replay',
+                'Kind',
+                'Started',
+                'Elapsed',
+                'Events',
+                'Message',
+              ].map((t) => h('th', {}, t)),
             ),
           ),
           h(
@@ -95,6 +105,7 @@ async function listPage(root: HTMLElement): Promise<void> {
                 h('td', {}, i.details.strategy ?? ''),
                 h('td', {}, i.details.transfer ?? ''),
                 h('td', {}, i.details.replay ?? ''),
+                h('td', { class: 'kind' }, i.kind),
                 h('td', { class: 'num' }, new Date(i.startedAt).toLocaleString()),
                 h('td', { class: 'num' }, duration(i.elapsedMs)),
                 h('td', { class: 'num' }, i.events),
@@ -182,19 +193,22 @@ async function instancePage(root: HTMLElement, kind: string, id: string, cleanup
               )
             : null,
         ),
+        d.volumeResize
+          ? null
+          : h(
+              'div',
+              { class: 'panel' },
+              h('h2', {}, 'Replay depth'),
+              d.replayDepth.length > 0 ? depthChart : h('p', { class: 'empty' }, 'No replay depth sampled yet.'),
+            ),
         h(
           'div',
           { class: 'panel' },
-          h('h2', {}, 'Replay depth'),
-          d.replayDepth.length > 0 ? depthChart : h('p', { class: 'empty' }, 'No replay depth sampled yet.'),
-        ),
-        h(
-          'div',
-          { class: 'panel' },
-          h('h2', {}, 'Checkpoint transfer'),
+          h('h2', {}, d.volumeResize ? 'Bytes copied' : 'Checkpoint transfer'),
           d.bytes.length > 0 ? bytesChart : h('p', { class: 'empty' }, 'No transfer progress yet.'),
         ),
       ),
+      ...(d.volumeResize ? volumeResizePanels(d.volumeResize) : []),
       h(
         'div',
         { class: 'panel' },
