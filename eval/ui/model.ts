@@ -108,12 +108,15 @@ export function instanceDetail(chart: AnyChart, envelopes: readonly EventEnvelop
     const status = vrStatusFromLog(envelopes);
     timings = status?.phaseTimingsMs ?? {};
     volumeResize = { plan: status?.plan ?? [], volumes: status?.volumeStatuses ?? [] };
-    // bytes copied over time, summed over the claims (each claim's latest progress, its copy when verified)
+    // bytes copied over time, summed over the claims
     const byClaim = new Map<string, { done: number; total: number }>();
     for (const env of envelopes) {
       if (env.type !== 'CopyProgressed' && env.type !== 'VolumeCopied') continue;
       const d = env.data as Record<string, unknown>;
-      byClaim.set(`${num(d.replica)}/${String(d.volume)}`, { done: num(d.bytesTransferred), total: num(d.bytesTotal) });
+      // the checksum pass reports its own progress from 0: a claim's copied bytes never go back
+      const claim = `${num(d.replica)}/${String(d.volume)}`;
+      const done = Math.max(byClaim.get(claim)?.done ?? 0, num(d.bytesTransferred));
+      byClaim.set(claim, { done, total: num(d.bytesTotal) });
       const sum = (f: (c: { done: number; total: number }) => number) =>
         [...byClaim.values()].reduce((a, c) => a + f(c), 0) / 2 ** 20;
       bytes.push({ t: (Date.parse(env.at) - start) / 1000, mib: sum((c) => c.done), totalMib: sum((c) => c.total) });

@@ -87,8 +87,7 @@ describe('ms2m ui shows VolumeResizes', () => {
     ]);
     const state = (id: string) => page.locator(`#diagram g[id="state:${id}"]`).getAttribute('class');
     expect(await state('vr.Completed')).toContain('current');
-    for (const p of ['Validating', 'Syncing', 'Replacing'])
-      expect(await state(`vr.active.${p}`)).toContain('visited');
+    for (const p of ['Validating', 'Syncing', 'Replacing']) expect(await state(`vr.active.${p}`)).toContain('visited');
     const status = vrStatusFromLog(completed)!;
     expect(await page.locator('#phase-timings tr').count()).toBe(Object.keys(status.phaseTimingsMs ?? {}).length);
     const claims = page.locator('#volumes tr.volume');
@@ -118,6 +117,13 @@ describe('ms2m ui shows VolumeResizes', () => {
         `${chart} chart drawn`,
       ).toBeGreaterThan(0);
     expect(await page.locator('.chart[data-chart="replay-depth"]').count()).toBe(0);
+    // bytes copied never go back (the checksum pass counts from 0 again) and end at every claim's data
+    const detail = (await (
+      await fetch(`${ui.url}api/instance?kind=VolumeResize&id=${encodeURIComponent(DONE)}`)
+    ).json()) as { bytes: Array<{ mib: number; totalMib: number }> };
+    const mibs = detail.bytes.map((b) => b.mib);
+    expect(mibs).toEqual([...mibs].sort((a, b) => a - b));
+    expect(detail.bytes.at(-1)).toEqual({ t: 12, mib: 220, totalMib: 220 });
     await page.screenshot({ path: join(shots, 'vr-completed.png'), fullPage: true });
   });
 
