@@ -12,12 +12,12 @@
  *
  * Open it in the Stately visualiser: paste this file with its imports, or run `npm run diagram` for Mermaid.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { StepInput as ChartStepInput } from './chart.ts';
 import { effectKey, initialContext, type MigrationContext, type MigrationInput } from './context.ts';
 import type { EventData, MachineEvent, Step } from './events.ts';
 import { cutoffReached, drainStalled, drainTooLong, isCaughtUp, isDrained, rejectionOf } from './guards.ts';
-import { closePhase, failWith } from './phase-timing.ts';
+import { failWith } from './phase-timing.ts';
 import { recordFact, replayAfterSample } from './record-fact.ts';
 
 /** What the replay guards judge a sample by: the spec and the replay record as the sample leaves it. */
@@ -27,6 +27,7 @@ const replayJudged = (context: MigrationContext, d: EventData['ReplayDepthSample
 });
 
 import { type ActivePhase, retryDelayMs } from './spec.ts';
+import * as runtime from './step-runtime.ts';
 
 /**
  * What every step's invocation carries (and a persisted snapshot stores): the runtime's step input (chart.ts)
@@ -34,14 +35,15 @@ import { type ActivePhase, retryDelayMs } from './spec.ts';
  */
 export type StepInput = ChartStepInput<Step, ActivePhase>;
 
-const effect = (step: Step) =>
-  fromPromise<void, StepInput>(async () => {
-    throw new Error(
-      `Effect ${step} runs only inside a host (actors/host.ts), which provides it with machine.provide()`,
-    );
-  });
+const effect = (step: Step) => runtime.hostEffect<Step, ActivePhase>(step);
 
 const sample = (event: MachineEvent) => (event.type === 'ReplayDepthSampled' ? event.data : undefined);
+
+const retryPolicy: runtime.RetryPolicy<MigrationContext['spec']> = {
+  undoStep: 'compensate',
+  undoing: 'compensation',
+  delayMs: retryDelayMs,
+};
 
 export const migrationSetup = setup({
   types: {} as { context: MigrationContext; events: MachineEvent; input: MigrationInput },
@@ -68,13 +70,9 @@ export const migrationSetup = setup({
     compensate: effect('compensate'),
   },
   guards: {
-    isStep: ({ event }, p: { step: Step }) => event.type === 'StepFailed' && event.data.step === p.step,
-    canRetry: ({ context, event }, p: { step: Step }) =>
-      event.type === 'StepFailed' &&
-      event.data.step === p.step &&
-      event.data.transient &&
-      event.data.attempt < context.spec.maxAttempts,
-    isPhaseDeadline: ({ context, event }) => event.type === 'DeadlineExceeded' && event.data.phase === context.phase,
+    isStep: ({ event }, p: { step: Step }) => runtime.isStepFailure(event, p.step),
+    canRetry: ({ context, event }, p: { step: Step }) => runtime.canRetryStep(context, event, p.step),
+    isPhaseDeadline: ({ context, event }) => runtime.isPhaseDeadline(context, event),
     inspectionRejected: ({ context, event }) =>
       event.type === 'SourceInspected' && rejectionOf(context, event.data) !== null,
     isSequential: ({ context }) => context.strategy === 'Sequential',
@@ -104,29 +102,11 @@ export const migrationSetup = setup({
   },
   actions: {
     record: assign(({ context, event }) => recordFact(context, event)),
-    enterPhase: assign(({ context, event }, p: { phase: MigrationContext['phase'] }) => {
-      const at = 'at' in event && typeof event.at === 'number' ? event.at : context.now;
-      if (p.phase === context.phase) return {};
-      return { ...closePhase(context, at), phase: p.phase, phaseStartedAt: at, now: Math.max(context.now, at) };
-    }),
-    // re-entered after its own failure: the next attempt; any other entry starts again at 1
-    countAttempt: assign(({ context, event }, p: { step: Step }) => ({
-      attempts: {
-        ...context.attempts,
-        [p.step]: event.type === 'StepFailed' && event.data.step === p.step ? event.data.attempt + 1 : 1,
-      },
-    })),
-    scheduleRetry: assign(({ context, event }) => {
-      if (event.type !== 'StepFailed') return {};
-      const { step, attempt, message } = event.data;
-      return {
-        retry: { step, attempt: attempt + 1, at: event.at + retryDelayMs(context.spec, attempt) },
-        message:
-          step === 'compensate'
-            ? `${context.failure?.message ?? 'Failed'}; compensation attempt ${attempt} failed, retrying: ${message}`
-            : `Step ${step} failed (attempt ${attempt} of ${context.spec.maxAttempts}), retrying: ${message}`,
-      };
-    }),
+    enterPhase: assign(({ context, event }, p: { phase: MigrationContext['phase'] }) =>
+      runtime.enterPhase(context, event, p.phase),
+    ),
+    countAttempt: assign(({ context, event }, p: { step: Step }) => runtime.countAttempt(context, event, p.step)),
+    scheduleRetry: assign(({ context, event }) => runtime.scheduleRetry(context, event, retryPolicy)),
     fail: assign(({ context, event }, p: { reason: NonNullable<MigrationContext['failure']>['reason'] }) =>
       failWith(recordFact(context, event), event, p.reason),
     ),
@@ -147,71 +127,19 @@ type MachineConfig = Parameters<typeof migrationSetup.createMachine>[0];
 type StateConfig = NonNullable<MachineConfig['states']>[string];
 type Transitions = NonNullable<StateConfig['on']>;
 
-/**
- * A step: one invoked effect. A transient failure re-enters the step, whose effect then waits until the backoff
- * has passed (`notBefore` in its input, from context); a final failure compensates. The phase deadline rides
- * along in the input too: the effect's runner records DeadlineExceeded when it passes first.
- * `retryForever` (compensation): every failure is retried with capped backoff, since giving up would leave the
- * service broken (a StatefulSet at 0 replicas); the status message shows each failed attempt meanwhile.
- */
-function step(name: Step, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig {
-  const retry = {
-    guard: { type: 'isStep', params: { step: name } },
-    target: `#step-${name}`,
-    reenter: true,
-    actions: 'scheduleRetry',
-  };
-  const onFailure = opts.retryForever
-    ? [retry]
-    : [
-        { ...retry, guard: { type: 'canRetry', params: { step: name } } },
-        {
-          guard: { type: 'isStep', params: { step: name } },
-          target: '#migration.compensating',
-          actions: { type: 'fail', params: { reason: 'StepFailed' } },
-        },
-      ];
-  const config = {
-    id: `step-${name}`,
-    entry: { type: 'countAttempt', params: { step: name } },
-    invoke: {
-      id: name,
-      src: name,
-      input: ({ context }: { context: MigrationContext }): StepInput => {
-        const attempt = context.attempts[name] ?? 1;
-        const phase = context.phase as ActivePhase;
-        return {
-          step: name,
-          key: effectKey(context.migrationId, name),
-          attempt,
-          notBefore: attempt > 1 && context.retry?.step === name ? context.retry.at : undefined,
-          deadline:
-            context.failure === undefined
-              ? { phase, at: context.phaseStartedAt + context.spec.phaseDeadlines[phase] * 1000 }
-              : undefined,
-        };
-      },
-    },
-    on: { StepFailed: onFailure, ...on },
-  };
-  return config as StateConfig;
-}
+const layout: runtime.StepLayout<MigrationContext, Step> = {
+  idPrefix: 'step-',
+  failTarget: '#migration.compensating',
+  key: (context, name) => effectKey(context.migrationId, name),
+};
+
+/** A step: one invoked effect, retried with backoff; a final failure compensates (step-runtime.ts `stepNode`). */
+const step = (name: Step, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig =>
+  runtime.stepNode(layout, name, on, opts) as StateConfig;
 
 /** A phase: timing on entry; its deadline is enforced by the running step (see StepInput.deadline). */
-function phase(name: ActivePhase, config: Pick<StateConfig, 'initial' | 'states'>): StateConfig {
-  const node = {
-    entry: { type: 'enterPhase', params: { phase: name } },
-    on: {
-      DeadlineExceeded: {
-        guard: 'isPhaseDeadline',
-        target: '#migration.compensating',
-        actions: { type: 'fail', params: { reason: 'DeadlineExceeded' } },
-      },
-    },
-    ...config,
-  };
-  return node as StateConfig;
-}
+const phase = (name: ActivePhase, config: Pick<StateConfig, 'initial' | 'states'>): StateConfig =>
+  ({ ...runtime.phaseNode(name, '#migration.compensating'), ...config }) as StateConfig;
 
 const go = (target: string) => ({ target, actions: 'record' as const });
 

@@ -10,8 +10,9 @@
  * folded after a crash resumes at the first step not yet done, and a copy that finished is never run again.
  * Effects are provided by the host (actors/host.ts); this file stays pure.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { StepInput as ChartStepInput } from './chart.ts';
+import * as runtime from './step-runtime.ts';
 import {
   initialVrContext,
   type VolumeResizeContext,
@@ -19,7 +20,7 @@ import {
   vrStepKey,
 } from './volume-resize-context.ts';
 import type { VrEvent, VrStep } from './volume-resize-events.ts';
-import { closeVrPhase, rolledBackMessage, vrFailWith } from './volume-resize-failure.ts';
+import { rolledBackMessage, vrFailWith } from './volume-resize-failure.ts';
 import { buildPlan, nextStep } from './volume-resize-plan.ts';
 import { recordVrFact } from './volume-resize-record.ts';
 import { type VrActivePhase, vrRetryDelayMs } from './volume-resize-spec.ts';
@@ -27,17 +28,18 @@ import { inspectionFailure, usageFailure } from './volume-resize-validation.ts';
 
 export type VrStepInput = ChartStepInput<VrStep, VrActivePhase>;
 
-const effect = (step: VrStep) =>
-  fromPromise<void, VrStepInput>(async () => {
-    throw new Error(
-      `Effect ${step} runs only inside a host (actors/host.ts), which provides it with machine.provide()`,
-    );
-  });
+const effect = (step: VrStep) => runtime.hostEffect<VrStep, VrActivePhase>(step);
 
 const rejection = (ctx: VolumeResizeContext, event: VrEvent) => {
   if (event.type === 'StatefulSetInspected') return inspectionFailure(ctx, event.data);
   if (event.type === 'UsageMeasured') return usageFailure(ctx, event.data);
   return null;
+};
+
+const retryPolicy: runtime.RetryPolicy<VolumeResizeContext['spec']> = {
+  undoStep: 'rollback',
+  undoing: 'rollback',
+  delayMs: vrRetryDelayMs,
 };
 
 export const vrSetup = setup({
@@ -64,47 +66,26 @@ export const vrSetup = setup({
     rollback: effect('rollback'),
   },
   guards: {
-    isStep: ({ event }, p: { step: VrStep }) => event.type === 'StepFailed' && event.data.step === p.step,
-    canRetry: ({ context, event }, p: { step: VrStep }) =>
-      event.type === 'StepFailed' &&
-      event.data.step === p.step &&
-      event.data.transient &&
-      event.data.attempt < context.spec.maxAttempts,
-    isPhaseDeadline: ({ context, event }) => event.type === 'DeadlineExceeded' && event.data.phase === context.phase,
+    isStep: ({ event }, p: { step: VrStep }) => runtime.isStepFailure(event, p.step),
+    canRetry: ({ context, event }, p: { step: VrStep }) => runtime.canRetryStep(context, event, p.step),
+    isPhaseDeadline: ({ context, event }) => runtime.isPhaseDeadline(context, event),
     next: ({ context }, p: { step: VrStep }) => nextStep(context)?.step === p.step,
     rejected: ({ context, event }) => rejection(context, event) !== null,
     isDryRun: ({ context }) => context.spec.dryRun,
   },
   actions: {
     record: assign(({ context, event }) => recordVrFact(context, event)),
-    enterPhase: assign(({ context, event }, p: { phase: VolumeResizeContext['phase'] }) => {
-      const at = 'at' in event && typeof event.at === 'number' ? event.at : context.now;
-      if (p.phase === context.phase) return {};
-      return { ...closeVrPhase(context, at), phase: p.phase, phaseStartedAt: at, now: Math.max(context.now, at) };
-    }),
+    enterPhase: assign(({ context, event }, p: { phase: VolumeResizeContext['phase'] }) =>
+      runtime.enterPhase(context, event, p.phase),
+    ),
     setCurrent: assign(({ context }) => {
       const n = nextStep(context);
       if (!n) return { current: undefined };
       const u = n.unit === undefined ? undefined : context.units[n.unit];
       return { current: { step: n.step, replica: u?.replica ?? n.replica, volume: u?.volume } };
     }),
-    countAttempt: assign(({ context, event }, p: { step: VrStep }) => ({
-      attempts: {
-        ...context.attempts,
-        [p.step]: event.type === 'StepFailed' && event.data.step === p.step ? event.data.attempt + 1 : 1,
-      },
-    })),
-    scheduleRetry: assign(({ context, event }) => {
-      if (event.type !== 'StepFailed') return {};
-      const { step, attempt, message } = event.data;
-      return {
-        retry: { step, attempt: attempt + 1, at: event.at + vrRetryDelayMs(context.spec, attempt) },
-        message:
-          step === 'rollback'
-            ? `${context.failure?.message ?? 'Failed'}; rollback attempt ${attempt} failed, retrying: ${message}`
-            : `Step ${step} failed (attempt ${attempt} of ${context.spec.maxAttempts}), retrying: ${message}`,
-      };
-    }),
+    countAttempt: assign(({ context, event }, p: { step: VrStep }) => runtime.countAttempt(context, event, p.step)),
+    scheduleRetry: assign(({ context, event }) => runtime.scheduleRetry(context, event, retryPolicy)),
     fail: assign(({ context, event }, p: { reason: 'StepFailed' | 'DeadlineExceeded' | 'Cancelled' }) =>
       vrFailWith(context, event, p.reason),
     ),
@@ -134,64 +115,25 @@ type MachineConfig = Parameters<typeof vrSetup.createMachine>[0];
 type StateConfig = NonNullable<MachineConfig['states']>[string];
 type Transitions = NonNullable<StateConfig['on']>;
 
+const layout: runtime.StepLayout<VolumeResizeContext, VrStep> = {
+  idPrefix: 'vr-step-',
+  failTarget: '#vr.rollingBack',
+  key: (context, name) => {
+    const cur = context.current?.step === name ? context.current : undefined;
+    return vrStepKey(context.resizeId, name, cur?.replica, cur?.volume);
+  },
+};
+
 /** A step: one invoked effect; transient failures retry with backoff, a final one rolls back. */
-function step(name: VrStep, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig {
-  const retry = {
-    guard: { type: 'isStep', params: { step: name } },
-    target: `#vr-step-${name}`,
-    reenter: true,
-    actions: 'scheduleRetry',
-  };
-  const onFailure = opts.retryForever
-    ? [retry]
-    : [
-        { ...retry, guard: { type: 'canRetry', params: { step: name } } },
-        {
-          guard: { type: 'isStep', params: { step: name } },
-          target: '#vr.rollingBack',
-          actions: { type: 'fail', params: { reason: 'StepFailed' } },
-        },
-      ];
-  const config = {
-    id: `vr-step-${name}`,
-    entry: { type: 'countAttempt', params: { step: name } },
-    invoke: {
-      id: name,
-      src: name,
-      input: ({ context }: { context: VolumeResizeContext }): VrStepInput => {
-        const attempt = context.attempts[name] ?? 1;
-        const phase = context.phase as VrActivePhase;
-        const cur = context.current?.step === name ? context.current : undefined;
-        return {
-          step: name,
-          key: vrStepKey(context.resizeId, name, cur?.replica, cur?.volume),
-          attempt,
-          notBefore: attempt > 1 && context.retry?.step === name ? context.retry.at : undefined,
-          deadline:
-            context.failure === undefined
-              ? { phase, at: context.phaseStartedAt + context.spec.phaseDeadlines[phase] * 1000 }
-              : undefined,
-        };
-      },
-    },
-    on: { StepFailed: onFailure, ...on },
-  };
-  return config as StateConfig;
-}
+const step = (name: VrStep, on: Transitions, opts: { retryForever?: boolean } = {}): StateConfig =>
+  runtime.stepNode(layout, name, on, opts) as StateConfig;
 
 const back = { target: 'route', actions: 'record' as const };
 
 /** A phase run by its router: every listed step, each entered when nextStep names it, then `done`. */
 function routedPhase(name: VrActivePhase, steps: Record<string, StateConfig>, done: object): StateConfig {
   const node = {
-    entry: { type: 'enterPhase', params: { phase: name } },
-    on: {
-      DeadlineExceeded: {
-        guard: 'isPhaseDeadline',
-        target: '#vr.rollingBack',
-        actions: { type: 'fail', params: { reason: 'DeadlineExceeded' } },
-      },
-    },
+    ...runtime.phaseNode(name, '#vr.rollingBack'),
     initial: 'route',
     states: {
       route: {
