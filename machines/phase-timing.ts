@@ -6,15 +6,10 @@ import type { FailureReason, MigrationContext } from './context.ts';
 import type { MachineEvent } from './events.ts';
 import { rejectionOf } from './guards.ts';
 import type { ActivePhase } from './spec.ts';
+import { closePhase } from './step-runtime.ts';
 
 const isActive = (phase: MigrationContext['phase']): phase is ActivePhase =>
   phase !== 'Completed' && phase !== 'Failed';
-
-/** Ends the timing of the current phase at `at` (once: a phase that failed is closed when it failed). */
-export function closePhase(ctx: MigrationContext, at: number): MigrationContext {
-  if (!isActive(ctx.phase) || ctx.phaseTimings[ctx.phase] !== undefined) return ctx;
-  return { ...ctx, phaseTimings: { ...ctx.phaseTimings, [ctx.phase]: Math.max(0, at - ctx.phaseStartedAt) } };
-}
 
 function describe(event: MachineEvent, reason: FailureReason, ctx: MigrationContext): string {
   switch (event.type) {

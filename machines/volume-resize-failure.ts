@@ -2,6 +2,8 @@
  * Phase timings and failure bookkeeping of the VolumeResize chart: the first failure is the reason; the message
  * always ends with where the data is (volume-resize-recovery.ts).
  */
+
+import { closePhase } from './step-runtime.ts';
 import type { VolumeResizeContext, VrFailureReason } from './volume-resize-context.ts';
 import type { VrEvent } from './volume-resize-events.ts';
 import { recoveryInstructions } from './volume-resize-recovery.ts';
@@ -10,12 +12,6 @@ import type { ValidationFailure } from './volume-resize-validation.ts';
 
 export const isActiveVrPhase = (phase: VolumeResizeContext['phase']): phase is VrActivePhase =>
   phase !== 'Completed' && phase !== 'Failed';
-
-/** Ends the timing of the current phase at `at` (once). */
-export function closeVrPhase(ctx: VolumeResizeContext, at: number): VolumeResizeContext {
-  if (!isActiveVrPhase(ctx.phase) || ctx.phaseTimings[ctx.phase] !== undefined) return ctx;
-  return { ...ctx, phaseTimings: { ...ctx.phaseTimings, [ctx.phase]: Math.max(0, at - ctx.phaseStartedAt) } };
-}
 
 function describe(event: VrEvent, ctx: VolumeResizeContext): string {
   switch (event.type) {
@@ -39,7 +35,7 @@ export function vrFailWith(
 ): Partial<VolumeResizeContext> {
   const what = validation ? validation.message : describe(event, ctx);
   if (ctx.failure) return { message: `${ctx.failure.message}; then: ${what}` };
-  const closed = closeVrPhase(ctx, event.at);
+  const closed = closePhase(ctx, event.at);
   const phase = isActiveVrPhase(ctx.phase) ? ctx.phase : 'Pending';
   return {
     ...closed,
