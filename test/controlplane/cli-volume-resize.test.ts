@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -17,8 +16,8 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { vrStatusFromLog } from '../../actors/volume-resize-status.ts';
-import { runCli } from '../../bin/cli.ts';
 import type { EventEnvelope } from '../../machines/envelope.ts';
+import { runCliCapture } from '../support/cli-run.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 
@@ -32,22 +31,8 @@ let admin: KubeConfig;
 let core: CoreV1Api;
 let crs: CustomObjectsApi;
 
-async function inNamespace(ns: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(c: Buffer, _e, cb) {
-        add(c.toString('utf8'));
-        cb();
-      },
-    });
-  const code = await runCli([...args, '--kubeconfig', cp.kubeconfigPath, '-n', ns], {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-  });
-  return { code, stdout, stderr };
-}
+const inNamespace = (ns: string, args: string[]) =>
+  runCliCapture([...args, '--kubeconfig', cp.kubeconfigPath, '-n', ns]);
 const ms2m = (...args: string[]) => inNamespace(namespace, args);
 
 const createVr = (name: string, spec: Record<string, unknown>) =>

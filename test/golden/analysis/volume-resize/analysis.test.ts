@@ -5,26 +5,14 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { openFileLogReader } from '../../../../adapters/file-log/file-log-reader.ts';
-import { runCli } from '../../../../bin/cli.ts';
 import { readVolumeResizeRecords, toVolumeResizeCsv } from '../../../../eval/analysis/index.ts';
+import { runCliCapture } from '../../../support/cli-run.ts';
 import { silent } from '../../../support/scenario.ts';
 import { VR_EXPECTED_CSV, VR_LOG_DIR } from './generate.ts';
 
-async function ms2m(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { stdout: '', stderr: '' };
-  const sink = (k: 'stdout' | 'stderr') =>
-    new Writable({
-      write(c: Buffer, _e, cb) {
-        out[k] += c.toString('utf8');
-        cb();
-      },
-    });
-  const code = await runCli(args, { stdout: sink('stdout'), stderr: sink('stderr') });
-  return { code, ...out };
-}
+const ms2m = (...args: string[]) => runCliCapture(args);
 
 const listing = () => readdirSync(VR_LOG_DIR).map((f) => `${f} ${statSync(join(VR_LOG_DIR, f)).mtimeMs}`);
 
