@@ -5,10 +5,8 @@
  */
 import fc from 'fast-check';
 import { MigrationHost } from '../../actors/charts/migration.ts';
-import type { HostObserver } from '../../actors/observers.ts';
-import type { Outcome } from '../../adapters/effect-journal.ts';
 import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
-import { crashAfter } from './crash-log.ts';
+import { outcomeArb, runWithCrashes } from './crash-run.ts';
 import { type FaultRule, scriptedFaults } from './faults.ts';
 import { scenario } from './scenario.ts';
 
@@ -32,13 +30,6 @@ export const FAULT_OPS = [
   'control:RESUME_CONSUMING',
   'depth',
 ] as const;
-
-const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
-  fc.constant<Outcome>({ kind: 'transient' }),
-  fc.constant<Outcome>({ kind: 'lostAck' }),
-  fc.constant<Outcome>({ kind: 'permanent' }),
-  fc.integer({ min: 100, max: 90_000 }).map<Outcome>((ms) => ({ kind: 'slow', ms })),
-);
 
 export const faultRuleArb: fc.Arbitrary<FaultRule> = fc.record({
   op: fc.constantFrom(...FAULT_OPS),
@@ -89,51 +80,15 @@ export async function execute(cfg: RunConfig): Promise<RunResult> {
       },
     },
   });
-  const pendingCrashes = new Set(cfg.crashes);
   const live: RunResult['live'] = [];
-  let crashes = 0;
-  for (;;) {
-    let host: MigrationHost | undefined;
-    let onCrash!: () => void;
-    const crashed = new Promise<'crash'>((resolve) => {
-      onCrash = () => resolve('crash');
-    });
-    // a crash kills the host the moment the log committed that seq: it applies nothing after it
-    const log = crashAfter(
-      s.log,
-      (env) => pendingCrashes.delete(env.seq),
-      () => {
-        crashes++;
-        void host?.stop();
-        onCrash();
-      },
-    );
-    const observer: HostObserver<MigrationSnapshot> = {
-      name: 'property-run',
-      async observe(batch) {
-        for (const c of batch) {
-          if (c.replayed) continue;
-          live.push({ seq: c.event.seq, value: c.snapshot.value, context: c.snapshot.context });
-          if (cfg.cancelAt === c.event.seq) await host?.cancel('cancelled by the property test');
-        }
-      },
-    };
-    host = await MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log }, observers: [observer] });
-    if (!host.snapshot()) await host.request({ spec: s.spec }).catch(() => undefined); // a crash at seq 1 stops it
-    let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('run did not finish within 10 s of real time')), 10_000);
-    });
-    const outcome = await Promise.race([
-      host.done().then(
-        () => 'done' as const,
-        () => crashed, // stopped by the crash
-      ),
-      crashed,
-      stuck,
-    ]).finally(() => clearTimeout(timer));
-    await host.stop();
-    if (log.appendsAfterCrash > 0) throw new Error(`a crashed host appended ${log.appendsAfterCrash} more events`);
-    if (outcome === 'done') return { s, final: host.snapshot()!, live, crashes };
-  }
+  const { final, crashes } = await runWithCrashes<MigrationSnapshot, MigrationHost>({
+    log: s.log,
+    crashes: cfg.crashes,
+    cancelAt: cfg.cancelAt,
+    name: 'property-run',
+    open: (log, observers) => MigrationHost.open({ id: s.migrationId, deps: { ...s.deps, log }, observers }),
+    request: (host) => host.request({ spec: s.spec }),
+    onLive: (c) => live.push({ seq: c.event.seq, value: c.snapshot.value, context: c.snapshot.context }),
+  });
+  return { s, final, live, crashes };
 }
