@@ -16,6 +16,7 @@ export interface VolumeResizeObject extends Omit<StatefulMigrationObject, 'spec'
 }
 
 const GVP = { group: R.group, version: R.version, plural: R.plural };
+const LIST_RETRY_MS = 5000;
 
 /** The VolumeResize API through the same kubeconfig and namespace as `m`. */
 export class VolumeResizes {
@@ -43,6 +44,20 @@ export class VolumeResizes {
    * not know the kind and `optional` is set (listing both kinds on a server with only the migration CRD).
    */
   async list(allNamespaces: boolean, optional: boolean): Promise<VolumeResizeObject[] | undefined> {
+    // a transient refusal (429 while the API server (re)initialises the CRD's storage, 5xx) is tried again for
+    // up to LIST_RETRY_MS; the error of the last attempt otherwise
+    const deadline = Date.now() + LIST_RETRY_MS;
+    for (;;) {
+      try {
+        return await this.listOnce(allNamespaces, optional);
+      } catch (err) {
+        if (!(err instanceof Ms2mError && err.transient) || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  private async listOnce(allNamespaces: boolean, optional: boolean): Promise<VolumeResizeObject[] | undefined> {
     const what = allNamespaces ? 'List VolumeResizes' : `List VolumeResizes in ${this.m.namespace}`;
     try {
       const res = (
