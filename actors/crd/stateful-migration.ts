@@ -5,12 +5,9 @@
  */
 import { z } from 'zod';
 import { PHASES } from '../../machines/spec.ts';
+import { conditionsSchema, DNS1123_LABEL, DNS1123_SUBDOMAIN } from './common.ts';
 import type { ResourceDefinition, SpecRule } from './resource.ts';
 
-/** RFC 1123 subdomain, as Kubernetes object names (pods, nodes, secrets). */
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** RFC 1123 label, as container names. */
-const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** `[host[:port]/]path` of an OCI repository, no tag and no digest. */
 const IMAGE_REPOSITORY =
   '^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$';
@@ -198,15 +195,6 @@ const rules: SpecRule<StatefulMigrationSpecValid>[] = [
   },
 ];
 
-const condition = z.object({
-  type: z.string().min(1).max(316),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().max(1024),
-  message: z.string().max(32768),
-  lastTransitionTime: z.string().meta({ format: 'date-time' }),
-  observedGeneration: z.number().int().min(0).optional(),
-});
-
 export const statefulMigrationStatusSchema = z
   .object({
     phase: z.enum(PHASES).optional(),
@@ -243,10 +231,7 @@ export const statefulMigrationStatusSchema = z
         lambda: z.number().optional(),
       })
       .optional(),
-    conditions: z
-      .array(condition)
-      .optional()
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    conditions: conditionsSchema(),
     message: z.string().optional(),
     observedGeneration: z.number().int().min(0).optional(),
     eventLog: z.string().optional().meta({ description: "Where this migration's event log lives." }),

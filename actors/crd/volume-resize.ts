@@ -5,10 +5,9 @@
 import { z } from 'zod';
 import { quantityBytes } from '../../machines/quantity.ts';
 import { VR_PHASES } from '../../machines/volume-resize-spec.ts';
+import { conditionsSchema, DNS1123_LABEL, DNS1123_SUBDOMAIN } from './common.ts';
 import type { ResourceDefinition, SpecRule } from './resource.ts';
 
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** A non-negative Kubernetes quantity (machines/quantity.ts parses the same language). */
 const QUANTITY = '^([+]?[0-9]+(\\.[0-9]*)?|[+]?\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$';
 
@@ -84,22 +83,10 @@ const rules: SpecRule<VolumeResizeSpecParsed>[] = [
   },
 ];
 
-const condition = z.object({
-  type: z.string().min(1).max(316),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().max(1024),
-  message: z.string().max(32768),
-  lastTransitionTime: z.string().meta({ format: 'date-time' }),
-  observedGeneration: z.number().int().min(0).optional(),
-});
-
 export const volumeResizeStatusSchema = z
   .object({
     phase: z.enum(VR_PHASES).optional(),
-    conditions: z
-      .array(condition)
-      .optional()
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    conditions: conditionsSchema(),
     plan: z
       .array(
         z.object({
