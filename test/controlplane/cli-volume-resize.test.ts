@@ -161,6 +161,9 @@ describe('ms2m status lists VolumeResizes beside StatefulMigrations', () => {
     const bad = await ms2m('status', '--kind', 'Pod');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--kind Pod is not a kind ms2m status lists');
+    const withLog = await ms2m('status', '--kind', 'VolumeResize', '--log', '/nonexistent');
+    expect(withLog.code).toBe(2);
+    expect(withLog.stderr).toContain('--kind is for the API server');
   });
 
   it('an empty namespace says so for both kinds', async () => {
