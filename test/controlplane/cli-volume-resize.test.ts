@@ -129,6 +129,17 @@ describe('ms2m status lists VolumeResizes beside StatefulMigrations', () => {
     expect(cells(rows.find((l) => l.startsWith('vr-new')))?.slice(6, 8)).toEqual(['true', '-']);
   });
 
+  it('-A --kind VolumeResize: every namespace, with a NAMESPACE column', async () => {
+    const r = await ms2m('status', '-A', '--kind', 'VolumeResize');
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const [head, ...rows] = r.stdout.trimEnd().split('\n');
+    expect(cells(head)?.slice(0, 3)).toEqual(['NAMESPACE', 'NAME', 'PHASE']);
+    expect(rows.map((l) => cells(l)?.slice(0, 3)).filter((c) => c?.[0] === namespace)).toEqual([
+      [namespace, 'vr-done', 'Completed'],
+      [namespace, 'vr-new', 'Pending'],
+    ]);
+  });
+
   it('--kind StatefulMigration lists the migrations alone; -o json is one List of both kinds', async () => {
     const sm = await ms2m('status', '--kind', 'StatefulMigration');
     expect(sm.code).toBe(0);
