@@ -7,22 +7,8 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../adapters/file-log/atomic-file.ts';
-import {
-  aggregate,
-  aggregateCsv,
-  chartSpecs,
-  type MigrationRecord,
-  parseLabel,
-  type ReadProgress,
-  readRecords,
-  readShadowCsv,
-  readVolumeResizeRecords,
-  recordFilter,
-  renderSvg,
-  toShadowCsv,
-  toVolumeResizeCsv,
-  type VolumeResizeRecord,
-} from '../../eval/analysis/index.ts';
+import type { MigrationRecord, ReadProgress, VolumeResizeRecord } from '../../eval/analysis/index.ts';
+import { parseLabel } from '../../eval/analysis/labels.ts';
 import { summaryTable } from '../../eval/analysis/summary.ts';
 import { MIGRATION_KIND } from '../../machines/migration-chart.ts';
 import { oneOf, outputFormat, text } from '../cli-options.ts';
@@ -44,6 +30,7 @@ interface AnalyzeOptions extends LogSourceOptions {
 
 /** `--kind VolumeResize`: one CSV row per resize (outcome, phase durations, claims, bytes), read-only. */
 async function analyzeVolumeResizes(o: AnalyzeOptions, io: CliIo): Promise<void> {
+  const { readVolumeResizeRecords, toVolumeResizeCsv } = await import('../../eval/analysis/index.ts');
   const migrationOnly = {
     label: '--label',
     configuration: '--configuration',
@@ -186,6 +173,9 @@ columns after SHADOW's twelve give exact milliseconds. Downtime comes from the e
       );
     addLogSourceOptions(cmd).action(async (o: AnalyzeOptions) => {
       if (o.kind === 'VolumeResize') return analyzeVolumeResizes(o, io);
+      // loaded here, not at startup: the fold and the readers cost ~0.5 s that `ms2m help` must not pay
+      const { aggregate, aggregateCsv, chartSpecs, readRecords, readShadowCsv, recordFilter, renderSvg, toShadowCsv } =
+        await import('../../eval/analysis/index.ts');
       const labels = o.label ?? {};
       const filters = {
         ...(o.since === undefined ? {} : { since: o.since }),

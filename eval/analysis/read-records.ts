@@ -34,19 +34,7 @@ const timeOf = (t: string | number, what: string): number => {
   return ms;
 };
 
-/**
- * Parses a label selector `k=v` (one condition) into `[k, v]`; throws InvalidInputError otherwise.
- *
- * @example
- * ```ts
- * parseLabel('ms2m.io/eval-rate=10'); // ['ms2m.io/eval-rate', '10']
- * ```
- */
-export function parseLabel(text: string): [string, string] {
-  const i = text.indexOf('=');
-  if (i <= 0) throw new InvalidInputError(`Label selector '${text}'`, 'must be key=value, e.g. ms2m.io/eval-rate=10');
-  return [text.slice(0, i), text.slice(i + 1)];
-}
+export { parseLabel } from './labels.ts';
 
 /** `--since`/`--until` as a predicate on a start time (a run without one is kept only without a window). */
 export function timeWindow(filters: Pick<RecordFilters, 'since' | 'until'> = {}): (at: string | null) => boolean {

@@ -2,8 +2,7 @@
  * Renders a Vega-Lite spec to SVG without a browser: Vega-Lite compiles it to Vega, a headless Vega View
  * (renderer `none`) lays it out and Vega's own SVG renderer writes it.
  */
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 /**
  * @example
@@ -12,6 +11,9 @@ import { compile, type TopLevelSpec } from 'vega-lite';
  * ```
  */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // loaded on first use: Vega takes ~0.6 s to load, which every command that imports the analysis (and
+  // `ms2m help`) would pay otherwise
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
