@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { type EventData, type EventType, STEPS } from '../../machines/events.ts';
 import { PHASES } from '../../machines/spec.ts';
+import { type Checked, runtimeEventSchemas, type SchemasMatch } from './runtime-schemas.ts';
 
 const str = z.string().min(1);
 const count = z.number().int().nonnegative();
@@ -94,20 +95,9 @@ export const migrationEventSchemas = {
   SourceReleased: empty,
   TargetReleased: empty,
   StatefulSetRestored: z.object({ replicas: count }),
-  StepFailed: z.object({
-    step: z.enum(STEPS),
-    code: str,
-    message: z.string(),
-    transient: z.boolean(),
-    attempt: z.number().int().positive(),
-  }),
-  DeadlineExceeded: z.object({ phase: activePhase }),
-  CancelRequested: z.object({ reason: z.string() }),
+  ...runtimeEventSchemas(z.enum(STEPS), activePhase),
   CompensationCompleted: z.object({ actions: z.array(z.string()), leftovers: z.array(z.string()) }),
 } satisfies { [K in EventType]: z.ZodType<EventData[K]> };
 
 // compile-time: every schema's output is exactly the machine's data type (both directions)
-type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const schemasMatchEvents: { [K in EventType]: Exact<z.infer<(typeof migrationEventSchemas)[K]>, EventData[K]> } =
-  Object.fromEntries(Object.keys(migrationEventSchemas).map((k) => [k, true])) as never;
-void schemasMatchEvents;
+export type SchemasMatchEvents = Checked<SchemasMatch<typeof migrationEventSchemas, EventData>>;

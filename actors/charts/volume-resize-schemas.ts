@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { VR_STEPS, type VrEventData, type VrEventType } from '../../machines/volume-resize-events.ts';
 import { VR_PHASES } from '../../machines/volume-resize-spec.ts';
+import { type Checked, runtimeEventSchemas, type SchemasMatch } from './runtime-schemas.ts';
 
 const str = z.string().min(1);
 const count = z.number().int().nonnegative();
@@ -112,15 +113,7 @@ export const volumeResizeEventSchemas = {
   OriginalClaimRebound: z.object({ ...unit, claim: str, uid: z.string(), pv: str }),
   StatefulSetRecreated: z.object({ uid: z.string() }),
   ReplicasReady: z.object({ ready: count }),
-  StepFailed: z.object({
-    step: z.enum(VR_STEPS),
-    code: str,
-    message: z.string(),
-    transient: z.boolean(),
-    attempt: z.number().int().positive(),
-  }),
-  DeadlineExceeded: z.object({ phase: activePhase }),
-  CancelRequested: z.object({ reason: z.string() }),
+  ...runtimeEventSchemas(z.enum(VR_STEPS), activePhase),
   RollbackCompleted: z.object({
     actions: z.array(z.string()),
     leftovers: z.array(z.string()),
@@ -129,7 +122,4 @@ export const volumeResizeEventSchemas = {
 } satisfies { [K in VrEventType]: z.ZodType<VrEventData[K]> };
 
 // compile-time: every schema's output is exactly the machine's data type (both directions)
-type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const schemasMatchEvents: { [K in VrEventType]: Exact<z.infer<(typeof volumeResizeEventSchemas)[K]>, VrEventData[K]> } =
-  Object.fromEntries(Object.keys(volumeResizeEventSchemas).map((k) => [k, true])) as never;
-void schemasMatchEvents;
+export type SchemasMatchEvents = Checked<SchemasMatch<typeof volumeResizeEventSchemas, VrEventData>>;
