@@ -3,7 +3,6 @@
  * the status projection PATCHed to `/status`, a Kubernetes Event per phase change and failure, and metrics.
  */
 import type { Logger } from 'pino';
-import { toMs2mError } from '../../adapters/errors.ts';
 import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
 import type { MigrationSnapshot } from '../../machines/migration-chart.ts';
@@ -12,6 +11,7 @@ import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '..
 import { goDuration } from '../go-duration.ts';
 import type { Committed, HostObserver } from '../observers.ts';
 import { projectStatus, statusObserver } from '../status.ts';
+import { type EventToRecord, recordKubeEvents } from './kube-events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
 export type MigrationClient = CustomResourceClient<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
@@ -71,13 +71,6 @@ const totalMs = (s: MigrationSnapshot): number => (s.context.completionTime ?? s
 const failureReason = (s: MigrationSnapshot): string =>
   projectStatus(s).conditions.find((c) => c.type === 'Failed')?.reason ?? 'Failed';
 
-/** A Kubernetes Event to record (kubebuilder message style). */
-interface EventToRecord {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 /**
  * Kubernetes Events (kubebuilder style) and metrics for events this operator committed; events replayed from the
  * log at open were reported by whoever committed them. Metrics are counted once per event; an Event the API server
@@ -104,18 +97,7 @@ export function eventsObserver(
         if (!c.replayed && before) {
           if (c.event.seq > counted) count(metrics, before, c);
           counted = c.event.seq;
-          for (const e of eventsFor(before, c)) {
-            try {
-              await cluster.recordEvent(ref, e.type, e.reason, e.message);
-            } catch (err) {
-              const m = toMs2mError(err);
-              if (m.transient) throw err;
-              logger.warn(
-                { migration: c.id, reason: e.reason, code: m.code, err: m.message },
-                'Could not record a Kubernetes Event; skipped it',
-              );
-            }
-          }
+          await recordKubeEvents(cluster, ref, eventsFor(before, c), logger, { migration: c.id });
         }
         previous = c.snapshot;
         handled = c.event.seq;

@@ -5,7 +5,6 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { toMs2mError } from '../../adapters/errors.ts';
 import type { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Cluster, ObjectRef } from '../../adapters/kubernetes/port.ts';
 import { formatBytes } from '../../machines/quantity.ts';
@@ -13,6 +12,7 @@ import type { VolumeResizeSnapshot } from '../../machines/volume-resize-chart.ts
 import type { VolumeResizeSpecInput, VolumeResizeStatusWire } from '../crd/volume-resize.ts';
 import type { Committed, HostObserver } from '../observers.ts';
 import { vrFailureReason, vrPhaseOf, vrStatusObserver } from '../volume-resize-status.ts';
+import { type EventToRecord, recordKubeEvents } from './kube-events.ts';
 import type { MigrationResource } from './migration-observers.ts';
 
 export type VolumeResizeClient = CustomResourceClient<VolumeResizeSpecInput, VolumeResizeStatusWire>;
@@ -83,12 +83,6 @@ export function vrCrStatusObserver(
   });
 }
 
-interface EventToRecord {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 /** Events and metrics for events this operator committed (replayed history was reported by its writer). */
 export function vrEventsObserver(
   cluster: Cluster,
@@ -108,18 +102,7 @@ export function vrEventsObserver(
         const before = previous;
         if (!c.replayed && before) {
           count(metrics, before, c);
-          for (const e of eventsFor(before, c)) {
-            try {
-              await cluster.recordEvent(ref, e.type, e.reason, e.message);
-            } catch (err) {
-              const m = toMs2mError(err);
-              if (m.transient) throw err;
-              logger.warn(
-                { resize: c.id, reason: e.reason, code: m.code, err: m.message },
-                'Could not record a Kubernetes Event; skipped it',
-              );
-            }
-          }
+          await recordKubeEvents(cluster, ref, eventsFor(before, c), logger, { resize: c.id });
         }
         previous = c.snapshot;
         handled = c.event.seq;
