@@ -24,6 +24,14 @@ export interface MigrationResource {
   generation?: number;
 }
 
+/** The resource a custom resource object is (its metadata's namespace, name, UID and generation). */
+export const resourceOf = (o: { metadata: MigrationResource }): MigrationResource => ({
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+  uid: o.metadata.uid,
+  generation: o.metadata.generation,
+});
+
 const phaseOf = (s: MigrationSnapshot): string => migrationChart.phaseOf(s);
 
 /**

@@ -21,12 +21,7 @@ import type { EffectDeps } from '../effects/deps.ts';
 import type { InspectOption } from '../host.ts';
 import { normalizeSpec } from '../migration-spec.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import {
-  crStatusObserver,
-  eventsObserver,
-  type MigrationClient,
-  type MigrationResource,
-} from './migration-observers.ts';
+import { crStatusObserver, eventsObserver, type MigrationClient, resourceOf } from './migration-observers.ts';
 import { ResourceInformer } from './resource-informer.ts';
 import type { LeaderTask } from './volume-resize-controller.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -120,12 +115,7 @@ export function createOperator(deps: OperatorDeps): Operator {
     }
   });
 
-  const ref = (m: Migration): MigrationResource => ({
-    namespace: m.metadata.namespace,
-    name: m.metadata.name,
-    uid: m.metadata.uid,
-    generation: m.metadata.generation,
-  });
+  const ref = resourceOf;
 
   const recordEvent = (m: Migration, type: 'Normal' | 'Warning', reason: string, message: string) =>
     deps.effects.cluster

@@ -18,7 +18,7 @@ import type { VolumeResizeSpec } from '../../machines/volume-resize-spec.ts';
 import { VolumeResizeHost, volumeResizeChart } from '../charts/volume-resize.ts';
 import { type VolumeResizeSpecInput, type VolumeResizeStatusWire, volumeResizeResource } from '../crd/volume-resize.ts';
 import { normalizeVolumeResizeSpec } from '../volume-resize-spec.ts';
-import type { MigrationResource } from './migration-observers.ts';
+import { resourceOf } from './migration-observers.ts';
 import { ResourceInformer } from './resource-informer.ts';
 import {
   createVolumeResizeMetrics,
@@ -93,12 +93,7 @@ export function createVolumeResizeController(deps: VolumeResizeControllerDeps): 
     }
   });
 
-  const ref = (r: Resize): MigrationResource => ({
-    namespace: r.metadata.namespace,
-    name: r.metadata.name,
-    uid: r.metadata.uid,
-    generation: r.metadata.generation,
-  });
+  const ref = resourceOf;
   const recordEvent = (r: Resize, type: 'Normal' | 'Warning', reason: string, message: string) =>
     deps.cluster
       .recordEvent({ apiVersion: VR_API_VERSION, kind: 'VolumeResize', ...ref(r) }, type, reason, message)
