@@ -14,15 +14,15 @@ export const BACKLOG_LOG_EVERY_MS = 5_000;
 /**
  * Checkpointing, first: topology + replay queue bound BEFORE the checkpoint (no loss window).
  *
- * ShadowPod, then: wait until the source has received every message published before the bind. The replay
+ * Then: wait until the source has received every message published before the bind. The replay
  * queue holds only messages published after it; one published before, still waiting in the primary queue when
  * the source is checkpointed, would be taken and acknowledged by the source after the checkpoint, and never
  * reach the target (neither in the checkpointed memory nor in the replay queue). Once all of them are delivered,
  * each is in the source's memory at the checkpoint: processed, or held to be processed next, which the
  * restored target does too (docs/migration-notes.md). The wait is bounded by the Checkpointing deadline: a source
- * that does not work its backlog off in time fails the migration, compensated, nothing lost. Sequential needs
- * no wait: its source stops at the checkpoint and leaves the older messages in the primary queue for the target.
- * A restart re-binds (idempotent) and waits again; the replay queue has been bound since the first bind, so the
+ * that does not work its backlog off in time fails the migration, compensated, nothing lost. Sequential waits
+ * too: its source keeps consuming from the checkpoint until the scale-down stops it, so the same messages
+ * would be taken and acknowledged by a source whose state is thrown away. A restart re-binds (idempotent) and waits again; the replay queue has been bound since the first bind, so the
  * reading stays exact.
  */
 export const prepareBroker: Effect = async ({ ctx, key }, env) => {
@@ -30,7 +30,7 @@ export const prepareBroker: Effect = async ({ ctx, key }, env) => {
   const cfg = await brokerConfigOf(ctx, deps);
   await deps.broker.ensureTopology(cfg, `${key}:topology`);
   const queue = await deps.broker.createReplayQueue(cfg, key);
-  if (ctx.strategy === 'ShadowPod') {
+  {
     const { clock } = deps;
     const since = clock.now();
     let loggedAt = Number.NEGATIVE_INFINITY;
