@@ -129,8 +129,30 @@ export const retainOldVolume: VrEffect = async (input, { deps }) => {
   return { type: 'OldVolumeRetained', data: { replica: u.replica, volume: u.volume, pv, originalPolicy } };
 };
 
-/** Runs a migrator pod, recording throttled CopyProgressed facts; all of them are recorded before it returns. */
-async function runCopy(input: VrEffectInput, env: VrEffectEnv, u: Unit, req: Omit<MigratorRequest, 'timeoutMs'>) {
+/**
+ * Runs migrator pod `podName` from the unit's old claim to its temp claim (`presync` while the app runs, `sync`
+ * for the copy that counts), recording throttled CopyProgressed facts; all of them are recorded before it returns.
+ */
+async function runCopy(
+  input: VrEffectInput,
+  env: VrEffectEnv,
+  u: Unit,
+  podName: string,
+  role: 'presync' | 'migrator',
+  mode: MigratorRequest['mode'],
+) {
+  const { ctx } = input;
+  const req = {
+    namespace: ctx.spec.namespace,
+    podName,
+    image: ctx.spec.migratorImage,
+    sourceClaim: u.oldClaim,
+    targetClaim: u.tempClaim,
+    nodeName: u.nodeName,
+    labels: resizeLabels(ctx, role),
+    mode,
+    key: input.key,
+  };
   const { clock } = env.deps;
   const every = env.deps.progressIntervalMs ?? 1000;
   let last = Number.NEGATIVE_INFINITY;
@@ -163,17 +185,7 @@ export const preSync: VrEffect = async (input, env) => {
   const { ctx } = input;
   const u = currentUnit(input);
   const podName = presyncPodName(ctx.spec.name, u.replica, u.volume);
-  const r = await runCopy(input, env, u, {
-    namespace: ctx.spec.namespace,
-    podName,
-    image: ctx.spec.migratorImage,
-    sourceClaim: u.oldClaim,
-    targetClaim: u.tempClaim,
-    nodeName: u.nodeName,
-    labels: resizeLabels(ctx, 'presync'),
-    mode: 'presync',
-    key: input.key,
-  });
+  const r = await runCopy(input, env, u, podName, 'presync', 'presync');
   await deletePodAndWait(env, ctx.spec.namespace, podName, input.key);
   return {
     type: 'PreSyncCompleted',
@@ -208,17 +220,7 @@ export const copyVolume: VrEffect = async (input, env) => {
   const { ctx } = input;
   const u = currentUnit(input);
   const podName = migratorPodName(ctx.spec.name, u.replica, u.volume);
-  const r = await runCopy(input, env, u, {
-    namespace: ctx.spec.namespace,
-    podName,
-    image: ctx.spec.migratorImage,
-    sourceClaim: u.oldClaim,
-    targetClaim: u.tempClaim,
-    nodeName: u.nodeName,
-    labels: resizeLabels(ctx, 'migrator'),
-    mode: 'sync',
-    key: input.key,
-  });
+  const r = await runCopy(input, env, u, podName, 'migrator', 'sync');
   if (!r.verified) {
     throw new Ms2mError(
       ErrorCode.CHECKSUM_MISMATCH,
