@@ -30,23 +30,21 @@ export const prepareBroker: Effect = async ({ ctx, key }, env) => {
   const cfg = await brokerConfigOf(ctx, deps);
   await deps.broker.ensureTopology(cfg, `${key}:topology`);
   const queue = await deps.broker.createReplayQueue(cfg, key);
-  {
-    const { clock } = deps;
-    const since = clock.now();
-    let loggedAt = Number.NEGATIVE_INFINITY;
-    await pollUntil(env, async () => {
-      const undelivered = await deps.broker.undeliveredBeforeReplay(cfg);
-      if (undelivered === 0) return true;
-      if (clock.now() - loggedAt >= BACKLOG_LOG_EVERY_MS) {
-        loggedAt = clock.now();
-        deps.logger.info(
-          { queue: cfg.queueName, undelivered, waitedMs: clock.now() - since },
-          `Waiting for the source to take the ${undelivered} message(s) queued before the replay queue`,
-        );
-      }
-      return undefined;
-    });
-  }
+  const { clock } = deps;
+  const since = clock.now();
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  await pollUntil(env, async () => {
+    const undelivered = await deps.broker.undeliveredBeforeReplay(cfg);
+    if (undelivered === 0) return true;
+    if (clock.now() - loggedAt >= BACKLOG_LOG_EVERY_MS) {
+      loggedAt = clock.now();
+      deps.logger.info(
+        { queue: cfg.queueName, undelivered, waitedMs: clock.now() - since },
+        `Waiting for the source to take the ${undelivered} message(s) queued before the replay queue`,
+      );
+    }
+    return undefined;
+  });
   return { type: 'ReplayQueueCreated', data: { queue } };
 };
 
