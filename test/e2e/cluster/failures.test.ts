@@ -24,6 +24,7 @@ import { buildClusterImages } from '../../../cluster/local/images.ts';
 import type { MigrationProgress } from '../../../eval/migration-run.ts';
 import { cleanupScenario, type ScenarioOptions, type ScenarioResult } from '../../../eval/scenario.ts';
 import type { EventEnvelope } from '../../../machines/envelope.ts';
+import { eventuallyOrDiagnose } from '../../support/cluster-diagnostics.ts';
 import {
   checkpointArchives,
   clusterScenario,
@@ -45,6 +46,8 @@ const crs = kc.makeApiClient(CustomObjectsApi);
 const namespace = 'e2e-fail';
 const nodeA = cluster.nodes.find((n) => n.name === 'node-a') as (typeof cluster.nodes)[number];
 const runs: string[] = [];
+/** Where a timed-out wait on the node agents looks for why (cluster-diagnostics.ts). */
+const system = { kc, dir: cluster.dir, namespace: 'ms2m-system' };
 let log: EventLog;
 
 async function migrationEvents(runId: string): Promise<EventEnvelope[]> {
@@ -273,6 +276,8 @@ describe('failures during a migration are compensated: the source keeps serving,
       })();
       return restarting;
     };
+    // the migration needs both agents: one a failure before left unready would fail it before Restoring
+    await untilAgentsRolledOut('before the kubelet test', 0);
     let f: Failure;
     try {
       f = await scenario(runId, {
@@ -351,9 +356,25 @@ async function setAgentEnv(name: string, value: string | null): Promise<void> {
   if (value !== null) env.push({ name, value });
   container.env = env;
   const updated = await apps.replaceNamespacedDaemonSet({ name: 'ms2m-agent', namespace: 'ms2m-system', body: ds });
-  const generation = updated.metadata?.generation ?? 0;
-  await eventually(
-    `DaemonSet ms2m-agent rolled out with ${name}=${value}`,
+  await untilAgentsRolledOut(
+    `${name}=${value}`,
+    updated.metadata?.generation ?? 0,
+    (e) => e.some((v) => v.name === name) === (value !== null),
+  );
+}
+
+/**
+ * Waits until the agent DaemonSet has rolled out `generation` (its status) and only its new pods run, both Ready,
+ * each with an env that `envOk` accepts; on a timeout the error carries the cluster's diagnostics.
+ */
+async function untilAgentsRolledOut(
+  what: string,
+  generation: number,
+  envOk: (env: V1EnvVar[]) => boolean = () => true,
+): Promise<void> {
+  await eventuallyOrDiagnose(
+    system,
+    `DaemonSet ms2m-agent rolled out (${what})`,
     async () => {
       const now = await apps.readNamespacedDaemonSet({ name: 'ms2m-agent', namespace: 'ms2m-system' });
       const s = now.status;
@@ -368,8 +389,9 @@ async function setAgentEnv(name: string, value: string | null): Promise<void> {
     180_000,
   );
   // the rollout is done when the old pods are gone too
-  await eventually(
-    'only the new agent pods',
+  await eventuallyOrDiagnose(
+    system,
+    `only the new agent pods (${what})`,
     async () => {
       const pods = await core.listNamespacedPod({
         namespace: 'ms2m-system',
@@ -381,7 +403,7 @@ async function setAgentEnv(name: string, value: string | null): Promise<void> {
           (p) =>
             !p.metadata?.deletionTimestamp &&
             p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
-            (p.spec?.containers[0]?.env ?? []).some((e) => e.name === name) === (value !== null),
+            envOk(p.spec?.containers[0]?.env ?? []),
         );
       return ok ? true : undefined;
     },
