@@ -1,16 +1,15 @@
 // SHADOW's published evaluation results (the Go reference controller; github haidinhtuan/shadow, eval/results/,
-// Apache-2.0), copied unchanged into ../shared/reference/shadow-eval. Columns:
+// Apache-2.0), copied unchanged into eval/reference/shadow-eval. Columns:
 //   run,msg_rate,configuration,downtime_ms,down_probes,total_time_s,checkpoint_s,transfer_s,restore_s,replay_s,
 //   finalize_s,status
 // with Go duration strings. SHADOW has no Pending column: its total is the sum of the five phases.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseGoDuration } from '../actors/go-duration.ts';
+import { SHADOW_EVAL_DIR } from '../eval/reference/shadow-eval.ts';
 
-/** `SHADOW_REFERENCE_DIR`, default ../shared/reference/shadow-eval beside the repository. */
-export const shadowReferenceDir = (): string =>
-  process.env.SHADOW_REFERENCE_DIR ?? fileURLToPath(new URL('../../shared/reference/shadow-eval/', import.meta.url));
+/** `SHADOW_REFERENCE_DIR`, default the copy that ships with ms2m (eval/reference/shadow-eval). */
+export const shadowReferenceDir = (): string => process.env.SHADOW_REFERENCE_DIR ?? SHADOW_EVAL_DIR;
 
 /** SHADOW's CSV phase columns → our phase names (the same phases of the same state machine). */
 export const SHADOW_PHASES = {

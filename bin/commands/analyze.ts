@@ -164,7 +164,7 @@ Examples:
   $ ms2m analyze --log .ms2m/log
   $ ms2m analyze --nats nats://127.0.0.1:4222 --label ms2m.io/eval-run=march --csv results.csv --aggregate aggregate.csv
   $ ms2m analyze --log .ms2m/log --configuration statefulset-shadowpod --since 2026-03-16T00:00:00Z --csv -
-  $ ms2m analyze --log .ms2m/log --shadow ../shared/reference/shadow-eval --charts charts/
+  $ ms2m analyze --log .ms2m/log --shadow eval/reference/shadow-eval --charts charts/
   $ ms2m analyze --log .ms2m/log --kind VolumeResize --csv resizes.csv
 
 Durations in the CSV are SHADOW's (Go durations: 396ms, 1.243s, 1m10.099s; total_time_s in seconds); ms2m's own

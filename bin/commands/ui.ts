@@ -41,7 +41,7 @@ The log is opened read-only; the page is served on loopback only and loads nothi
 Examples:
   $ ms2m ui --log .ms2m/demo/log                       then open http://127.0.0.1:7070/
   $ ms2m ui --nats nats://127.0.0.1:4222 --port 0      any free port (the URL is printed)
-  $ ms2m ui --log .ms2m/eval/log --shadow ../shared/reference/shadow-eval`,
+  $ ms2m ui --log .ms2m/eval/log --shadow eval/reference/shadow-eval`,
     );
     cmd.action(async (o: UiOptions) => {
       if (!isLoopback(o.host))

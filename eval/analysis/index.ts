@@ -6,7 +6,7 @@
  * ```ts
  * import { aggregate, chartSpecs, readRecords, readShadowCsv, renderSvg, toShadowCsv } from '../eval/analysis/index.ts';
  * const records = await readRecords(reader, { labels: { 'ms2m.io/eval-run': 'march' } });
- * const shadow = await readShadowCsv('../shared/reference/shadow-eval');
+ * const shadow = await readShadowCsv('eval/reference/shadow-eval');
  * const rows = aggregate([...records, ...shadow]);
  * const svg = await renderSvg(chartSpecs(records, rows, shadow).total);
  * ```

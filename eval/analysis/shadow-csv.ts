@@ -1,6 +1,6 @@
 /**
  * SHADOW's evaluation CSV, written and read. The first twelve columns are SHADOW's, in its order and formats
- * (shared/reference/README.md): phase columns are Go duration strings (`396ms`, `1.243s`, `1m10.099s`),
+ * (eval/reference/README.md): phase columns are Go duration strings (`396ms`, `1.243s`, `1m10.099s`),
  * `total_time_s` is the phases' sum in seconds with an `s` (`46.676s`), downtime in integer ms. ms2m's own
  * columns follow them, so scripts that read SHADOW's files by name or by position keep working.
  *
@@ -247,7 +247,7 @@ export function parseShadowCsv(text: string, file: string): MigrationRecord[] {
  *
  * @example
  * ```ts
- * const shadow = await readShadowCsv('../shared/reference/shadow-eval');
+ * const shadow = await readShadowCsv('eval/reference/shadow-eval');
  * ```
  */
 export async function readShadowCsv(path: string): Promise<MigrationRecord[]> {

@@ -4,7 +4,7 @@
  * Durations are exact milliseconds; `null` means "not known" (a phase never ended, no downtime measurement).
  */
 
-/** Where a record comes from: our event log, or SHADOW's evaluation CSVs (shared/reference/shadow-eval). */
+/** Where a record comes from: our event log, or SHADOW's evaluation CSVs (eval/reference/shadow-eval). */
 export type RecordSource = 'ms2m' | 'shadow';
 
 /** SHADOW's five timed phases, in its CSV's column order. */

@@ -21,7 +21,7 @@ export interface EvaluationSource {
  *
  * @example
  * ```ts
- * const ui = await startUiServer({ ..., evaluation: evaluationCharts({ reader, shadow: '../shared/reference/shadow-eval' }) });
+ * const ui = await startUiServer({ ..., evaluation: evaluationCharts({ reader, shadow: 'eval/reference/shadow-eval' }) });
  * ```
  */
 export function evaluationCharts(src: EvaluationSource): () => Promise<EvaluationCharts> {

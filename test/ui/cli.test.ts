@@ -12,11 +12,12 @@ import { migrationChart } from '../../actors/charts/migration.ts';
 import { toMermaid } from '../../actors/diagram.ts';
 import { toDot } from '../../actors/diagram-dot.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
+import { SHADOW_EVAL_DIR } from '../../eval/reference/shadow-eval.ts';
 import { silent } from '../support/scenario.ts';
 import { appendAs, golden } from './logs.ts';
 
 const repoRoot = join(import.meta.dirname, '../..');
-const SHADOW = join(repoRoot, '..', 'shared', 'reference', 'shadow-eval');
+const SHADOW = SHADOW_EVAL_DIR;
 const tsxLoader = pathToFileURL(join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href;
 
 interface Run {

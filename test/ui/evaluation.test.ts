@@ -9,13 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLogReader } from '../../adapters/event-log/port.ts';
 import { openFileLogReader } from '../../adapters/file-log/file-log-reader.ts';
 import { chartSpecs, readShadowCsv } from '../../eval/analysis/index.ts';
+import { SHADOW_EVAL_DIR } from '../../eval/reference/shadow-eval.ts';
 import { evaluationCharts } from '../../eval/ui/evaluation.ts';
 import { startUiServer, type UiServer } from '../../eval/ui/server.ts';
 import { silent } from '../support/scenario.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 
 const LOG = join(import.meta.dirname, '../golden/analysis/log');
-const SHADOW = join(import.meta.dirname, '../../../shared/reference/shadow-eval');
+const SHADOW = SHADOW_EVAL_DIR;
 
 let reader: EventLogReader;
 let ui: UiServer;

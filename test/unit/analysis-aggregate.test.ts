@@ -12,9 +12,10 @@ import {
   renderSvg,
   stat,
 } from '../../eval/analysis/index.ts';
+import { SHADOW_EVAL_DIR } from '../../eval/reference/shadow-eval.ts';
 
 const FILE = 'migration-metrics-statefulset-shadowpod-20260316-041245.csv';
-const PATH = join(import.meta.dirname, '..', '..', '..', 'shared', 'reference', 'shadow-eval', FILE);
+const PATH = join(SHADOW_EVAL_DIR, FILE);
 const shadow = parseShadowCsv(readFileSync(PATH, 'utf8'), FILE);
 
 describe('aggregates', () => {

@@ -12,9 +12,10 @@ import {
   toShadowCsv,
 } from '../../eval/analysis/index.ts';
 import { parseCsv } from '../../eval/analysis/shadow-csv.ts';
+import { SHADOW_EVAL_DIR } from '../../eval/reference/shadow-eval.ts';
 
-// SHADOW's published evaluation results (shared/reference/shadow-eval): our CSV must be theirs, column for column.
-const SHADOW_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'reference', 'shadow-eval');
+// SHADOW's published evaluation results (eval/reference/shadow-eval): our CSV must be theirs, column for column.
+const SHADOW_DIR = SHADOW_EVAL_DIR;
 const files = readdirSync(SHADOW_DIR)
   .filter((f) => f.endsWith('.csv'))
   .sort();

@@ -4,12 +4,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SHADOW_EVAL_DIR } from '../../../eval/reference/shadow-eval.ts';
 import { EXPECTED_AGGREGATE, EXPECTED_CSV, LOG_DIR } from './generate.ts';
 
 // `ms2m analyze` through its real entry point (bin/ms2m.ts as a process), on the committed log set.
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const tsxLoader = createRequire(import.meta.url).resolve('tsx');
-const SHADOW = join(repoRoot, '..', 'shared', 'reference', 'shadow-eval');
+const SHADOW = SHADOW_EVAL_DIR;
 const out = mkdtempSync(join(tmpdir(), 'ms2m-analyze-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
