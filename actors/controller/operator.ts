@@ -1,13 +1,14 @@
 /**
- * The StatefulMigration operator: list+watch of the resources, a level-triggered reconcile per resource (one run
- * in flight per key), one migration host per resource rebuilt from the event log, status/Events/metrics as
- * observers after each commit, a finalizer that cancels and compensates before a resource goes, and leader
- * election: only the lease holder runs hosts, and losing the lease stops all of them at once.
+ * The StatefulMigration operator: the shared controller loop (resource-controller.ts: list+watch, a level-triggered
+ * reconcile per resource, one host per resource rebuilt from the event log, a finalizer that cancels and
+ * compensates before a resource goes) bound to the migration chart, with status/Events/metrics as observers after
+ * each commit, the broker Secret, refused spec edits, and leader election: only the lease holder runs hosts (of
+ * this controller and the VolumeResize one), and losing the lease stops all of them at once.
  *
  * `createOperator(deps)` builds it from ports; `main.ts` wires the real ones.
  */
 import type { Logger } from 'pino';
-import { ErrorCode, InvalidInputError, Ms2mError, toMs2mError } from '../../adapters/errors.ts';
+import { InvalidInputError, toMs2mError } from '../../adapters/errors.ts';
 import type { EventLog } from '../../adapters/event-log/port.ts';
 import type { CustomResource } from '../../adapters/kubernetes/custom-resources.ts';
 import type { Lease } from '../../adapters/lease/port.ts';
@@ -22,13 +23,10 @@ import type { InspectOption } from '../host.ts';
 import { normalizeSpec } from '../migration-spec.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { crStatusObserver, eventsObserver, type MigrationClient, resourceOf } from './migration-observers.ts';
-import { ResourceInformer } from './resource-informer.ts';
-import type { LeaderTask } from './volume-resize-controller.ts';
-import { WorkQueue } from './work-queue.ts';
+import { createResourceController, type LeaderTask, resourceKey } from './resource-controller.ts';
 
 export const FINALIZER = 'migration.ms2m.io/finalizer';
 export const API_VERSION = `${statefulMigrationResource.group}/${statefulMigrationResource.version}`;
-const TERMINAL = new Set(migrationChart.terminalPhases);
 
 type Migration = CustomResource<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
 
@@ -77,17 +75,6 @@ export interface Operator {
   idle(): Promise<void>;
 }
 
-/** The event log key of a resource: its UID too, so a new resource with a reused name never resumes an old log. */
-export const migrationIdOf = (m: { namespace: string; name: string; uid: string }): string =>
-  `${m.namespace}/${m.name}/${m.uid}`;
-
-interface Running {
-  host: MigrationHost;
-  uid: string;
-  /** The spec change already reported (generation), so the Warning is recorded once. */
-  refusedGeneration?: number;
-}
-
 /**
  * @example
  * ```ts
@@ -99,64 +86,63 @@ interface Running {
  */
 export function createOperator(deps: OperatorDeps): Operator {
   const log = deps.logger.child({ component: 'operator' });
-  const hosts = new Map<string, Running>();
-  let queue: WorkQueue | null = null;
-  let informer: ResourceInformer<Migration> | null = null;
-  let hostsAbort = new AbortController();
+  /** The spec change already reported per host (its generation), so the Warning is recorded once. */
+  const refusedGeneration = new WeakMap<MigrationHost, number>();
   let leading = false;
-  let synced = false;
   let stopped = false;
   let leaseTimer: NodeJS.Timeout | undefined;
 
-  deps.metrics?.setPhaseSource(function* () {
-    for (const r of hosts.values()) {
-      const s = r.host.snapshot();
-      if (s) yield migrationChart.phaseOf(s);
-    }
+  const migrations = createResourceController({
+    kind: 'StatefulMigration',
+    apiVersion: API_VERSION,
+    finalizer: FINALIZER,
+    logField: 'migration',
+    logger: log,
+    client: deps.migrations,
+    cluster: deps.effects.cluster,
+    chart: migrationChart,
+    metrics: deps.metrics,
+    concurrency: deps.concurrency ?? 8,
+    resyncMs: deps.resyncMs ?? 300_000,
+    now: () => Date.now(),
+    openHost: (m: Migration, id, signal) =>
+      MigrationHost.open({
+        id,
+        deps: {
+          ...deps.effects,
+          logger: deps.logger.child({ migration: id }),
+          log: deps.log,
+          snapshots: deps.snapshots,
+          brokerConfig: (ctx) => brokerConfig(ctx.spec, m),
+        },
+        observers: [
+          // located once the host has read the log (a migration of the legacy layout stays where it is)
+          crStatusObserver(deps.migrations, resourceOf(m), () => deps.log.locate({ kind: migrationChart.kind, id })),
+          eventsObserver(deps.effects.cluster, resourceOf(m), deps.metrics, API_VERSION, log),
+        ],
+        signal,
+        ...(deps.inspect ? { inspect: deps.inspect } : {}),
+      }),
+    normalize: (m) => normalizeSpec(resourceOf(m), m.spec, deps.runtime),
+    cancelWouldChange,
+    cancelledEventMessage: 'Cancelled migration before it started',
+    onFinalizerNotAdded: reportNotStarted,
+    onRunning: async (m, host, snap) => {
+      await refuseSpecChange(m, host, snap);
+      deps.metrics?.reconciles.inc({ result: 'ok' });
+    },
+    instrument: async (_key, reconcile) => {
+      const started = performance.now();
+      try {
+        await reconcile();
+      } catch (err) {
+        deps.metrics?.reconciles.inc({ result: 'error' });
+        throw err;
+      } finally {
+        deps.metrics?.reconcileLatency.observe((performance.now() - started) / 1000);
+      }
+    },
   });
-
-  const ref = resourceOf;
-
-  const recordEvent = (m: Migration, type: 'Normal' | 'Warning', reason: string, message: string) =>
-    deps.effects.cluster
-      .recordEvent({ apiVersion: API_VERSION, kind: 'StatefulMigration', ...ref(m) }, type, reason, message)
-      .catch((err: Error) => log.warn({ migration: key(m), err: err.message }, 'Could not record an Event'));
-
-  async function openHost(m: Migration): Promise<Running> {
-    const k = key(m);
-    const existing = hosts.get(k);
-    if (existing && existing.uid === m.metadata.uid && !existing.host.isStopped) return existing;
-    if (existing) {
-      await existing.host.stop();
-      hosts.delete(k);
-    }
-    const migrationId = migrationIdOf(ref(m));
-    const logKey = { kind: migrationChart.kind, id: migrationId };
-    const host = await MigrationHost.open({
-      id: migrationId,
-      deps: {
-        ...deps.effects,
-        logger: deps.logger.child({ migration: migrationId }),
-        log: deps.log,
-        snapshots: deps.snapshots,
-        brokerConfig: (ctx) => brokerConfig(ctx.spec, m),
-      },
-      observers: [
-        // located once the host has read the log (a migration of the legacy layout stays where it is)
-        crStatusObserver(deps.migrations, ref(m), () => deps.log.locate(logKey)),
-        eventsObserver(deps.effects.cluster, ref(m), deps.metrics, API_VERSION, log),
-      ],
-      signal: hostsAbort.signal,
-      ...(deps.inspect ? { inspect: deps.inspect } : {}),
-    });
-    const running: Running = { host, uid: m.metadata.uid };
-    hosts.set(k, running);
-    host.done().then(
-      () => queue?.add(k),
-      () => undefined, // stopped (lease lost, shutdown) or a stale writer: the next leader carries on
-    );
-    return running;
-  }
 
   async function brokerConfig(spec: MigrationSpec, m: Migration) {
     const mq = spec.messageQueueConfig;
@@ -166,53 +152,12 @@ export function createOperator(deps: OperatorDeps): Operator {
       const url = deps.readSecret ? await deps.readSecret(m.metadata.namespace, secretRef.name, secretRef.key) : null;
       if (!url)
         throw new InvalidInputError(
-          `StatefulMigration ${key(m)}`,
+          `StatefulMigration ${resourceKey(m)}`,
           `spec.brokerSecretRef: Secret ${m.metadata.namespace}/${secretRef.name} has no key ${secretRef.key}: create it with the broker URL`,
         );
       brokerUrl = url;
     }
     return { brokerUrl, exchangeName: mq.exchangeName, queueName: mq.queueName, routingKey: mq.routingKey };
-  }
-
-  /** One reconcile: level-triggered, reads the resource fresh; safe to run any number of times. */
-  async function reconcile(k: string): Promise<void> {
-    const started = performance.now();
-    const [namespace, name] = k.split('/') as [string, string];
-    try {
-      // the informer's copy when it has one (level-triggered: a stale copy costs one retry, never a wrong write)
-      const m = informer?.get(k) ?? (await deps.migrations.get(namespace, name));
-      if (!m) {
-        const gone = hosts.get(k);
-        if (gone) {
-          await gone.host.stop();
-          hosts.delete(k);
-        }
-        return;
-      }
-      if (m.metadata.deletionTimestamp) return await finalize(m);
-      const phase = m.status?.phase;
-      if (phase && TERMINAL.has(phase) && !m.metadata.finalizers?.includes(FINALIZER) && !hosts.has(k)) return;
-      if (!m.metadata.finalizers?.includes(FINALIZER)) {
-        try {
-          if (!(await deps.migrations.setFinalizer(namespace, name, FINALIZER, true, m))) return;
-        } catch (err) {
-          await reportNotStarted(m, err);
-          throw err;
-        }
-      }
-      const running = await openHost(m);
-      const snap = running.host.snapshot();
-      if (!snap) return await begin(m, running);
-      if (snap.status === 'done') return await settle(m, running);
-      if (m.spec.cancel && cancelWouldChange(snap)) await running.host.cancel('spec.cancel was set');
-      await refuseSpecChange(m, running, snap);
-      deps.metrics?.reconciles.inc({ result: 'ok' });
-    } catch (err) {
-      deps.metrics?.reconciles.inc({ result: 'error' });
-      throw err;
-    } finally {
-      deps.metrics?.reconcileLatency.observe((performance.now() - started) / 1000);
-    }
   }
 
   /**
@@ -226,84 +171,27 @@ export function createOperator(deps: OperatorDeps): Operator {
     if (m.status?.message === message) return;
     await deps.migrations
       .patchStatus(m.metadata.namespace, m.metadata.name, { message, observedGeneration: m.metadata.generation })
-      .catch((patchErr: Error) => log.warn({ migration: key(m), err: patchErr.message }, 'Could not write status'));
-    await recordEvent(m, 'Warning', 'FinalizerNotAdded', message);
-  }
-
-  /** A new resource: validate and resolve its spec, then record MigrationRequested; a bad spec fails at once. */
-  async function begin(m: Migration, running: Running): Promise<void> {
-    let spec: MigrationSpec;
-    try {
-      spec = normalizeSpec(ref(m), m.spec, deps.runtime);
-    } catch (err) {
-      if (!(err instanceof Ms2mError) || err.code !== ErrorCode.INVALID_INPUT) throw err;
-      await running.host.stop();
-      hosts.delete(key(m));
-      await deps.migrations.patchStatus(
-        m.metadata.namespace,
-        m.metadata.name,
-        endedBeforeStart(m, 'InvalidSpec', err.message),
+      .catch((patchErr: Error) =>
+        log.warn({ migration: resourceKey(m), err: patchErr.message }, 'Could not write status'),
       );
-      await recordEvent(m, 'Warning', 'InvalidSpec', err.message);
-      await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
-      return;
-    }
-    if (m.spec.cancel) {
-      // cancelled before it started: nothing to undo
-      await running.host.stop();
-      hosts.delete(key(m));
-      await deps.migrations.patchStatus(
-        m.metadata.namespace,
-        m.metadata.name,
-        endedBeforeStart(m, 'Cancelled', 'Cancelled before it started: nothing was changed'),
-      );
-      await recordEvent(m, 'Normal', 'Cancelled', 'Cancelled migration before it started');
-      await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
-      return;
-    }
-    const labels = m.metadata.labels;
-    await running.host.request(labels && Object.keys(labels).length > 0 ? { spec, labels: { ...labels } } : { spec });
-    log.info({ migration: key(m), uid: m.metadata.uid }, `Started StatefulMigration ${key(m)}`);
-  }
-
-  /** A finished migration: once its final status is written, the finalizer goes (nothing is left to undo). */
-  async function settle(m: Migration, running: Running): Promise<void> {
-    await running.host.idle();
-    await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
-    await running.host.stop();
-    hosts.delete(key(m));
-  }
-
-  /** Deleting a resource mid-migration: cancel, let compensation finish, then release the finalizer. */
-  async function finalize(m: Migration): Promise<void> {
-    if (!m.metadata.finalizers?.includes(FINALIZER)) return;
-    const running = await openHost(m);
-    const snap = running.host.snapshot();
-    if (snap && snap.status !== 'done') {
-      if (cancelWouldChange(snap)) await running.host.cancel('the StatefulMigration is being deleted');
-      return; // done() requeues the key when compensation (or Finalizing) has finished
-    }
-    await running.host.idle();
-    await running.host.stop();
-    hosts.delete(key(m));
-    await deps.migrations.setFinalizer(m.metadata.namespace, m.metadata.name, FINALIZER, false);
+    await migrations.recordEvent(m, 'Warning', 'FinalizerNotAdded', message);
   }
 
   /** The spec is fixed once started (the admission policy refuses edits; this catches clusters without it). */
-  async function refuseSpecChange(m: Migration, running: Running, snap: MigrationSnapshot): Promise<void> {
+  async function refuseSpecChange(m: Migration, host: MigrationHost, snap: MigrationSnapshot): Promise<void> {
     const generation = m.metadata.generation;
-    if (generation === undefined || running.refusedGeneration === generation) return;
+    if (generation === undefined || refusedGeneration.get(host) === generation) return;
     let now: MigrationSpec;
     try {
-      now = normalizeSpec(ref(m), m.spec, deps.runtime);
+      now = normalizeSpec(resourceOf(m), m.spec, deps.runtime);
     } catch {
       return;
     }
     const logged = snap.context.spec;
     const strip = (s: MigrationSpec) => JSON.stringify({ ...s, maxAttempts: 0, retryBaseMs: 0 });
     if (strip(now) === strip(logged)) return;
-    running.refusedGeneration = generation;
-    await recordEvent(
+    refusedGeneration.set(host, generation);
+    await migrations.recordEvent(
       m,
       'Warning',
       'SpecChangeRefused',
@@ -311,41 +199,18 @@ export function createOperator(deps: OperatorDeps): Operator {
     );
   }
 
-  async function becomeLeader(): Promise<void> {
+  function becomeLeader(): void {
     leading = true;
-    synced = false;
-    hostsAbort = new AbortController();
-    queue = new WorkQueue(reconcile, { concurrency: deps.concurrency ?? 8, logger: log });
-    const q = queue;
-    informer = new ResourceInformer<Migration>({
-      client: deps.migrations,
-      logger: log,
-      resyncMs: deps.resyncMs ?? 300_000,
-      onChange: (m) => q.add(key(m)),
-      onSynced: () => {
-        synced = true;
-      },
-    });
-    informer.start();
+    migrations.startLeading();
     deps.volumeResizes?.startLeading();
-    log.info('Started leading: reconciling StatefulMigrations');
+    log.info('Started leading');
   }
 
-  /** Lease lost or shutdown: every host stops at once (no append after this resolves), then the watch. */
+  /** Lease lost or shutdown: every host of both controllers stops at once (no append after this resolves). */
   async function stopLeading(why: string): Promise<void> {
     if (!leading) return;
     leading = false;
-    synced = false;
-    hostsAbort.abort(new Error(why));
-    const stopping = [...hosts.values()].map((r) => r.host.stop());
-    if (deps.volumeResizes) stopping.push(deps.volumeResizes.stopLeading(why));
-    informer?.stop();
-    informer = null;
-    const q = queue;
-    queue = null;
-    await Promise.all(stopping);
-    hosts.clear();
-    await q?.shutdown();
+    await Promise.all([migrations.stopLeading(why), deps.volumeResizes?.stopLeading(why)]);
     log.warn({ why }, 'Stopped leading: every migration host stopped');
   }
 
@@ -354,7 +219,7 @@ export function createOperator(deps: OperatorDeps): Operator {
     if (!lease || stopped) return;
     try {
       if (!leading) {
-        if (await lease.acquire()) await becomeLeader();
+        if (await lease.acquire()) becomeLeader();
       } else if (!(await lease.renew())) await stopLeading('lost the leader lease');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'Leader election attempt failed');
@@ -382,13 +247,13 @@ export function createOperator(deps: OperatorDeps): Operator {
     },
     get ready() {
       // the StatefulMigration list only: a cluster without the VolumeResize CRD still runs migrations
-      return !leading || synced;
+      return !leading || migrations.synced;
     },
     running() {
-      return new Map([...hosts].map(([k, r]) => [k, r.host.snapshot()]));
+      return migrations.running();
     },
     async idle() {
-      await queue?.idle();
+      await migrations.idle();
       await deps.volumeResizes?.idle();
     },
   };
@@ -400,28 +265,3 @@ export function createOperator(deps: OperatorDeps): Operator {
  */
 const cancelWouldChange = (s: MigrationSnapshot): boolean =>
   s.status !== 'done' && !s.context.failure && s.context.phase !== 'Finalizing';
-
-const key = (m: Migration): string => `${m.metadata.namespace}/${m.metadata.name}`;
-
-/** The status of a migration that ended before it started (bad spec, cancelled first): nothing to undo. */
-function endedBeforeStart(
-  m: Migration,
-  reason: 'InvalidSpec' | 'Cancelled',
-  message: string,
-): StatefulMigrationStatusWire {
-  const at = new Date().toISOString();
-  const condition = (type: string, status: 'True' | 'False') => ({
-    type,
-    status,
-    reason,
-    message,
-    lastTransitionTime: at,
-  });
-  return {
-    phase: 'Failed',
-    message,
-    observedGeneration: m.metadata.generation,
-    completionTime: at,
-    conditions: [condition('Ready', 'False'), condition('Failed', 'True'), condition('Progressing', 'False')],
-  };
-}

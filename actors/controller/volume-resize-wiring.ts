@@ -17,8 +17,10 @@ import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources
 import type { Cluster } from '../../adapters/kubernetes/port.ts';
 import type { SnapshotCache } from '../../adapters/snapshot-cache/port.ts';
 import { KubeVolumes } from '../../adapters/volumes/kubernetes.ts';
+import type { VolumeResizeSnapshot } from '../../machines/volume-resize-chart.ts';
 import { volumeResizeResource } from '../crd/volume-resize.ts';
-import { createVolumeResizeController, type LeaderTask } from './volume-resize-controller.ts';
+import type { LeaderTask } from './resource-controller.ts';
+import { createVolumeResizeController } from './volume-resize-controller.ts';
 import { createVolumeResizeMetrics, type VolumeResizeClient } from './volume-resize-observers.ts';
 
 export function realVolumeResizeController(o: {
@@ -32,7 +34,7 @@ export function realVolumeResizeController(o: {
   snapshots?: SnapshotCache;
   registry?: Registry;
   migratorImage?: string;
-}): LeaderTask {
+}): LeaderTask<VolumeResizeSnapshot> {
   const client: VolumeResizeClient = new CustomResourceClient(
     o.kubeConfig,
     {

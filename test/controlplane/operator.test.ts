@@ -23,7 +23,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOperatorHttp } from '../../actors/controller/http.ts';
 import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
-import { createOperator, FINALIZER, migrationIdOf, type Operator } from '../../actors/controller/operator.ts';
+import { createOperator, FINALIZER, type Operator } from '../../actors/controller/operator.ts';
+import { streamIdOf } from '../../actors/controller/resource-controller.ts';
 import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
 import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
 import { systemClock } from '../../adapters/clock/system.ts';
@@ -186,7 +187,7 @@ describe('operator on a real control plane', () => {
     );
     expect(done.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
     expect(done.status?.eventLog).toContain(
-      migrationIdOf({ namespace, name: 'm-plain', uid: done.metadata.uid }).split('/')[0],
+      streamIdOf({ namespace, name: 'm-plain', uid: done.metadata.uid }).split('/')[0],
     );
     // the finalizer goes once the final status is written
     await eventually('finalizer removed', async () =>
