@@ -9,12 +9,12 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { InvalidInputError } from '../errors.ts';
 import { isConflict, isNotFound, toKubernetesError } from '../kubernetes/api-errors.ts';
+import { FIELD_MANAGER } from '../kubernetes/kubernetes.ts';
 import { timestampedLines } from './migrator-log.ts';
 import type { MigratorRequest, ProbeRequest } from './port.ts';
 
 export const MIGRATE = '/usr/local/bin/ms2m-migrate';
 export const USAGE = '/usr/local/bin/ms2m-usage';
-const FIELD_MANAGER = 'ms2m-operator';
 
 /** Waiting reasons that will not resolve by waiting (the image cannot be pulled or the container not made). */
 const STUCK = new Set([

@@ -5,7 +5,7 @@
  */
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { withTemplateSizes } from '../../adapters/volumes/kubernetes.ts';
+import { withTemplateSizes } from '../../adapters/volumes/kube-statefulset.ts';
 import { savedManifest, statefulSetInfo, volumeNodes } from '../../adapters/volumes/mapping.ts';
 import { MigratorLog, parseUsage, timestampedLines } from '../../adapters/volumes/migrator-log.ts';
 

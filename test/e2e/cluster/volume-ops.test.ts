@@ -22,7 +22,8 @@ import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/clien
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ErrorCode, type Ms2mError } from '../../../adapters/errors.ts';
-import { KubeVolumes, SELECTED_NODE } from '../../../adapters/volumes/kubernetes.ts';
+import { SELECTED_NODE } from '../../../adapters/volumes/kube-claims.ts';
+import { KubeVolumes } from '../../../adapters/volumes/kubernetes.ts';
 import {
   ChecksumMismatchError,
   type ClaimInfo,
