@@ -9,7 +9,8 @@ import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
 import type { Lease } from '../adapters/lease/port.ts';
 import type { SnapshotOf } from '../machines/chart.ts';
 import type { AnyChart } from './chart.ts';
-import { Host, type HostOptions, HostStoppedError } from './host.ts';
+import { Host, type HostOptions } from './host.ts';
+import { HostStoppedError } from './host-stopped-error.ts';
 import type { HostObserver, ObserverRetry } from './observers.ts';
 
 export interface HostGroupOptions<C extends AnyChart> {

@@ -11,27 +11,24 @@
  * Observers (status projection, Events, metrics, UI) are outside that queue: their failures never reach it.
  *
  * `createHost(chart)` gives the host of a chart (`MigrationHost = createHost(migrationChart)`, charts/migration.ts).
+ * This file holds the instance's lifecycle (open, request, record, stop); the serial queue and the append are
+ * stream-writer.ts, the effects run as step actors in step-actors.ts, the observer loops are observers.ts and a
+ * finished instance's snapshot is cached by final-snapshot-cache.ts.
  */
-import { type Actor, type ActorOptions, createActor, fromPromise } from 'xstate';
-import { ErrorCode, Ms2mError, toMs2mError } from '../adapters/errors.ts';
+import { type Actor, type ActorOptions, createActor } from 'xstate';
+import { ErrorCode, Ms2mError } from '../adapters/errors.ts';
 import type { EventLog } from '../adapters/event-log/port.ts';
-import { StaleWriterError } from '../adapters/event-log/port.ts';
 import type { SnapshotCache } from '../adapters/snapshot-cache/port.ts';
-import type { EventOf, FactOf, SnapshotOf, StepInput } from '../machines/chart.ts';
+import type { EventOf, FactOf, SnapshotOf } from '../machines/chart.ts';
 import type { EventEnvelope, StreamKey } from '../machines/envelope.ts';
 import { Fold } from '../machines/fold.ts';
-import {
-  type AnyChart,
-  ChartDefinitionError,
-  type DepsOf,
-  type Effect,
-  type EffectInput,
-  type EffectsOf,
-  type RuntimeDeps,
-} from './chart.ts';
+import type { AnyChart, DepsOf, EffectsOf, RuntimeDeps } from './chart.ts';
 import { parseFact, parseLog } from './event-schema.ts';
-import { type Committed, type HostObserver, ObserverLoop, type ObserverRetry } from './observers.ts';
-import { toCacheEntry } from './rebuild.ts';
+import { cacheFinalSnapshot } from './final-snapshot-cache.ts';
+import { HostStoppedError } from './host-stopped-error.ts';
+import { type Committed, type HostObserver, ObserverLoop, type ObserverRetry, onEventObserver } from './observers.ts';
+import { stepActors } from './step-actors.ts';
+import { StreamWriter } from './stream-writer.ts';
 
 /** The dependencies of a host: its chart's (clock, logger and whatever the effects use), the log and a cache. */
 export type HostDeps<TDeps extends RuntimeDeps = RuntimeDeps> = TDeps & {
@@ -74,17 +71,6 @@ export interface HostOptions<C extends AnyChart> {
 /** xstate's `inspect` option of `createActor`. */
 export type InspectOption = ActorOptions<AnyChart['machine']>['inspect'];
 
-/** The host was stopped (lease lost, shutdown, crash test): it appends nothing more. */
-export class HostStoppedError extends Ms2mError {
-  constructor(key: StreamKey, what: string) {
-    super(
-      ErrorCode.HOST_STOPPED,
-      `${key.kind} ${key.id}: the host was stopped, ${what} was not recorded; the leader that holds the lease now continues it`,
-      { details: { kind: key.kind, id: key.id } },
-    );
-  }
-}
-
 /** Opens hosts of one chart. */
 export interface HostFactory<C extends AnyChart> {
   readonly chart: C;
@@ -107,8 +93,6 @@ export function createHost<C extends AnyChart>(chart: C): HostFactory<C> {
 }
 
 type ChartActor = Actor<AnyChart['machine']>;
-/** An effect of chart `C`, as the host calls it (the context is the chart's own business). */
-type StepEffect<C extends AnyChart> = Effect<unknown, EventOf<C>, string, DepsOf<C>>;
 
 export class Host<C extends AnyChart> {
   readonly chart: C;
@@ -116,21 +100,28 @@ export class Host<C extends AnyChart> {
   private readonly deps: HostDeps<DepsOf<C>>;
   private readonly opts: HostOptions<C>;
   private actor: ChartActor | null = null;
-  private seq = 0;
-  private lastAt = 0;
-  private queue: Promise<void> = Promise.resolve();
   /** Aborted by stop(): the append retry sleep, the observer loops and the effects all end on it. */
   private readonly halted = new AbortController();
   private stopping: Promise<void> | null = null;
   private failure: Error | null = null;
   private readonly loops: ObserverLoop<SnapshotOf<C>>[];
   private readonly waiters: Array<{ resolve: (s: SnapshotOf<C>) => void; reject: (e: Error) => void }> = [];
+  private readonly writer: StreamWriter;
 
   private constructor(chart: C, opts: HostOptions<C>) {
     this.chart = chart;
     this.opts = opts;
     this.key = { kind: chart.kind, id: opts.id };
     this.deps = opts.deps;
+    this.writer = new StreamWriter({
+      key: this.key,
+      log: opts.deps.log,
+      clock: opts.deps.clock,
+      logger: opts.deps.logger,
+      machineVersion: chart.version,
+      signal: this.halted.signal,
+      onFatal: (err) => this.fail(err),
+    });
     const observers = [...(opts.observers ?? []), ...(opts.onEvent ? [onEventObserver(opts.onEvent)] : [])];
     this.loops = observers.map(
       (o) =>
@@ -165,9 +156,7 @@ export class Host<C extends AnyChart> {
       host.halted.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
     }
     const events = parseLog(chart, envelopes, opts.id);
-    const last = envelopes.at(-1);
-    host.seq = last?.seq ?? 0;
-    host.lastAt = last ? Date.parse(last.at) : 0;
+    host.writer.resumeAfter(envelopes.at(-1));
     const history = host.replay(envelopes, events);
     if (history) host.start(history);
     return host;
@@ -205,10 +194,10 @@ export class Host<C extends AnyChart> {
    * instance that exists already is left as it is.
    */
   async request(data: RequestOf<C>): Promise<void> {
-    await this.enqueue(async () => {
-      if (this.seq > 0) return;
+    await this.writer.enqueue(async () => {
+      if (this.writer.lastSeq > 0) return;
       const checked = parseFact(this.chart, { type: this.chart.initialEvent, data }, this.key, 1);
-      const env = await this.append(checked);
+      const env = await this.writer.append(checked);
       if (this.isStopped) return;
       const first = { type: checked.type, at: Date.parse(env.at), data: checked.data } as EventOf<C>;
       const snapshot = new Fold(this.chart, this.id, first).snapshot;
@@ -227,7 +216,7 @@ export class Host<C extends AnyChart> {
   }
 
   get lastSeq(): number {
-    return this.seq;
+    return this.writer.lastSeq;
   }
 
   /** True once stop() was called (or the host failed): it appends nothing more. */
@@ -268,7 +257,7 @@ export class Host<C extends AnyChart> {
     if (this.stopping) return this.stopping;
     this.halt(new HostStoppedError(this.key, 'the outcome'));
     // the queue settles once the append in flight (if any) answered; nothing after it is sent
-    this.stopping = this.queue.then(() => undefined);
+    this.stopping = this.writer.settled();
     return this.stopping;
   }
 
@@ -286,7 +275,17 @@ export class Host<C extends AnyChart> {
 
   private start(snapshot: SnapshotOf<C>): void {
     const machine = this.chart.machine;
-    const logic = machine.provide({ actors: this.provideActors() });
+    const logic = machine.provide({
+      actors: stepActors({
+        chart: this.chart,
+        key: this.key,
+        deps: this.deps,
+        effects: this.opts.effects,
+        context: () => this.currentActor().getSnapshot().context,
+        record: (fact) => this.record(fact),
+        isStopped: () => this.isStopped,
+      }),
+    });
     // the input only seeds a fresh actor; a restored snapshot carries its context already
     this.actor = createActor(logic, {
       snapshot: machine.getPersistedSnapshot(snapshot),
@@ -298,82 +297,23 @@ export class Host<C extends AnyChart> {
     this.actor.start();
   }
 
-  private provideActors(): Record<string, ReturnType<typeof fromPromise<void, StepInput>>> {
-    // every step has an effect (defineChart checks it); a test may replace some
-    const effects = { ...this.chart.effects, ...this.opts.effects } as Record<string, StepEffect<C>>;
-    return Object.fromEntries(
-      this.chart.steps.map((step: string) => {
-        const effect = effects[step];
-        if (!effect) throw new ChartDefinitionError(this.kind, `step ${step} has no effect`);
-        const run = fromPromise<void, StepInput>(async ({ input, signal }) => {
-          // invoked children start after the parent's snapshot is updated: this is the context of this step
-          const ctx = this.currentActor().getSnapshot().context;
-          await Promise.all([
-            this.watchDeadline(input, signal),
-            this.runEffect(step, effect, { ...input, ctx }, signal),
-          ]);
-        });
-        return [step, run];
-      }),
-    );
-  }
-
-  /** Records DeadlineExceeded if the phase deadline passes while this step runs (the chart then stops the step). */
-  private async watchDeadline(input: StepInput, signal: AbortSignal): Promise<void> {
-    if (!input.deadline) return;
-    try {
-      await this.deps.clock.sleepUntil(input.deadline.at, signal);
-      if (!signal.aborted) {
-        await this.record({ type: 'DeadlineExceeded', data: { phase: input.deadline.phase } } as FactOf<EventOf<C>>);
-      }
-    } catch {
-      // the step ended first, or the host stopped
-    }
-  }
-
-  private async runEffect(
-    step: string,
-    effect: StepEffect<C>,
-    input: EffectInput<unknown, string>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const log = this.deps.logger.child({ kind: this.kind, id: this.id, step, attempt: input.attempt });
-    const emit = async (fact: FactOf<EventOf<C>>) => {
-      if (!signal.aborted) await this.record(fact);
-    };
-    try {
-      if (input.notBefore !== undefined) await this.deps.clock.sleepUntil(input.notBefore, signal);
-      log.debug('effect started');
-      const fact = await effect(input, { deps: this.deps, emit, signal });
-      if (!signal.aborted) await this.record(fact);
-    } catch (err) {
-      if (signal.aborted || this.isStopped) return;
-      const e = toMs2mError(err);
-      log.warn({ code: e.code, transient: e.transient, err: e.message }, 'effect failed');
-      await this.record({
-        type: 'StepFailed',
-        data: { step, code: e.code, message: e.message, transient: e.transient, attempt: input.attempt },
-      } as FactOf<EventOf<C>>).catch(() => undefined); // only a stopped or failed host rejects here, and it already said why
-    }
-  }
-
   /**
    * Checks a fact against the chart's schema, appends it (write-ahead), then applies it, then tells the
    * observers. Rejects with HOST_STOPPED once the host is stopped, and with CORRUPT_EVENT (nothing appended) for
    * a fact the chart does not accept; a fact for a finished instance is ignored.
    */
   record(fact: FactOf<EventOf<C>>): Promise<void> {
-    return this.enqueue(async () => {
+    return this.writer.enqueue(async () => {
       if (this.isStopped) throw new HostStoppedError(this.key, fact.type);
       const actor = this.actor;
       if (actor?.getSnapshot().status !== 'active') return;
-      const checked = parseFact(this.chart, fact, this.key, this.seq + 1);
-      const env = await this.append(checked);
+      const checked = parseFact(this.chart, fact, this.key, this.writer.lastSeq + 1);
+      const env = await this.writer.append(checked);
       if (this.isStopped) return; // committed, but a stopped host applies nothing (as if it crashed here)
       actor.send({ type: checked.type, at: Date.parse(env.at), data: checked.data });
       const snapshot = actor.getSnapshot() as SnapshotOf<C>;
       this.committed(env, snapshot);
-      if (snapshot.status === 'done') await this.cache(env, snapshot);
+      if (snapshot.status === 'done') await cacheFinalSnapshot(this.chart, this.deps, this.key, env, snapshot);
     });
   }
 
@@ -384,93 +324,9 @@ export class Host<C extends AnyChart> {
     if (snapshot.status === 'done') for (const w of this.waiters.splice(0)) w.resolve(snapshot);
   }
 
-  /** A cache miss only costs a fold later: a failing cache is logged, never a failure of the instance. */
-  private async cache(env: EventEnvelope, snapshot: SnapshotOf<C>): Promise<void> {
-    if (!this.deps.snapshots) return;
-    try {
-      await this.deps.snapshots.put(
-        toCacheEntry(this.chart, {
-          ...this.key,
-          lastSeq: env.seq,
-          lastAt: env.at,
-          status: snapshot.status,
-          value: snapshot.value,
-          persisted: this.chart.machine.getPersistedSnapshot(snapshot),
-        }),
-      );
-    } catch (err) {
-      this.deps.logger.warn(
-        { kind: this.kind, id: this.id, err: toMs2mError(err).message },
-        'Could not cache the final snapshot',
-      );
-    }
-  }
-
-  private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async append(fact: { type: string; data: unknown }): Promise<EventEnvelope> {
-    const at = Math.max(this.deps.clock.now(), this.lastAt);
-    const signal = this.halted.signal;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw new HostStoppedError(this.key, fact.type);
-      try {
-        const env = await this.deps.log.append(
-          this.key,
-          { type: fact.type, at: new Date(at).toISOString(), machineVersion: this.chart.version, data: fact.data },
-          this.seq,
-        );
-        this.seq = env.seq;
-        this.lastAt = at;
-        return env;
-      } catch (err) {
-        if (err instanceof StaleWriterError) {
-          this.fail(err);
-          throw err;
-        }
-        const e = toMs2mError(err);
-        if (!e.transient) {
-          this.fail(e);
-          throw e;
-        }
-        if (signal.aborted) throw new HostStoppedError(this.key, fact.type);
-        this.deps.logger.warn(
-          { kind: this.kind, id: this.id, attempt, code: e.code, err: e.message },
-          'Event log append failed, retrying',
-        );
-        try {
-          await this.deps.clock.sleepUntil(
-            this.deps.clock.now() + Math.min(5000, 100 * 2 ** Math.min(attempt, 6)),
-            signal,
-          );
-        } catch {
-          throw new HostStoppedError(this.key, fact.type);
-        }
-      }
-    }
-  }
-
   private fail(err: Error): void {
     this.failure ??= err;
     this.halt(err);
-    this.stopping ??= this.queue.then(() => undefined);
+    this.stopping ??= this.writer.settled();
   }
-}
-
-/** The deprecated `onEvent` callback as an observer: events this host committed, each once, in order. */
-function onEventObserver<S>(onEvent: (event: EventEnvelope, snapshot: S) => void): HostObserver<S> {
-  let lastSeq = 0;
-  return {
-    name: 'onEvent',
-    observe(batch) {
-      for (const c of batch) {
-        if (c.replayed || c.event.seq <= lastSeq) continue;
-        lastSeq = c.event.seq;
-        onEvent(c.event, c.snapshot);
-      }
-    },
-  };
 }

@@ -148,3 +148,18 @@ export class ObserverLoop<S = unknown> {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
+
+/** The deprecated `onEvent` callback of a host as an observer: events the host committed, each once, in order. */
+export function onEventObserver<S>(onEvent: (event: EventEnvelope, snapshot: S) => void): HostObserver<S> {
+  let lastSeq = 0;
+  return {
+    name: 'onEvent',
+    observe(batch) {
+      for (const c of batch) {
+        if (c.replayed || c.event.seq <= lastSeq) continue;
+        lastSeq = c.event.seq;
+        onEvent(c.event, c.snapshot);
+      }
+    },
+  };
+}
