@@ -8,13 +8,14 @@
  *
  *   npx tsx scripts/record-golden.ts            # records the missing ones
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrationChart } from '../actors/charts/migration.ts';
 import { parseLog } from '../actors/event-schema.ts';
 import { fold } from '../machines/fold.ts';
 import { cancelAt, crashAt, type Driver } from '../test/support/drivers.ts';
 import { scriptedFaults } from '../test/support/faults.ts';
+import { writeGolden } from '../test/support/golden-files.ts';
 import { runToEnd, type ScenarioOptions, scenario } from '../test/support/scenario.ts';
 
 const dir = join(import.meta.dirname, '../test/golden');
@@ -61,10 +62,6 @@ for (const [name, { opts, drive }] of Object.entries(scenarios)) {
   await drive(s);
   const envelopes = await s.log.read(s.key);
   const final = fold(migrationChart, s.migrationId, parseLog(migrationChart, envelopes, s.migrationId))!;
-  writeFileSync(logFile, `${envelopes.map((e) => JSON.stringify(e)).join('\n')}\n`);
-  writeFileSync(
-    join(dir, `${name}.snapshot.json`),
-    `${JSON.stringify({ value: final.value, context: final.context }, null, 2)}\n`,
-  );
+  writeGolden(dir, name, envelopes, { value: final.value, context: final.context });
   console.log(`recorded  ${name}: ${envelopes.length} events -> ${JSON.stringify(final.value)}`);
 }

@@ -1,13 +1,13 @@
 // Records the VolumeResize golden logs in test/golden/volume-resize/ (run once per new scenario; a change that
 // breaks an existing one needs a machineVersion bump and an upcaster, never a re-recorded file).
 // `npx tsx scripts/record-volume-resize-golden.ts <scenario>`
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VolumeResizeHost, volumeResizeChart } from '../actors/charts/volume-resize.ts';
 import { parseLog } from '../actors/event-schema.ts';
 import { fold } from '../machines/fold.ts';
 import { crashAfter } from '../test/support/crash-log.ts';
 import { scriptedFaults } from '../test/support/faults.ts';
+import { writeGolden } from '../test/support/golden-files.ts';
 import { MiB, runResize, type VolumeScenario, volumeScenario } from '../test/support/volume-scenario.ts';
 
 const dir = join(import.meta.dirname, '../test/golden/volume-resize');
@@ -63,8 +63,6 @@ const run = scenarios[name];
 if (!run) throw new Error(`unknown scenario ${name}: one of ${Object.keys(scenarios).join(', ')}`);
 const s = await run();
 const envelopes = await s.log.read(s.key);
-writeFileSync(join(dir, `${name}.jsonl`), `${envelopes.map((e) => JSON.stringify(e)).join('\n')}\n`);
 const final = fold(volumeResizeChart, s.resizeId, parseLog(volumeResizeChart, envelopes, s.resizeId))!;
-const snapshot = { value: final.value, context: JSON.parse(JSON.stringify(final.context)) };
-writeFileSync(join(dir, `${name}.snapshot.json`), `${JSON.stringify(snapshot, null, 2)}\n`);
+writeGolden(dir, name, envelopes, { value: final.value, context: final.context });
 console.log(`wrote test/golden/volume-resize/${name}.jsonl (${envelopes.length} events) and its snapshot`);

@@ -1,23 +1,16 @@
 /** Small file helpers of the local cluster: atomic writes and running a command with a timeout. */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileAtomic as writeDurably } from '../../adapters/file-log/atomic-file.ts';
 
 const execFileP = promisify(execFile);
 
-/** Writes `data` to a temp file beside `path` and renames it into place. */
+/** Writes `data` to `path` atomically and durably (adapters/file-log/atomic-file.ts), creating its directory. */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data, { mode });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeDurably(path, data, { mode });
 }
 
 /** A command of the cluster's setup failed; `stderr` is the command's own message. */
