@@ -5,18 +5,7 @@
  * claimRef changes, the StatefulSet orphan-delete and recreate, and the failures a caller must tell apart.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  chownSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -35,6 +24,7 @@ import {
 } from '../../../adapters/volumes/port.ts';
 import { LOCAL_STORAGE_CLASS, recordedDirs } from '../../../cluster/local/local-volumes.ts';
 import { eventually } from '../../support/eventually.ts';
+import { snapshot } from '../../support/volume-app.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -47,7 +37,6 @@ const namespace = 'vr-ops';
 const image = cluster.images.migrator;
 const labels = { [RESIZE_LABEL]: 'ops' };
 const never = new AbortController().signal;
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 async function boundClaim(name: string, size: string, node = 'node-a'): Promise<{ claim: ClaimInfo; path: string }> {
   await volumes.createClaim(
@@ -68,23 +57,6 @@ async function boundClaim(name: string, size: string, node = 'node-a'): Promise<
   });
   const pv = await core.readPersistentVolume({ name: claim.volumeName as string });
   return { claim, path: pv.spec?.local?.path as string };
-}
-
-/** Type, mode, owner, size, content digest and mtime of files, link targets: every entry under `dir`. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    const p = join(dir, rel);
-    const s = lstatSync(p);
-    const head = `${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid}`;
-    if (s.isSymbolicLink()) out[rel] = `link ${s.uid}:${s.gid} -> ${readlinkSync(p)}`;
-    else if (s.isDirectory()) {
-      if (rel) out[rel] = `dir ${head}`;
-      for (const e of readdirSync(p)) walk(rel ? `${rel}/${e}` : e);
-    } else out[rel] = `file ${head} ${s.size} ${Math.floor(s.mtimeMs)} ${sha(readFileSync(p))}`;
-  };
-  walk('');
-  return out;
 }
 
 beforeAll(async () => {
