@@ -28,6 +28,27 @@ export interface StreamKey {
 /** What a writer hands to `EventLog.append`: the envelope without the fields the log stamps (key and seq). */
 export type NewEvent<T extends string = string, D = unknown> = Omit<EventEnvelope<T, D>, 'kind' | 'id' | 'seq'>;
 
+/**
+ * The envelope a log stores for `event` appended to stream `key` at `seq`: only the envelope's own fields, in
+ * their order (extra properties of the event object are dropped).
+ *
+ * @example
+ * ```ts
+ * const stored = storedEnvelope(key, expectSeq + 1, event);
+ * ```
+ */
+export function storedEnvelope(key: StreamKey, seq: number, event: NewEvent): EventEnvelope {
+  return {
+    kind: key.kind,
+    id: key.id,
+    seq,
+    type: event.type,
+    at: event.at,
+    machineVersion: event.machineVersion,
+    data: event.data,
+  };
+}
+
 /** An envelope as written before kinds existed (envelope format 1); it is always a StatefulMigration. */
 export interface LegacyEnvelope<T extends string = string, D = unknown> {
   migrationId: string;

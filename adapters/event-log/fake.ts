@@ -1,4 +1,4 @@
-import { type EventEnvelope, keyText, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { type EventEnvelope, keyText, type NewEvent, type StreamKey, storedEnvelope } from '../../machines/envelope.ts';
 import type { EventLog, WatchOptions } from './port.ts';
 import {
   assertKind,
@@ -55,15 +55,7 @@ export function createMemoryEventLog(): MemoryEventLog {
         if (taken && isSameEvent(taken, event)) return copy(taken);
         throw new StaleWriterError(key, expectSeq, stream.length);
       }
-      const stored: EventEnvelope = structuredClone({
-        kind: key.kind,
-        id: key.id,
-        seq: expectSeq + 1,
-        type: event.type,
-        at: event.at,
-        machineVersion: event.machineVersion,
-        data: event.data,
-      });
+      const stored: EventEnvelope = structuredClone(storedEnvelope(key, expectSeq + 1, event));
       stream.push(stored);
       streams.set(k, { key: { kind: key.kind, id: key.id }, events: stream });
       all.push(stored);

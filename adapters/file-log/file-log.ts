@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { type EventEnvelope, keyText, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { type EventEnvelope, keyText, type NewEvent, type StreamKey, storedEnvelope } from '../../machines/envelope.ts';
 import { storedForm } from '../event-log/envelope-check.ts';
 import type { EventLog } from '../event-log/port.ts';
 import { StaleWriterError } from '../event-log/port.ts';
@@ -95,15 +95,7 @@ class FileLogWriter extends FileLogReader implements EventLog {
       async () => {
         const tail = await this.syncTail(stream);
         if (tail.lastSeq === expectSeq) {
-          const ev: EventEnvelope = {
-            kind: key.kind,
-            id: key.id,
-            seq: expectSeq + 1,
-            type: event.type,
-            at: event.at,
-            machineVersion: event.machineVersion,
-            data: event.data,
-          };
+          const ev = storedEnvelope(key, expectSeq + 1, event);
           await this.writeLine(stream, tail, ev);
           return ev;
         }

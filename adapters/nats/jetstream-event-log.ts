@@ -10,7 +10,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { type EventEnvelope, keyText, type NewEvent, type StreamKey } from '../../machines/envelope.ts';
+import { type EventEnvelope, keyText, type NewEvent, type StreamKey, storedEnvelope } from '../../machines/envelope.ts';
 import {
   assertKind,
   assertStreamKey,
@@ -87,15 +87,7 @@ export class JetStreamEventLog implements JetStreamLog {
     this.assertWritable('append');
     assertStreamKey(key);
     if (!Number.isInteger(expectSeq) || expectSeq < 0) throw new TypeError('expectSeq must be an integer >= 0');
-    const env: EventEnvelope = {
-      kind: key.kind,
-      id: key.id,
-      seq: expectSeq + 1,
-      type: event.type,
-      at: event.at,
-      machineVersion: event.machineVersion,
-      data: event.data,
-    };
+    const env = storedEnvelope(key, expectSeq + 1, event);
     const k = keyText(key);
     const known = this.locator.known(key);
     const cached = this.tails.get(k);
