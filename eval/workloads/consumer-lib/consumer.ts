@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
+import { maskUrl } from '../../../adapters/rabbitmq/errors.ts';
 import {
   type ConsumerMode,
   type ControlMessage,
@@ -21,7 +22,6 @@ import {
   ConsumerError,
   ConsumerStoppedError,
   InvalidControlMessageError,
-  maskUrl,
 } from './errors.ts';
 import { isOtherPod, type PodIdentity, readIdentity } from './identity.ts';
 import { type ConsumerLogger, silentLogger } from './logger.ts';

@@ -148,14 +148,3 @@ function replyCodeOf(err: unknown): number | undefined {
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-/** `amqp://user:secret@host/vh` -> `amqp://user:***@host/vh`: never log a broker URL unmasked. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}

@@ -20,6 +20,7 @@
  * ```
  */
 
+export { maskUrl } from '../../../adapters/rabbitmq/errors.ts';
 export { MigratableConsumer } from './consumer.ts';
 export {
   type ConsumerMode,
@@ -42,7 +43,6 @@ export {
   InvalidControlMessageError,
   InvalidMessageError,
   InvalidOptionsError,
-  maskUrl,
 } from './errors.ts';
 export {
   DEFAULT_NAME_FILE,

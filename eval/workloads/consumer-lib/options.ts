@@ -2,8 +2,9 @@
  * The consumer's options, the message its handler gets, its events and counters.
  */
 import type { MessageProperties } from 'amqplib';
+import { maskUrl } from '../../../adapters/rabbitmq/errors.ts';
 import type { ConsumerMode, ControlMessage, ControlType } from './control.ts';
-import { type ConsumerError, InvalidOptionsError, maskUrl } from './errors.ts';
+import { type ConsumerError, InvalidOptionsError } from './errors.ts';
 import type { IdentityOptions, PodIdentity } from './identity.ts';
 import type { ConsumerLogger } from './logger.ts';
 import type { SequenceReader, SequenceSet } from './sequence.ts';

@@ -5,7 +5,8 @@
  * before it died is still processed (deliveries.ts says why), control messages are left to the redelivery.
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
-import { ConnectFailedError, maskUrl } from './errors.ts';
+import { maskUrl } from '../../../adapters/rabbitmq/errors.ts';
+import { ConnectFailedError } from './errors.ts';
 import type { PodIdentity } from './identity.ts';
 import type { ConsumerLogger } from './logger.ts';
 import {
