@@ -14,11 +14,13 @@ import {
   parseConfigurations,
   parseRates,
 } from '../../eval/runner/matrix.ts';
+import type { TargetOptions } from '../../eval/runner/target.ts';
 import { duration, text, wholeNumber } from '../cli-options.ts';
 import { type CliIo, type CommandModule, ExitCode, UsageError } from '../command-context.ts';
 import { cliLogger } from '../log-source.ts';
 
-interface EvalFlags {
+/** The flags: the matrix and run settings, and where the cluster is (TargetOptions). */
+interface EvalFlags extends TargetOptions {
   configurations: string;
   rates: string;
   repetitions: number;
@@ -33,13 +35,6 @@ interface EvalFlags {
   out?: string;
   namespace: string;
   nodes: [string, string];
-  kubeconfig?: string;
-  log?: string;
-  nats?: string;
-  image?: string;
-  amqpUrl?: string;
-  rabbitmqManagement?: string;
-  checkpointRepository?: string;
   dryRun?: boolean;
 }
 
