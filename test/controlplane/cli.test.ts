@@ -7,88 +7,31 @@
  * `status` and `operator`).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, loadYaml, type V1EnvVar } from '@kubernetes/client-node';
-import pino from 'pino';
+import { type CoreV1Api, CustomObjectsApi, loadYaml, type V1EnvVar } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
-import { createOperator, type Operator } from '../../actors/controller/operator.ts';
-import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
-import { systemClock } from '../../adapters/clock/system.ts';
-import { EffectJournal } from '../../adapters/effect-journal.ts';
-import { openFileLog } from '../../adapters/file-log/file-log.ts';
-import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
-import type { Kubelet } from '../../adapters/kubelet/port.ts';
-import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
-import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
-import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { collect, ms2mEntry, runCliCapture } from '../support/cli-run.ts';
 import { eventually } from '../support/eventually.ts';
-import { NodeSimulator } from '../support/node-simulator.ts';
-import { installOperatorPrerequisites } from '../support/operator-env.ts';
+import { type FakeEffectsOperator, startFakeEffectsOperator } from '../support/fake-effects-operator.ts';
 
 const cp = inject('controlPlane');
 const stamp = Date.now().toString(36);
 const namespace = `cli-${stamp}`;
 const GROUP = { group: 'migration.ms2m.io', version: 'v1alpha1', plural: 'statefulmigrations' };
 
-let admin: KubeConfig;
+let env: FakeEffectsOperator;
 let core: CoreV1Api;
 let crs: CustomObjectsApi;
-let nodes: NodeSimulator;
-let operator: Operator;
-let dir: string;
-const logDir = () => join(dir, 'log');
-const clock = systemClock();
-const journal = new EffectJournal(clock);
-const fakeKubelet = new FakeKubelet({ clock, journal });
-/** The cancel tests slow the checkpoint down, so the migration is caught in it. */
-let checkpointDelayMs = 0;
-const kubelet: Kubelet = {
-  async checkpoint(req) {
-    if (checkpointDelayMs) await clock.sleepUntil(clock.now() + checkpointDelayMs);
-    return fakeKubelet.checkpoint(req);
-  },
-};
 
 beforeAll(async () => {
-  const installed = await installOperatorPrerequisites(cp);
-  admin = installed.admin;
-  const operatorKc = installed.operator;
-  core = admin.makeApiClient(CoreV1Api);
-  crs = admin.makeApiClient(CustomObjectsApi);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await eventually('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
-  nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
-  await nodes.start();
-  dir = mkdtempSync(join(tmpdir(), 'ms2m-cli-cp-'));
-  const logger = pino({ level: process.env.MS2M_TEST_LOG ?? 'warn' });
-  operator = createOperator({
-    logger,
-    migrations: new CustomResourceClient(operatorKc, { ...GROUP, kind: 'StatefulMigration' }, namespace),
-    effects: {
-      cluster: new KubeCluster({ kubeConfig: operatorKc, logger }),
-      kubelet,
-      broker: new FakeBroker({ clock, journal, producerRate: 10, consumerRate: 100 }),
-      agents: new FakeAgentClient({ clock, journal, bytesPerSecond: 1e12, sizeOf: () => 30 * 1024 * 1024 }),
-      clock,
-      pollMs: 100,
-      sampleHeartbeatMs: 500,
-    },
-    log: await openFileLog({ dir: logDir(), logger }),
-    metrics: createOperatorMetrics(),
-    runtime: { maxAttempts: 3, retryBaseMs: 100 },
-  });
-  await operator.start();
+  env = await startFakeEffectsOperator(cp, { namespace, tmpPrefix: 'ms2m-cli-cp-' });
+  core = env.core;
+  crs = env.admin.makeApiClient(CustomObjectsApi);
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  await nodes?.stop();
-  await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.stop();
 });
 
 /** `ms2m ...args` through runCli, as the admin of this control plane, in the test namespace. */
@@ -296,7 +239,7 @@ describe('ms2m migrate, status, follow, cancel and logs on a real API server', (
 
   it('cancel --wait: a migration caught in Checkpointing ends Cancelled (exit 0); cancel of an ended one is exit 1', async () => {
     await readyPod('slow');
-    checkpointDelayMs = 60_000;
+    env.fakes.checkpointDelayMs = 60_000;
     try {
       expect((await ms2m('migrate', 'slow', '--to', 'node-b', '--name', 'm-cancel', ...broker, '--no-wait')).code).toBe(
         0,
@@ -314,7 +257,7 @@ describe('ms2m migrate, status, follow, cancel and logs on a real API server', (
       );
       expect((await getSmig('m-cancel')).spec.cancel).toBe(true);
     } finally {
-      checkpointDelayMs = 0;
+      env.fakes.checkpointDelayMs = 0;
     }
     const again = await ms2m('cancel', completed);
     expect(again).toMatchObject({ code: 1, stdout: '' });
@@ -324,12 +267,12 @@ describe('ms2m migrate, status, follow, cancel and logs on a real API server', (
   });
 
   it("logs: the migration's events from the file log the operator wrote (text and jsonl); status --log agrees", async () => {
-    const text = await ms2m('logs', completed, '--log', logDir());
+    const text = await ms2m('logs', completed, '--log', env.logDir);
     expect(text).toMatchObject({ code: 0, stderr: '' });
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ {3}1 {2}\d{4}-\d\d-\d\dT[\d:.]+Z +\+0\.000s {2}Pending +MigrationRequested/);
     expect(lines.at(-1)).toMatch(/ Completed +\w+/);
-    const jsonl = await ms2m('logs', completed, '--log', logDir(), '-o', 'jsonl');
+    const jsonl = await ms2m('logs', completed, '--log', env.logDir, '-o', 'jsonl');
     const events = jsonl.stdout
       .trimEnd()
       .split('\n')
@@ -342,25 +285,25 @@ describe('ms2m migrate, status, follow, cancel and logs on a real API server', (
       id: `${namespace}/${completed}/${uid}`,
       type: 'MigrationRequested',
     });
-    const status = await ms2m('status', completed, '--log', logDir());
+    const status = await ms2m('status', completed, '--log', env.logDir);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Completed', targetPod: 'plain-shadow' });
-    const unknown = await ms2m('logs', 'nope', '--log', logDir());
+    const unknown = await ms2m('logs', 'nope', '--log', env.logDir);
     expect(unknown).toMatchObject({ code: 1, stdout: '' });
     expect(unknown.stderr).toMatch(
       new RegExp(`^ms2m: Migration ${namespace}/nope not found: no events of it in .* \\(known: `),
     );
-    expect(readdirSync(logDir()).some((f) => f.endsWith('.lock'))).toBe(false);
+    expect(readdirSync(env.logDir).some((f) => f.endsWith('.lock'))).toBe(false);
   });
 
   it('kubeconfig problems are one line, exit 1: a missing file, an unreachable server', async () => {
-    const missing = await runCliWith(['status', '--kubeconfig', join(dir, 'nope.kubeconfig')]);
+    const missing = await runCliWith(['status', '--kubeconfig', join(env.dir, 'nope.kubeconfig')]);
     expect(missing).toEqual({
       code: 1,
       stdout: '',
-      stderr: `ms2m: Kubeconfig ${join(dir, 'nope.kubeconfig')} not found: check the path given to --kubeconfig\n`,
+      stderr: `ms2m: Kubeconfig ${join(env.dir, 'nope.kubeconfig')} not found: check the path given to --kubeconfig\n`,
     });
-    const unreachable = join(dir, 'unreachable.kubeconfig');
+    const unreachable = join(env.dir, 'unreachable.kubeconfig');
     writeFileSync(
       unreachable,
       `apiVersion: v1

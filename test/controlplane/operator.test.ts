@@ -5,100 +5,44 @@
  * adoption and the StatefulSet scale-down/up are done by the real controllers and checked on the real objects.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   AppsV1Api,
-  CoreV1Api,
+  type CoreV1Api,
   CustomObjectsApi,
-  type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Pod,
 } from '@kubernetes/client-node';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOperatorHttp } from '../../actors/controller/http.ts';
-import { createOperatorMetrics } from '../../actors/controller/metrics.ts';
-import { createOperator, FINALIZER, type Operator } from '../../actors/controller/operator.ts';
+import { FINALIZER } from '../../actors/controller/operator.ts';
 import { streamIdOf } from '../../actors/controller/resource-controller.ts';
 import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
-import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
-import { systemClock } from '../../adapters/clock/system.ts';
-import { EffectJournal } from '../../adapters/effect-journal.ts';
-import { openFileLog } from '../../adapters/file-log/file-log.ts';
-import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
-import type { Kubelet } from '../../adapters/kubelet/port.ts';
-import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
-import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
-import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { eventually } from '../support/eventually.ts';
-import { NodeSimulator } from '../support/node-simulator.ts';
-import { installOperatorPrerequisites } from '../support/operator-env.ts';
+import { type FakeEffectsOperator, startFakeEffectsOperator } from '../support/fake-effects-operator.ts';
 
 const cp = inject('controlPlane');
 const namespace = `op-${Date.now().toString(36)}`;
 const GROUP = { group: 'migration.ms2m.io', version: 'v1alpha1', plural: 'statefulmigrations' };
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-let admin: KubeConfig;
-let operatorKc: KubeConfig;
+let env: FakeEffectsOperator;
 let core: CoreV1Api;
 let apps: AppsV1Api;
 let crs: CustomObjectsApi;
-let nodes: NodeSimulator;
-let operator: Operator;
-let dir: string;
 let http: Server;
 let httpUrl: string;
-const metrics = createOperatorMetrics();
-const clock = systemClock();
-const journal = new EffectJournal(clock);
-const fakeKubelet = new FakeKubelet({ clock, journal });
-/** Tests that cancel or delete mid-migration slow the checkpoint down, so the migration is caught in it. */
-let checkpointDelayMs = 0;
-const kubelet: Kubelet = {
-  async checkpoint(req) {
-    if (checkpointDelayMs) await clock.sleepUntil(clock.now() + checkpointDelayMs);
-    return fakeKubelet.checkpoint(req);
-  },
-};
-const broker = new FakeBroker({ clock, journal, producerRate: 10, consumerRate: 100 });
-const agents = new FakeAgentClient({ clock, journal, bytesPerSecond: 1e12, sizeOf: () => 30 * 1024 * 1024 });
 
 beforeAll(async () => {
-  ({ admin, operator: operatorKc } = await installOperatorPrerequisites(cp));
-  core = admin.makeApiClient(CoreV1Api);
-  apps = admin.makeApiClient(AppsV1Api);
-  crs = admin.makeApiClient(CustomObjectsApi);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await eventually('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
-  nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
-  await nodes.start();
-  dir = mkdtempSync(join(tmpdir(), 'ms2m-operator-'));
-  const logger = pino({ level: process.env.MS2M_TEST_LOG ?? 'warn' });
-  operator = createOperator({
-    logger,
-    migrations: new CustomResourceClient(operatorKc, { ...GROUP, kind: 'StatefulMigration' }, namespace),
-    effects: {
-      cluster: new KubeCluster({ kubeConfig: operatorKc, logger }),
-      kubelet,
-      broker,
-      agents,
-      clock,
-      pollMs: 100,
-      sampleHeartbeatMs: 500,
-    },
-    log: await openFileLog({ dir: join(dir, 'log'), logger }),
-    metrics,
-    runtime: { maxAttempts: 3, retryBaseMs: 100 },
-  });
-  await operator.start();
+  env = await startFakeEffectsOperator(cp, { namespace, tmpPrefix: 'ms2m-operator-' });
+  core = env.core;
+  apps = env.admin.makeApiClient(AppsV1Api);
+  crs = env.admin.makeApiClient(CustomObjectsApi);
+  const { operator } = env;
   http = createOperatorHttp({
-    registry: metrics.registry,
+    registry: env.metrics.registry,
     ready: () => operator.ready,
     leading: () => operator.leading,
   });
@@ -108,10 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   http?.close();
-  await operator?.stop();
-  await nodes?.stop();
-  await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.stop();
 });
 
 const consumerContainer = {
@@ -217,7 +158,7 @@ describe('operator on a real control plane', () => {
     );
     expect(events.find((e) => e.reason === 'Completed')?.message).toMatch(/^Migrated Pod .*\/plain to node node-b in /);
     // each effect once
-    expect(journal.applied('checkpoint').filter((e) => e.object.includes('/plain/'))).toHaveLength(1);
+    expect(env.fakes.journal.applied('checkpoint').filter((e) => e.object.includes('/plain/'))).toHaveLength(1);
   });
 
   it('Deployment: the real ReplicaSet adopts the migrated pod and removes the source, no fresh replacement', async () => {
@@ -304,7 +245,7 @@ describe('operator on a real control plane', () => {
       body: { metadata: { name: 'slow', labels: { app: 'slow' } }, spec: { ...podSpec, nodeName: 'node-a' } },
     });
     await readyPod('slow');
-    checkpointDelayMs = 4000;
+    env.fakes.checkpointDelayMs = 4000;
     try {
       await crs.createNamespacedCustomObject({
         ...GROUP,
@@ -321,7 +262,7 @@ describe('operator on a real control plane', () => {
       expect(done.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ reason: 'Cancelled' });
       expect(done.status?.conditions?.find((c) => c.type === 'Compensated')).toMatchObject({ status: 'True' });
     } finally {
-      checkpointDelayMs = 0;
+      env.fakes.checkpointDelayMs = 0;
     }
     const source = await core.readNamespacedPod({ namespace, name: 'slow' });
     expect(source.metadata?.deletionTimestamp).toBeUndefined();
@@ -334,7 +275,7 @@ describe('operator on a real control plane', () => {
       body: { metadata: { name: 'del', labels: { app: 'del' } }, spec: { ...podSpec, nodeName: 'node-a' } },
     });
     await readyPod('del');
-    checkpointDelayMs = 4000;
+    env.fakes.checkpointDelayMs = 4000;
     try {
       await crs.createNamespacedCustomObject({
         ...GROUP,
@@ -356,10 +297,10 @@ describe('operator on a real control plane', () => {
         60_000,
       );
     } finally {
-      checkpointDelayMs = 0;
+      env.fakes.checkpointDelayMs = 0;
     }
     // compensation ran: the replay queue it made was deleted, the source was never touched
-    expect(broker.queues.has('q-m-del.ms2m-replay')).toBe(false);
+    expect(env.fakes.broker.queues.has('q-m-del.ms2m-replay')).toBe(false);
     expect((await core.readNamespacedPod({ namespace, name: 'del' })).metadata?.deletionTimestamp).toBeUndefined();
   });
 

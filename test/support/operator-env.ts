@@ -2,11 +2,15 @@
  * Installs what the operator needs on a test control plane, from the repository's own manifests: the CRD and its
  * admission policy (generated into crds/), the RBAC of crds/rbac.yaml, plus a client-certificate user bound to
  * exactly those roles, so the operator under test runs with the permissions a real install grants it.
+ * `startOperatorNamespace` adds what a test file's operator works in: its namespace, the simulated nodes
+ * node-a and node-b, and a private temp dir.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
+  CoreV1Api,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -17,6 +21,7 @@ import { loadKubeConfig } from '../../adapters/kubernetes/keep-alive-kubeconfig.
 import type { ControlPlaneInfo } from '../harness/control-plane.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
 import { eventually } from './eventually.ts';
+import { NodeSimulator } from './node-simulator.ts';
 
 const root = join(import.meta.dirname, '../..');
 export const OPERATOR_USER = 'ms2m-operator-under-test';
@@ -88,4 +93,58 @@ export async function installOperatorPrerequisites(
   const operatorKubeconfigPath = await makeUserKubeconfig(cp, OPERATOR_USER, []);
   const operator = loadKubeConfig({ file: operatorKubeconfigPath });
   return { admin, operator, operatorKubeconfigPath };
+}
+
+/** What a test file's operator works in; stop() takes it down (nodes, namespace, temp dir). */
+export interface OperatorNamespace {
+  admin: KubeConfig;
+  /** The operator's own user, bound to the roles of crds/rbac.yaml only, and its kubeconfig file. */
+  operatorKc: KubeConfig;
+  operatorKubeconfigPath: string;
+  /** The admin's CoreV1Api. */
+  core: CoreV1Api;
+  namespace: string;
+  nodes: NodeSimulator;
+  /** A private temp dir (removed by stop()). */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Installs the prerequisites, creates `namespace` (and waits for its default ServiceAccount, which pods need),
+ * plays node-a and node-b (NodeSimulator) and makes a temp dir named after `tmpPrefix`. When a step fails, what
+ * was already started is taken down before the error is thrown.
+ *
+ * @example
+ * ```ts
+ * const env = await startOperatorNamespace(inject('controlPlane'), { namespace: 'op-x1', tmpPrefix: 'ms2m-op-' });
+ * await env.core.createNamespacedPod({ namespace: env.namespace, body });
+ * await env.stop();
+ * ```
+ */
+export async function startOperatorNamespace(
+  cp: ControlPlaneInfo,
+  o: { namespace: string; tmpPrefix: string },
+): Promise<OperatorNamespace> {
+  const { admin, operator: operatorKc, operatorKubeconfigPath } = await installOperatorPrerequisites(cp);
+  const core = admin.makeApiClient(CoreV1Api);
+  const { namespace } = o;
+  let nodes: NodeSimulator | undefined;
+  let dir: string | undefined;
+  const stop = async () => {
+    await nodes?.stop();
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await eventually('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
+    nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
+    await nodes.start();
+    dir = mkdtempSync(join(tmpdir(), o.tmpPrefix));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { admin, operatorKc, operatorKubeconfigPath, core, namespace, nodes, dir, stop };
 }
