@@ -127,14 +127,13 @@ export function createOperator(deps: OperatorDeps): Operator {
     cancelWouldChange,
     cancelledEventMessage: 'Cancelled migration before it started',
     onFinalizerNotAdded: reportNotStarted,
-    onRunning: async (m, host, snap) => {
-      await refuseSpecChange(m, host, snap);
-      deps.metrics?.reconciles.inc({ result: 'ok' });
-    },
+    onRunning: (m, host, snap) => refuseSpecChange(m, host, snap),
+    // every reconcile run counts, by result: starting, running, finishing and finalizing ones alike
     instrument: async (_key, reconcile) => {
       const started = performance.now();
       try {
         await reconcile();
+        deps.metrics?.reconciles.inc({ result: 'ok' });
       } catch (err) {
         deps.metrics?.reconciles.inc({ result: 'error' });
         throw err;
