@@ -4,15 +4,13 @@
  * (one leads, the other waits; killing the leader hands over with no duplicate effect).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, type CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JournalEntry } from '../../adapters/effect-journal.ts';
 import { eventually } from '../support/eventually.ts';
-import { NodeSimulator } from '../support/node-simulator.ts';
-import { installOperatorPrerequisites } from '../support/operator-env.ts';
+import { type OperatorNamespace, startOperatorNamespace } from '../support/operator-env.ts';
 import { savedJournal } from '../support/persistent-fakes.ts';
 
 const cp = inject('controlPlane');
@@ -20,30 +18,23 @@ const GROUP = { group: 'migration.ms2m.io', version: 'v1alpha1', plural: 'statef
 const root = join(import.meta.dirname, '../..');
 const namespace = `crash-${Date.now().toString(36)}`;
 
+let testNamespace: OperatorNamespace;
 let admin: KubeConfig;
 let operatorKubeconfig: string;
 let core: CoreV1Api;
 let crs: CustomObjectsApi;
-let nodes: NodeSimulator;
 let work: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  ({ admin, operatorKubeconfigPath: operatorKubeconfig } = await installOperatorPrerequisites(cp));
-  core = admin.makeApiClient(CoreV1Api);
+  testNamespace = await startOperatorNamespace(cp, { namespace, tmpPrefix: 'ms2m-crash-' });
+  ({ admin, operatorKubeconfigPath: operatorKubeconfig, core, dir: work } = testNamespace);
   crs = admin.makeApiClient(CustomObjectsApi);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await eventually('ServiceAccount default', () => core.readNamespacedServiceAccount({ name: 'default', namespace }));
-  nodes = new NodeSimulator({ kubeConfig: admin, nodes: ['node-a', 'node-b'] });
-  await nodes.start();
-  work = mkdtempSync(join(tmpdir(), 'ms2m-crash-'));
 });
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await nodes?.stop();
-  await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
-  if (work) rmSync(work, { recursive: true, force: true });
+  await testNamespace?.stop();
 });
 
 interface Run {
