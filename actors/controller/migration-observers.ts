@@ -11,7 +11,7 @@ import type { StatefulMigrationSpecInput, StatefulMigrationStatusWire } from '..
 import { goDuration } from '../go-duration.ts';
 import type { Committed, HostObserver } from '../observers.ts';
 import { projectStatus, statusObserver } from '../status.ts';
-import { type EventToRecord, recordKubeEvents } from './kube-events.ts';
+import { type EventToRecord, kubeEventsObserver } from './kube-events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
 export type MigrationClient = CustomResourceClient<StatefulMigrationSpecInput, StatefulMigrationStatusWire>;
@@ -93,25 +93,15 @@ export function eventsObserver(
   logger: Logger,
 ): HostObserver<MigrationSnapshot> {
   const ref: ObjectRef = { apiVersion, kind: 'StatefulMigration', namespace: cr.namespace, name: cr.name, uid: cr.uid };
-  let handled = 0;
-  let counted = 0;
-  let previous: MigrationSnapshot | undefined;
-  return {
+  return kubeEventsObserver<MigrationSnapshot>({
     name: 'events',
-    async observe(batch: readonly Committed<MigrationSnapshot>[]) {
-      for (const c of batch) {
-        if (c.event.seq <= handled) continue;
-        const before = previous;
-        if (!c.replayed && before) {
-          if (c.event.seq > counted) count(metrics, before, c);
-          counted = c.event.seq;
-          await recordKubeEvents(cluster, ref, eventsFor(before, c), logger, { migration: c.id });
-        }
-        previous = c.snapshot;
-        handled = c.event.seq;
-      }
-    },
-  };
+    cluster,
+    ref,
+    logger,
+    logField: 'migration',
+    count: (before, c) => count(metrics, before, c),
+    eventsFor,
+  });
 }
 
 function count(metrics: OperatorMetrics | undefined, before: MigrationSnapshot, c: Committed<MigrationSnapshot>): void {

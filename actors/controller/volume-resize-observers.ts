@@ -12,7 +12,7 @@ import type { VolumeResizeSnapshot } from '../../machines/volume-resize-chart.ts
 import type { VolumeResizeSpecInput, VolumeResizeStatusWire } from '../crd/volume-resize.ts';
 import type { Committed, HostObserver } from '../observers.ts';
 import { vrFailureReason, vrPhaseOf, vrStatusObserver } from '../volume-resize-status.ts';
-import { type EventToRecord, recordKubeEvents } from './kube-events.ts';
+import { type EventToRecord, kubeEventsObserver } from './kube-events.ts';
 import type { MigrationResource } from './migration-observers.ts';
 
 export type VolumeResizeClient = CustomResourceClient<VolumeResizeSpecInput, VolumeResizeStatusWire>;
@@ -83,7 +83,7 @@ export function vrCrStatusObserver(
   });
 }
 
-/** Events and metrics for events this operator committed (replayed history was reported by its writer). */
+/** Events and metrics for events this operator committed (kubeEventsObserver: replayed history was reported by its writer). */
 export function vrEventsObserver(
   cluster: Cluster,
   cr: MigrationResource,
@@ -92,23 +92,15 @@ export function vrEventsObserver(
   logger: Logger,
 ): HostObserver<VolumeResizeSnapshot> {
   const ref: ObjectRef = { apiVersion, kind: 'VolumeResize', namespace: cr.namespace, name: cr.name, uid: cr.uid };
-  let handled = 0;
-  let previous: VolumeResizeSnapshot | undefined;
-  return {
+  return kubeEventsObserver<VolumeResizeSnapshot>({
     name: 'volume-resize-events',
-    async observe(batch: readonly Committed<VolumeResizeSnapshot>[]) {
-      for (const c of batch) {
-        if (c.event.seq <= handled) continue;
-        const before = previous;
-        if (!c.replayed && before) {
-          count(metrics, before, c);
-          await recordKubeEvents(cluster, ref, eventsFor(before, c), logger, { resize: c.id });
-        }
-        previous = c.snapshot;
-        handled = c.event.seq;
-      }
-    },
-  };
+    cluster,
+    ref,
+    logger,
+    logField: 'resize',
+    count: (before, c) => count(metrics, before, c),
+    eventsFor,
+  });
 }
 
 function count(
