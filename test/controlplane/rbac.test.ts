@@ -29,19 +29,15 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOperator, FINALIZER } from '../../actors/controller/operator.ts';
 import type { StatefulMigrationStatusWire } from '../../actors/crd/stateful-migration.ts';
-import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
-import { systemClock } from '../../adapters/clock/system.ts';
-import { EffectJournal } from '../../adapters/effect-journal.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
-import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
 import { kubeletFromKubeconfig } from '../../adapters/kubelet/kubeconfig.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { secretReader } from '../../adapters/kubernetes/secrets.ts';
 import { kubernetesLease } from '../../adapters/lease/kubernetes-lease.ts';
-import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
 import { eventually } from '../support/eventually.ts';
+import { instantFakes } from '../support/fake-effects-operator.ts';
 import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 
@@ -447,20 +443,15 @@ async function startOperator(kc: KubeConfig, namespace: string, c: Case, logs: L
         if (err.code !== 404) throw err;
       });
   }
-  const clock = systemClock();
-  const journal = new EffectJournal(clock);
+  const { effects } = instantFakes();
   const dir = mkdtempSync(join(tmpdir(), 'ms2m-rbac-'));
   const operator = createOperator({
     logger,
     migrations: new CustomResourceClient(kc, { ...GROUP, kind: 'StatefulMigration' }, namespace),
     effects: {
       cluster: new KubeCluster({ kubeConfig: kc, logger }),
-      kubelet: c.realKubelet ? await kubeletFromKubeconfig({ kubeConfig: kc }) : new FakeKubelet({ clock, journal }),
-      broker: new FakeBroker({ clock, journal, producerRate: 10, consumerRate: 100 }),
-      agents: new FakeAgentClient({ clock, journal, bytesPerSecond: 1e12, sizeOf: () => 30 * 1024 * 1024 }),
-      clock,
-      pollMs: 100,
-      sampleHeartbeatMs: 500,
+      ...effects,
+      ...(c.realKubelet ? { kubelet: await kubeletFromKubeconfig({ kubeConfig: kc }) } : {}),
     },
     log: await openFileLog({ dir: join(dir, 'log'), logger }),
     // as main.ts
