@@ -22,16 +22,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOperator, FINALIZER, type Operator } from '../../actors/controller/operator.ts';
 import { toCustomResourceDefinition, validateSpec } from '../../actors/crd/resource.ts';
 import { type StatefulMigrationStatusWire, statefulMigrationResource } from '../../actors/crd/stateful-migration.ts';
-import { FakeAgentClient } from '../../adapters/agent-client/fake.ts';
-import { systemClock } from '../../adapters/clock/system.ts';
-import { EffectJournal } from '../../adapters/effect-journal.ts';
 import { openFileLog } from '../../adapters/file-log/file-log.ts';
-import { FakeKubelet } from '../../adapters/kubelet/fake.ts';
 import { CustomResourceClient } from '../../adapters/kubernetes/custom-resources.ts';
 import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { secretReader } from '../../adapters/kubernetes/secrets.ts';
-import { FakeBroker } from '../../adapters/rabbitmq/fake.ts';
 import { eventually } from '../support/eventually.ts';
+import { instantFakes } from '../support/fake-effects-operator.ts';
 import { NodeSimulator } from '../support/node-simulator.ts';
 import { installOperatorPrerequisites } from '../support/operator-env.ts';
 import { type Json, type SpecCase, specCaseArb } from '../support/spec-arbitrary.ts';
@@ -382,20 +378,10 @@ describe(`${realCount} accepted specs created for real and run by the operator`,
       },
     });
     const logger = pino({ level: 'info' }, sink);
-    const clock = systemClock();
-    const journal = new EffectJournal(clock);
     operator = createOperator({
       logger,
       migrations: new CustomResourceClient(operatorKc, { ...GROUP, kind: 'StatefulMigration' }, runNamespace),
-      effects: {
-        cluster: new KubeCluster({ kubeConfig: operatorKc, logger }),
-        kubelet: new FakeKubelet({ clock, journal }),
-        broker: new FakeBroker({ clock, journal, producerRate: 10, consumerRate: 100 }),
-        agents: new FakeAgentClient({ clock, journal, bytesPerSecond: 1e12, sizeOf: () => 30 * 1024 * 1024 }),
-        clock,
-        pollMs: 100,
-        sampleHeartbeatMs: 500,
-      },
+      effects: { cluster: new KubeCluster({ kubeConfig: operatorKc, logger }), ...instantFakes().effects },
       log: await openFileLog({ dir: join(dir, 'log'), logger }),
       // as main.ts: the Secret named by spec.brokerSecretRef, read with the operator's own credentials
       readSecret: secretReader(operatorKc),
