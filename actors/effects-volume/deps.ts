@@ -18,7 +18,14 @@ export interface VolumeEffectDeps {
   pollMs: number;
   /** Copy progress is recorded at most this often (default 1000 ms). */
   progressIntervalMs?: number;
+  /**
+   * How long a temp claim may stay unprovisioned with a ProvisioningFailed Event before the resize fails
+   * (default 120 s: provisioners retry, a refusal that outlasts this is taken as final).
+   */
+  provisioningGraceMs?: number;
 }
+
+export const DEFAULT_PROVISIONING_GRACE_MS = 120_000;
 
 export type VrEffectEnv = ChartEffectEnv<VrEvent, VolumeEffectDeps>;
 export type VrEffectInput = ChartEffectInput<VolumeResizeContext, VrStep>;

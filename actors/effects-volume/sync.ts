@@ -8,6 +8,7 @@ import {
   type MigratorRequest,
   migratorPodName,
   ORIGINAL_RECLAIM_POLICY,
+  ProvisioningFailedError,
   presyncPodName,
   RETAINED_BY,
   replicaPodName,
@@ -16,6 +17,7 @@ import type { Unit } from '../../machines/volume-resize-context.ts';
 import type { VrEventData } from '../../machines/volume-resize-events.ts';
 import {
   currentUnit,
+  DEFAULT_PROVISIONING_GRACE_MS,
   ownerOf,
   pollUntil,
   required,
@@ -97,12 +99,20 @@ export const createTempClaim: VrEffect = async (input, { deps }) => {
   };
 };
 
+/**
+ * Waits until the temp claim is Bound. A claim its provisioner still refuses (a ProvisioningFailed Event) after
+ * the provisioning grace fails the step for good, naming the provisioner's message: waiting on until the Syncing
+ * deadline (hours) would not change its mind, and nothing has been copied or changed yet.
+ */
 export const awaitTempBound: VrEffect = async (input, env) => {
   const { ctx } = input;
   const u = currentUnit(input);
   const ns = ctx.spec.namespace;
+  const { clock, volumes } = env.deps;
+  const graceMs = env.deps.provisioningGraceMs ?? DEFAULT_PROVISIONING_GRACE_MS;
+  const since = clock.now();
   const pv = await pollUntil(env, async () => {
-    const c = await env.deps.volumes.getClaim(ns, u.tempClaim);
+    const c = await volumes.getClaim(ns, u.tempClaim);
     if (!c || (u.tempClaimUid && c.uid !== u.tempClaimUid)) {
       throw new NotFoundError(
         'PersistentVolumeClaim',
@@ -110,7 +120,12 @@ export const awaitTempBound: VrEffect = async (input, env) => {
         'it was deleted while waiting for it to bind',
       );
     }
-    return c.phase === 'Bound' && c.volumeName ? c.volumeName : undefined;
+    if (c.phase === 'Bound' && c.volumeName) return c.volumeName;
+    if (clock.now() - since >= graceMs) {
+      const refused = await volumes.provisioningFailure(ns, u.tempClaim, c.uid);
+      if (refused !== null) throw new ProvisioningFailedError(`${ns}/${u.tempClaim}`, c, graceMs, refused);
+    }
+    return undefined;
   });
   return { type: 'TempClaimBound', data: { replica: u.replica, volume: u.volume, pv } };
 };

@@ -39,6 +39,22 @@ export class KubeClaims {
     );
   }
 
+  async provisioningFailure(namespace: string, name: string, uid: string): Promise<string | null> {
+    const action = `List Events of PersistentVolumeClaim ${namespace}/${name}`;
+    try {
+      const events = await this.api.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.uid=${uid},reason=ProvisioningFailed`,
+      });
+      const when = (e: (typeof events.items)[number]) =>
+        Number((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp)?.valueOf() ?? 0);
+      const latest = events.items.sort((a, b) => when(b) - when(a))[0];
+      return latest ? (latest.message ?? 'ProvisioningFailed (no message)') : null;
+    } catch (err) {
+      throw toKubernetesError(err, action);
+    }
+  }
+
   async getVolume(name: string): Promise<VolumeInfo | null> {
     return this.api.read(`Get PersistentVolume ${name}`, async () =>
       volumeInfo(await this.api.core.readPersistentVolume({ name })),

@@ -56,6 +56,10 @@ export class KubeVolumes implements VolumeOps {
     return this.claims.getClaim(namespace, name);
   }
 
+  provisioningFailure(namespace: string, name: string, uid: string): Promise<string | null> {
+    return this.claims.provisioningFailure(namespace, name, uid);
+  }
+
   getVolume(name: string): Promise<VolumeInfo | null> {
     return this.claims.getVolume(name);
   }

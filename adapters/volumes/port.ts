@@ -35,6 +35,11 @@ export interface VolumeOps {
   /** The StatefulSet with its claim templates and the verbatim manifest needed to recreate it; null when missing. */
   getStatefulSet(namespace: string, name: string): Promise<StatefulSetInfo | null>;
   getClaim(namespace: string, name: string): Promise<ClaimInfo | null>;
+  /**
+   * Why the claim instance with this uid is not provisioned: the message of its latest `ProvisioningFailed`
+   * Warning Event (its provisioner refused it, e.g. not enough capacity), or null when there is none.
+   */
+  provisioningFailure(namespace: string, name: string, uid: string): Promise<string | null>;
   /** A PersistentVolume (cluster-scoped). */
   getVolume(name: string): Promise<VolumeInfo | null>;
   /** A StorageClass by name; `name === null` asks for the default class (annotation is-default-class). */
@@ -314,6 +319,21 @@ export const replicaPodName = (sts: string, n: number): string => `${sts}-${n}`;
 export const migratorPodName = (vr: string, n: number, vol: string): string => `${vr}-migrator-${n}-${vol}`;
 export const presyncPodName = (vr: string, n: number, vol: string): string => `${vr}-presync-${n}-${vol}`;
 export const probePodName = (vr: string, n: number, vol: string): string => `${vr}-probe-${n}-${vol}`;
+
+/**
+ * A claim the resize created stayed unprovisioned: its provisioner kept refusing it (ProvisioningFailed) for
+ * `graceMs`. Nothing was copied yet; the message names the class, the size and the provisioner's reason.
+ */
+export class ProvisioningFailedError extends Ms2mError {
+  constructor(claim: string, info: Pick<ClaimInfo, 'request' | 'storageClassName'>, graceMs: number, reason: string) {
+    const cls = info.storageClassName ? `StorageClass ${info.storageClassName}` : 'the default StorageClass';
+    super(
+      ErrorCode.PROVISIONING_FAILED,
+      `PersistentVolumeClaim ${claim} (${info.request}) was not provisioned by ${cls} within ${Math.round(graceMs / 1000)} s: ${reason}; nothing was copied and the original volume is untouched: free capacity or set spec.volumes[].storageClass to a class that can provision ${info.request}, then create the VolumeResize again`,
+      { details: { claim, storageClass: info.storageClassName, request: info.request } },
+    );
+  }
+}
 
 /** The probe pod failed or its output could not be parsed. */
 export class ProbeFailedError extends Ms2mError {

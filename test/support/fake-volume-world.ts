@@ -65,6 +65,8 @@ export interface FakeVolumesOptions {
   copyStepMs?: number;
   /** Makes the checksum pass find this many differences. */
   checksumDifferences?: number;
+  /** A provisioner's refusal: a claim it returns a message for stays Pending with that ProvisioningFailed Event. */
+  refuseProvisioning?: (claim: { name: string; request: string; storageClassName?: string }) => string | undefined;
 }
 
 export const key = (ns: string, name: string) => `${ns}/${name}`;
@@ -82,6 +84,8 @@ export class FakeVolumeWorld {
   readonly copiesStarted = new Map<string, number>();
   /** Copies that ran to the end (data written and, for mode sync, verified), per pod name. */
   readonly copiesCompleted = new Map<string, number>();
+  /** The latest ProvisioningFailed message per claim uid (FakeVolumesOptions.refuseProvisioning). */
+  readonly provisioningFailures = new Map<string, string>();
   protected seq = 0;
   protected readonly opts: FakeVolumesOptions;
   protected readonly faults: FaultPlan;
@@ -228,6 +232,11 @@ export class FakeVolumeWorld {
       );
       if (!pv) return;
     } else {
+      const refused = this.opts.refuseProvisioning?.(c);
+      if (refused !== undefined) {
+        this.provisioningFailures.set(c.uid, refused);
+        return;
+      }
       pv = this.addVolume({
         name: `pvc-${c.uid}`,
         capacity: c.request,

@@ -122,6 +122,10 @@ export class FakeVolumes extends FakeVolumeWorld implements VolumeOps {
       return { applied: false, value: { usedBytes: data?.bytes ?? 0, usedInodes: data ? data.files + 1 : 1 } };
     });
   }
+  async provisioningFailure(_namespace: string, _name: string, uid: string): Promise<string | null> {
+    this.reconcile();
+    return this.provisioningFailures.get(uid) ?? null;
+  }
   async createClaim(claim: NewClaim, k: string): Promise<ClaimInfo> {
     return this.mutate('createClaim', k, key(claim.namespace, claim.name), () => {
       const existing = this.claims.get(key(claim.namespace, claim.name));

@@ -106,6 +106,36 @@ describe('VolumeResize chart on the fake cluster', () => {
     expect([...s.volumes.pods.keys()].filter((k) => k.includes('migrator'))).toEqual([]);
   });
 
+  it('a temp claim its provisioner keeps refusing fails Syncing after the grace (not at the 6 h deadline): rolled back, nothing copied', async () => {
+    const s = volumeScenario({
+      fake: {
+        refuseProvisioning: (c) =>
+          c.name === 'logs-db-0-new' ? `not enough free space for ${c.request}: 40Mi free on node-a` : undefined,
+      },
+    });
+    const started = s.clock.now();
+    const final = await runResize(s);
+    expect(final.value).toBe('Failed');
+    expect(final.context.failure).toMatchObject({
+      reason: 'StepFailed',
+      step: 'awaitTempBound',
+      code: 'PROVISIONING_FAILED',
+    });
+    expect(final.context.message).toMatch(
+      /PersistentVolumeClaim default\/logs-db-0-new \(64Mi\) was not provisioned by StorageClass standard within 120 s: not enough free space for 64Mi: 40Mi free on node-a; nothing was copied/,
+    );
+    // the grace and the retries, not the phase deadline
+    expect(s.clock.now() - started).toBeLessThan(10 * 60_000);
+    expect([...s.volumes.copiesStarted.values()]).toEqual([]);
+    for (const c of UNITS) {
+      expect(s.volumes.pv(s.volumes.claimOf('default', c)!.volumeName!)?.data?.digest).toBe(digest(c));
+      expect(s.volumes.claimOf('default', `${c}-new`)).toBeUndefined();
+    }
+    const sts = (await s.volumes.getStatefulSet('default', 'db'))!;
+    expect(sts.claimTemplates.map((t) => t.request)).toEqual(['1Gi', '512Mi']);
+    expect(sts.readyReplicas).toBe(2);
+  });
+
   it('a failure after an original claim was deleted rebinds the old PV under the original name', async () => {
     // createClaim #5 is the rebinding of data-db-0 (after the 4 temp claims): it fails for good
     const faults = scriptedFaults([{ op: 'createClaim', nth: 5, outcome: { kind: 'permanent' } }]);

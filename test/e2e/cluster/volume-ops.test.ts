@@ -94,8 +94,8 @@ describe('the ms2m-local provisioner', () => {
     expect(await recordedDirs(cluster.dir)).not.toContain(path);
   });
 
-  it('refuses a claim larger than the free space with a ProvisioningFailed Event, leaving it Pending', async () => {
-    await volumes.createClaim(
+  it('refuses a claim larger than the free space with a ProvisioningFailed Event, leaving it Pending; provisioningFailure reads it', async () => {
+    const huge = await volumes.createClaim(
       {
         namespace,
         name: 'huge',
@@ -114,6 +114,9 @@ describe('the ms2m-local provisioner', () => {
     );
     expect(ev.message).toMatch(/does not fit: \d+ bytes free/);
     expect((await volumes.getClaim(namespace, 'huge'))?.phase).toBe('Pending');
+    // what a resize waiting on the claim reads (by uid): the provisioner's latest message
+    expect(await volumes.provisioningFailure(namespace, 'huge', huge.uid)).toMatch(/does not fit: \d+ bytes free/);
+    expect(await volumes.provisioningFailure(namespace, 'huge', 'another-uid')).toBeNull();
   });
 });
 
