@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ORIGINAL_RECLAIM_POLICY } from '../../adapters/volumes/port.ts';
 import { LOCAL_STORAGE_CLASS } from '../../cluster/local/local-volumes.ts';
 import { eventually } from './eventually.ts';
 
@@ -126,4 +127,21 @@ export async function claimStates(kc: KubeConfig, namespace: string, sts: string
       });
     }
   return out;
+}
+
+/**
+ * The cleanup after resize tests: a resize retains the old PVs on purpose, so every PV of `namespaces` (or marked
+ * by a resize) goes back to Delete for the provisioner to remove, then the namespaces are deleted.
+ */
+export async function releaseResizeNamespaces(kc: KubeConfig, namespaces: readonly string[]): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const pv of (await core.listPersistentVolume()).items)
+    if (namespaces.includes(pv.spec?.claimRef?.namespace ?? '') || pv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY])
+      await core
+        .patchPersistentVolume({
+          name: pv.metadata?.name as string,
+          body: [{ op: 'replace', path: '/spec/persistentVolumeReclaimPolicy', value: 'Delete' }],
+        })
+        .catch(() => undefined);
+  for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
 }

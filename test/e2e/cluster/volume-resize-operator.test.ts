@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { volumeResizeResource as R } from '../../../actors/crd/volume-resize.ts';
-import { ORIGINAL_RECLAIM_POLICY, RESIZE_LABEL } from '../../../adapters/volumes/port.ts';
+import { RESIZE_LABEL } from '../../../adapters/volumes/port.ts';
 import { podHistory, scaleOperator } from '../../support/cluster-ops.ts';
 import { eventually } from '../../support/eventually.ts';
-import { claimStates, createApp, snapshot } from '../../support/volume-app.ts';
+import { claimStates, createApp, releaseResizeNamespaces, snapshot } from '../../support/volume-app.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -118,15 +118,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const pv of (await core.listPersistentVolume()).items)
-    if (namespaces.includes(pv.spec?.claimRef?.namespace ?? '') || pv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY])
-      await core
-        .patchPersistentVolume({
-          name: pv.metadata?.name as string,
-          body: [{ op: 'replace', path: '/spec/persistentVolumeReclaimPolicy', value: 'Delete' }],
-        })
-        .catch(() => undefined);
-  for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  await releaseResizeNamespaces(kc, namespaces);
   await scaleOperator(kc, 1, 180_000);
 });
 

@@ -20,7 +20,13 @@ import { ORIGINAL_RECLAIM_POLICY, RESIZE_LABEL } from '../../../adapters/volumes
 import type { VolumeResizeContext } from '../../../machines/volume-resize-context.ts';
 import { podHistory } from '../../support/cluster-ops.ts';
 import { eventually } from '../../support/eventually.ts';
-import { type ClaimState, claimStates, createApp, snapshot } from '../../support/volume-app.ts';
+import {
+  type ClaimState,
+  claimStates,
+  createApp,
+  releaseResizeNamespaces,
+  snapshot,
+} from '../../support/volume-app.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -101,16 +107,7 @@ async function expectNothingLeft(namespace: string): Promise<void> {
 }
 
 afterAll(async () => {
-  // the resize retains the old PVs on purpose: give them back to the provisioner (Delete) for the cleanup
-  for (const pv of (await core.listPersistentVolume()).items)
-    if (namespaces.includes(pv.spec?.claimRef?.namespace ?? '') || pv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY])
-      await core
-        .patchPersistentVolume({
-          name: pv.metadata?.name as string,
-          body: [{ op: 'replace', path: '/spec/persistentVolumeReclaimPolicy', value: 'Delete' }],
-        })
-        .catch(() => undefined);
-  for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  await releaseResizeNamespaces(kc, namespaces);
   for (const d of logDirs) rmSync(d, { recursive: true, force: true });
 });
 
