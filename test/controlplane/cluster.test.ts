@@ -22,6 +22,7 @@ import { KubeCluster } from '../../adapters/kubernetes/kubernetes.ts';
 import { podInfo } from '../../adapters/kubernetes/pod-mapping.ts';
 import { type ClusterUnderTest, clusterContract, fullContainer } from '../adapters/cluster.contract.ts';
 import { makeUserKubeconfig } from '../harness/control-plane.ts';
+import { runningPodStatus } from '../support/node-simulator.ts';
 
 const cp = inject('controlPlane');
 const kc = new KubeConfig();
@@ -121,29 +122,8 @@ async function registerNode(label: string, ready: boolean): Promise<string> {
  */
 async function runPod(namespace: string, name: string, readySince = new Date()): Promise<void> {
   const pod = await core.readNamespacedPod({ namespace, name });
-  const now = new Date();
-  const condition = (type: string) => ({ type, status: 'True', lastTransitionTime: readySince });
   await core.patchNamespacedPodStatus(
-    {
-      namespace,
-      name,
-      body: {
-        status: {
-          phase: 'Running',
-          startTime: now,
-          conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map(condition),
-          containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
-            name: c.name,
-            image: c.image,
-            imageID: '',
-            ready: true,
-            started: true,
-            restartCount: 0,
-            state: { running: { startedAt: now } },
-          })),
-        },
-      },
-    },
+    { namespace, name, body: { status: runningPodStatus(pod, { readySince }) } },
     merge,
   );
 }

@@ -18,6 +18,34 @@ import {
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const HEARTBEAT_MS = 5000;
 
+/**
+ * The status a kubelet reports for `pod` once its containers run: Running, every condition True since
+ * `readySince` (default now), every container started and Ready.
+ */
+export function runningPodStatus(pod: V1Pod, o: { readySince?: Date; podIP?: string } = {}) {
+  const now = new Date().toISOString();
+  const since = o.readySince?.toISOString() ?? now;
+  return {
+    phase: 'Running',
+    ...(o.podIP ? { podIP: o.podIP } : {}),
+    startTime: now,
+    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+      type,
+      status: 'True',
+      lastTransitionTime: since,
+    })),
+    containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: true,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: now } },
+    })),
+  };
+}
+
 export interface NodeSimulatorOptions {
   kubeConfig: KubeConfig;
   nodes: string[];
@@ -121,32 +149,12 @@ export class NodeSimulator {
     this.track(
       (async () => {
         if (this.o.startupMs) await new Promise((r) => setTimeout(r, this.o.startupMs));
-        const now = new Date().toISOString();
         await this.core.patchNamespacedPodStatus(
           {
             namespace: ns,
             name,
             body: {
-              status: {
-                phase: 'Running',
-                podIP: '10.244.0.10',
-                startTime: now,
-                conditions: [
-                  { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
-                  { type: 'Initialized', status: 'True', lastTransitionTime: now },
-                  { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
-                  { type: 'Ready', status: 'True', lastTransitionTime: now },
-                ],
-                containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
-                  name: c.name,
-                  image: c.image,
-                  imageID: '',
-                  ready: true,
-                  started: true,
-                  restartCount: 0,
-                  state: { running: { startedAt: now } },
-                })),
-              },
+              status: runningPodStatus(pod, { podIP: '10.244.0.10' }),
             },
           },
           merge,
