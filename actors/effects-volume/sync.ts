@@ -99,10 +99,20 @@ export const createTempClaim: VrEffect = async (input, { deps }) => {
   };
 };
 
+/** How often a claim still Pending is checked for a provisioner's refusal (an Events list). */
+const REFUSAL_CHECK_MS = 10_000;
 /**
- * Waits until the temp claim is Bound. A claim its provisioner still refuses (a ProvisioningFailed Event) after
- * the provisioning grace fails the step for good, naming the provisioner's message: waiting on until the Syncing
- * deadline (hours) would not change its mind, and nothing has been copied or changed yet.
+ * ProvisioningFailed messages that say a provisioner is still at work, not that it refused: the CSI
+ * external-provisioner reports its own call timing out (`DeadlineExceeded`) or still running (`Aborted`, "operation
+ * already exists") and retries.
+ */
+const STILL_PROVISIONING = /DeadlineExceeded|Aborted|already exists|in progress/i;
+
+/**
+ * Waits until the temp claim is Bound. A provisioner that keeps refusing the claim (its latest ProvisioningFailed
+ * Event says so, for the whole provisioning grace) fails the step for good, naming its reason: waiting on until the
+ * Syncing deadline (hours) would not change its mind. Messages of a provisioner still at work do not count, and a
+ * refusal the provisioner gets over (the claim binds) costs nothing.
  */
 export const awaitTempBound: VrEffect = async (input, env) => {
   const { ctx } = input;
@@ -110,7 +120,8 @@ export const awaitTempBound: VrEffect = async (input, env) => {
   const ns = ctx.spec.namespace;
   const { clock, volumes } = env.deps;
   const graceMs = env.deps.provisioningGraceMs ?? DEFAULT_PROVISIONING_GRACE_MS;
-  const since = clock.now();
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  let refusedSince: number | undefined;
   const pv = await pollUntil(env, async () => {
     const c = await volumes.getClaim(ns, u.tempClaim);
     if (!c || (u.tempClaimUid && c.uid !== u.tempClaimUid)) {
@@ -121,9 +132,16 @@ export const awaitTempBound: VrEffect = async (input, env) => {
       );
     }
     if (c.phase === 'Bound' && c.volumeName) return c.volumeName;
-    if (clock.now() - since >= graceMs) {
-      const refused = await volumes.provisioningFailure(ns, u.tempClaim, c.uid);
-      if (refused !== null) throw new ProvisioningFailedError(`${ns}/${u.tempClaim}`, c, graceMs, refused);
+    const now = clock.now();
+    if (now - checkedAt >= Math.min(REFUSAL_CHECK_MS, graceMs)) {
+      checkedAt = now;
+      const reason = await volumes.provisioningFailure(ns, u.tempClaim, c.uid);
+      if (reason === null || STILL_PROVISIONING.test(reason)) refusedSince = undefined;
+      else {
+        refusedSince ??= now;
+        if (now - refusedSince >= graceMs)
+          throw new ProvisioningFailedError(`${ns}/${u.tempClaim}`, c, now - refusedSince, reason);
+      }
     }
     return undefined;
   });

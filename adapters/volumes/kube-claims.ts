@@ -6,7 +6,7 @@
  */
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { quantityBytes } from '../../machines/quantity.ts';
-import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { ErrorCode, InvalidInputError, NotFoundError } from '../errors.ts';
 import { isConflict, isNotFound, toKubernetesError } from '../kubernetes/api-errors.ts';
 import { FIELD_MANAGER } from '../kubernetes/kubernetes.ts';
 import { type KubeVolumeApi, merge } from './kube-volume-api.ts';
@@ -51,7 +51,13 @@ export class KubeClaims {
       const latest = events.items.sort((a, b) => when(b) - when(a))[0];
       return latest ? (latest.message ?? 'ProvisioningFailed (no message)') : null;
     } catch (err) {
-      throw toKubernetesError(err, action);
+      const e = toKubernetesError(err, action);
+      // a role without `list events` must not fail a resize: the claim is waited for as before (phase deadline)
+      if (e.code === ErrorCode.FORBIDDEN) {
+        this.api.log.warn({ claim: `${namespace}/${name}`, err: e.message }, 'Could not read the Events of a claim');
+        return null;
+      }
+      throw e;
     }
   }
 

@@ -322,14 +322,15 @@ export const probePodName = (vr: string, n: number, vol: string): string => `${v
 
 /**
  * A claim the resize created stayed unprovisioned: its provisioner kept refusing it (ProvisioningFailed) for
- * `graceMs`. Nothing was copied yet; the message names the class, the size and the provisioner's reason.
+ * `refusedMs`. The message names the class, the size and the provisioner's reason; the rollback that follows
+ * undoes what the resize did so far.
  */
 export class ProvisioningFailedError extends Ms2mError {
-  constructor(claim: string, info: Pick<ClaimInfo, 'request' | 'storageClassName'>, graceMs: number, reason: string) {
+  constructor(claim: string, info: Pick<ClaimInfo, 'request' | 'storageClassName'>, refusedMs: number, reason: string) {
     const cls = info.storageClassName ? `StorageClass ${info.storageClassName}` : 'the default StorageClass';
     super(
       ErrorCode.PROVISIONING_FAILED,
-      `PersistentVolumeClaim ${claim} (${info.request}) was not provisioned by ${cls} within ${Math.round(graceMs / 1000)} s: ${reason}; nothing was copied and the original volume is untouched: free capacity or set spec.volumes[].storageClass to a class that can provision ${info.request}, then create the VolumeResize again`,
+      `PersistentVolumeClaim ${claim} (${info.request}) was not provisioned by ${cls}, which refused it for ${Math.round(refusedMs / 1000)} s: ${reason}; free capacity or set spec.volumes[].storageClass to a class that can provision ${info.request}, then create the VolumeResize again`,
       { details: { claim, storageClass: info.storageClassName, request: info.request } },
     );
   }

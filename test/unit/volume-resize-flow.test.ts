@@ -106,11 +106,11 @@ describe('VolumeResize chart on the fake cluster', () => {
     expect([...s.volumes.pods.keys()].filter((k) => k.includes('migrator'))).toEqual([]);
   });
 
-  it('a temp claim its provisioner keeps refusing fails Syncing after the grace (not at the 6 h deadline): rolled back, nothing copied', async () => {
+  it('a temp claim its provisioner keeps refusing fails Syncing after the grace (not at the 6 h deadline): rolled back, data in place', async () => {
     const s = volumeScenario({
       fake: {
         refuseProvisioning: (c) =>
-          c.name === 'logs-db-0-new' ? `not enough free space for ${c.request}: 40Mi free on node-a` : undefined,
+          c.name === 'logs-db-1-new' ? `not enough free space for ${c.request}: 40Mi free on node-a` : undefined,
       },
     });
     const started = s.clock.now();
@@ -122,11 +122,12 @@ describe('VolumeResize chart on the fake cluster', () => {
       code: 'PROVISIONING_FAILED',
     });
     expect(final.context.message).toMatch(
-      /PersistentVolumeClaim default\/logs-db-0-new \(64Mi\) was not provisioned by StorageClass standard within 120 s: not enough free space for 64Mi: 40Mi free on node-a; nothing was copied/,
+      /PersistentVolumeClaim default\/logs-db-1-new \(64Mi\) was not provisioned by StorageClass standard, which refused it for 12\d s: not enough free space for 64Mi: 40Mi free on node-a; free capacity or set spec\.volumes\[\]\.storageClass/,
     );
     // the grace and the retries, not the phase deadline
     expect(s.clock.now() - started).toBeLessThan(10 * 60_000);
-    expect([...s.volumes.copiesStarted.values()]).toEqual([]);
+    // replica 0 was copied before replica 1 waited: the rollback put every original claim back on its data
+    expect([...s.volumes.copiesStarted.keys()].sort()).toEqual(['vr1-migrator-0-data', 'vr1-migrator-0-logs']);
     for (const c of UNITS) {
       expect(s.volumes.pv(s.volumes.claimOf('default', c)!.volumeName!)?.data?.digest).toBe(digest(c));
       expect(s.volumes.claimOf('default', `${c}-new`)).toBeUndefined();
@@ -134,6 +135,32 @@ describe('VolumeResize chart on the fake cluster', () => {
     const sts = (await s.volumes.getStatefulSet('default', 'db'))!;
     expect(sts.claimTemplates.map((t) => t.request)).toEqual(['1Gi', '512Mi']);
     expect(sts.readyReplicas).toBe(2);
+  });
+
+  it('a provisioner still at work (DeadlineExceeded) or one that gets over its refusal within the grace does not fail the resize', async () => {
+    let elapsed = () => 0;
+    let logsRefusedFrom: number | undefined;
+    const s = volumeScenario({
+      fake: {
+        refuseProvisioning: (c) => {
+          const t = elapsed();
+          // a slow CSI CreateVolume for 5 minutes: the external-provisioner's own call times out, it retries
+          if (c.name === 'data-db-0-new' && t < 5 * 60_000)
+            return 'failed to provision volume: rpc error: code = DeadlineExceeded desc = context deadline exceeded';
+          // refused for 100 s (under the 120 s grace), then provisioned
+          if (c.name === 'logs-db-0-new') {
+            logsRefusedFrom ??= t;
+            if (t - logsRefusedFrom < 100_000) return 'quota exceeded: waiting for capacity';
+          }
+          return undefined;
+        },
+      },
+    });
+    const t0 = s.clock.now();
+    elapsed = () => s.clock.now() - t0;
+    const final = await runResize(s);
+    expect(final.value).toBe('Completed');
+    expect(elapsed()).toBeGreaterThan(5 * 60_000 + 100_000);
   });
 
   it('a failure after an original claim was deleted rebinds the old PV under the original name', async () => {
