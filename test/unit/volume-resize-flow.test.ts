@@ -2,10 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { volumeResizeChart } from '../../actors/charts/volume-resize.ts';
 import { parseLog } from '../../actors/event-schema.ts';
 import { scriptedFaults } from '../support/faults.ts';
-import { runResize, volumeScenario } from '../support/volume-scenario.ts';
+import { runResize, type VolumeScenario, volumeScenario } from '../support/volume-scenario.ts';
 
 const UNITS = ['data-db-0', 'logs-db-0', 'data-db-1', 'logs-db-1'];
 const digest = (claim: string) => `${claim}-original`;
+
+/** After a rollback: every original claim on its original data, no temp claim, the StatefulSet back as it was. */
+async function expectRolledBack(s: VolumeScenario): Promise<void> {
+  for (const c of UNITS) {
+    expect(s.volumes.pv(s.volumes.claimOf('default', c)!.volumeName!)?.data?.digest).toBe(digest(c));
+    expect(s.volumes.claimOf('default', `${c}-new`)).toBeUndefined();
+  }
+  const sts = (await s.volumes.getStatefulSet('default', 'db'))!;
+  expect(sts.claimTemplates.map((t) => t.request)).toEqual(['1Gi', '512Mi']);
+  expect(sts.readyReplicas).toBe(2);
+}
 
 describe('VolumeResize chart on the fake cluster', () => {
   it('shrinks every claim: names unchanged, new PVs with the verified data, old PVs Retained, StatefulSet with the new sizes', async () => {
@@ -96,13 +107,7 @@ describe('VolumeResize chart on the fake cluster', () => {
     expect(final.context.message).toMatch(
       new RegExp(`default/data-db-0: bound to PersistentVolume ${oldPV} \\(reclaim policy Retain, was Delete\\)`),
     );
-    for (const c of UNITS) {
-      expect(s.volumes.pv(s.volumes.claimOf('default', c)!.volumeName!)?.data?.digest).toBe(digest(c));
-      expect(s.volumes.claimOf('default', `${c}-new`)).toBeUndefined();
-    }
-    const sts = (await s.volumes.getStatefulSet('default', 'db'))!;
-    expect(sts.claimTemplates.map((t) => t.request)).toEqual(['1Gi', '512Mi']);
-    expect(sts.readyReplicas).toBe(2);
+    await expectRolledBack(s);
     expect([...s.volumes.pods.keys()].filter((k) => k.includes('migrator'))).toEqual([]);
   });
 
@@ -128,13 +133,7 @@ describe('VolumeResize chart on the fake cluster', () => {
     expect(s.clock.now() - started).toBeLessThan(10 * 60_000);
     // replica 0 was copied before replica 1 waited: the rollback put every original claim back on its data
     expect([...s.volumes.copiesStarted.keys()].sort()).toEqual(['vr1-migrator-0-data', 'vr1-migrator-0-logs']);
-    for (const c of UNITS) {
-      expect(s.volumes.pv(s.volumes.claimOf('default', c)!.volumeName!)?.data?.digest).toBe(digest(c));
-      expect(s.volumes.claimOf('default', `${c}-new`)).toBeUndefined();
-    }
-    const sts = (await s.volumes.getStatefulSet('default', 'db'))!;
-    expect(sts.claimTemplates.map((t) => t.request)).toEqual(['1Gi', '512Mi']);
-    expect(sts.readyReplicas).toBe(2);
+    await expectRolledBack(s);
   });
 
   it('a provisioner still at work (DeadlineExceeded) or one that gets over its refusal within the grace does not fail the resize', async () => {
