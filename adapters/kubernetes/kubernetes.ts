@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AppsV1Api,
   CoreV1Api,
+  type CoreV1Event,
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
@@ -27,6 +28,10 @@ import {
 } from './port.ts';
 
 export const FIELD_MANAGER = 'ms2m-operator';
+
+/** When a Kubernetes Event last happened (epoch ms): `lastTimestamp`, else `eventTime`, else its creation. */
+export const eventTimeMs = (e: CoreV1Event): number =>
+  Number((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp)?.valueOf() ?? 0);
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 

@@ -8,7 +8,7 @@ import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { quantityBytes } from '../../machines/quantity.ts';
 import { ErrorCode, InvalidInputError, NotFoundError } from '../errors.ts';
 import { isConflict, isNotFound, toKubernetesError } from '../kubernetes/api-errors.ts';
-import { FIELD_MANAGER } from '../kubernetes/kubernetes.ts';
+import { eventTimeMs, FIELD_MANAGER } from '../kubernetes/kubernetes.ts';
 import { type KubeVolumeApi, merge } from './kube-volume-api.ts';
 import { claimInfo, storageClassInfo, volumeInfo } from './mapping.ts';
 import {
@@ -46,9 +46,7 @@ export class KubeClaims {
         namespace,
         fieldSelector: `involvedObject.uid=${uid},reason=ProvisioningFailed`,
       });
-      const when = (e: (typeof events.items)[number]) =>
-        Number((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp)?.valueOf() ?? 0);
-      const latest = events.items.sort((a, b) => when(b) - when(a))[0];
+      const latest = events.items.sort((a, b) => eventTimeMs(b) - eventTimeMs(a))[0];
       return latest ? (latest.message ?? 'ProvisioningFailed (no message)') : null;
     } catch (err) {
       const e = toKubernetesError(err, action);

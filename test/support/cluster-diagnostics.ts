@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, type KubeConfig, type V1ContainerStatus } from '@kubernetes/client-node';
+import { eventTimeMs } from '../../adapters/kubernetes/kubernetes.ts';
 import { clusterStatus } from '../../cluster/local/cluster.ts';
 import { logPath } from '../../cluster/local/daemons.ts';
 import { eventually } from './eventually.ts';
@@ -68,14 +69,12 @@ export async function clusterDiagnostics(kc: KubeConfig, dir: string, namespace:
   );
   await part('latest events', async () => {
     const events = (await core.listNamespacedEvent({ namespace })).items;
-    const when = (e: (typeof events)[number]) =>
-      (e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp)?.valueOf() ?? 0;
     return events
-      .sort((a, b) => Number(when(a)) - Number(when(b)))
+      .sort((a, b) => eventTimeMs(a) - eventTimeMs(b))
       .slice(-20)
       .map(
         (e) =>
-          `${new Date(Number(when(e))).toISOString()} ${e.type} ${e.reason} ${e.involvedObject.kind}/${e.involvedObject.name} (x${e.count ?? 1}): ${e.message ?? ''}`,
+          `${new Date(eventTimeMs(e)).toISOString()} ${e.type} ${e.reason} ${e.involvedObject.kind}/${e.involvedObject.name} (x${e.count ?? 1}): ${e.message ?? ''}`,
       );
   });
   return out.join('\n');
