@@ -24,7 +24,7 @@ import {
 } from '../../../adapters/volumes/port.ts';
 import { LOCAL_STORAGE_CLASS, recordedDirs } from '../../../cluster/local/local-volumes.ts';
 import { eventually } from '../../support/eventually.ts';
-import { snapshot } from '../../support/volume-app.ts';
+import { releaseResizeNamespaces, snapshot } from '../../support/volume-app.ts';
 
 const cluster = inject('cluster');
 const kc = new KubeConfig();
@@ -65,11 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // retained PVs go back to Delete, so the provisioner removes them and their dirs once their claims are gone
-  const pvs = await core.listPersistentVolume();
-  for (const pv of pvs.items)
-    if (pv.spec?.claimRef?.namespace === namespace || pv.metadata?.annotations?.[ORIGINAL_RECLAIM_POLICY])
-      await volumes.setReclaimPolicy(pv.metadata?.name as string, 'Delete', {}, 'cleanup');
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  await releaseResizeNamespaces(kc, [namespace]);
   await eventually(
     `namespace ${namespace} gone`,
     async () => ((await core.listNamespace()).items.some((n) => n.metadata?.name === namespace) ? undefined : true),
