@@ -127,7 +127,7 @@ export function createOperator(deps: OperatorDeps): Operator {
     cancelWouldChange,
     cancelledEventMessage: 'Cancelled migration before it started',
     onFinalizerNotAdded: reportNotStarted,
-    onRunning: (m, host, snap) => refuseSpecChange(m, host, snap),
+    onRunning: refuseSpecChange,
     // every reconcile run counts, by result: starting, running, finishing and finalizing ones alike
     instrument: async (_key, reconcile) => {
       const started = performance.now();
